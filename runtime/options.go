@@ -1,0 +1,76 @@
+package runtime
+
+import (
+	"log/slog"
+
+	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+)
+
+// Option configures a [Server].
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// options collects what Options set; zero values mean defaults.
+type options struct {
+	logger   *slog.Logger
+	unary    []grpc.UnaryServerInterceptor
+	stream   []grpc.StreamServerInterceptor
+	grpcOpts []grpc.ServerOption
+	muxOpts  []gwruntime.ServeMuxOption
+	dialOpts []grpc.DialOption
+}
+
+// WithLogger sets the logger for server events and recovered panics.
+// Default [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithUnaryInterceptors appends unary server interceptors. They run, in
+// order, for every unary call: over gRPC and for HTTP calls the gateway
+// makes in-process. Prefer this to grpc.UnaryInterceptor in
+// [WithGRPCServerOptions], which would skip in-process calls.
+func WithUnaryInterceptors(i ...grpc.UnaryServerInterceptor) Option {
+	return optionFunc(func(o *options) { o.unary = append(o.unary, i...) })
+}
+
+// WithStreamInterceptors appends stream server interceptors, which run for
+// every streaming call, over gRPC and in-process alike.
+func WithStreamInterceptors(i ...grpc.StreamServerInterceptor) Option {
+	return optionFunc(func(o *options) { o.stream = append(o.stream, i...) })
+}
+
+// WithGRPCServerOptions appends options for the underlying [grpc.Server]
+// (message size limits, keepalive, credentials). Interceptors belong in
+// [WithUnaryInterceptors] and [WithStreamInterceptors].
+func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(o *options) { o.grpcOpts = append(o.grpcOpts, opts...) })
+}
+
+// WithGatewayOptions appends options for the grpc-gateway ServeMux
+// (marshalers, header matchers, error handlers).
+func WithGatewayOptions(opts ...gwruntime.ServeMuxOption) Option {
+	return optionFunc(func(o *options) { o.muxOpts = append(o.muxOpts, opts...) })
+}
+
+// WithDialOptions appends options for the client connections the server
+// makes: to the upstream in [ModeHTTP] and through [Server.Dial]. Without
+// transport credentials among them, connections are plaintext.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return optionFunc(func(o *options) { o.dialOpts = append(o.dialOpts, opts...) })
+}
+
+// WithOptions composes several options into one.
+func WithOptions(opts ...Option) Option {
+	return optionFunc(func(o *options) {
+		for _, opt := range opts {
+			opt.apply(o)
+		}
+	})
+}

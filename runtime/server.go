@@ -1,0 +1,391 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+)
+
+// readHeaderTimeout cuts off HTTP clients that never finish their headers.
+const readHeaderTimeout = 10 * time.Second
+
+// Server hosts services and serves them on gRPC, on the HTTP gateway or on
+// both, as its [Config.Mode] says. Build it with [New], add services with
+// the generated Register functions, then call [Server.Run] (or
+// [Server.Start] and [Server.Stop]). A Server serves once.
+type Server struct {
+	cfg  Config
+	opts options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	services []Service
+	dialed   []*grpc.ClientConn
+
+	local    localConn
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	grpcSrv  *grpc.Server
+	httpSrv  *http.Server
+	health   *health.Server
+	upstream *grpc.ClientConn
+	serveErr chan error
+}
+
+// New returns a Server for cfg. The configuration is checked by
+// [Server.Start].
+func New(cfg Config, opts ...Option) *Server {
+	s := &Server{cfg: cfg, serveErr: make(chan error, 2)}
+	WithOptions(opts...).apply(&s.opts)
+	s.log = s.opts.logger
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// Register adds svc to the server. It panics if the server has started.
+func (s *Server) Register(svc Service) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		panic(fmt.Sprintf("goms: Register(%s) after Start", svc.name()))
+	}
+	s.services = append(s.services, svc)
+}
+
+// RegisterService implements [grpc.ServiceRegistrar], so grpc-go's
+// generated Register<Service>Server functions work on a Server too; such
+// services are served on gRPC only.
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	s.Register(Service{Desc: desc, Impl: impl})
+}
+
+// LocalConn returns a connection to the services hosted by this server
+// that calls them in-process: no socket and no serialization, but with the
+// server's interceptors, deadlines, metadata and status errors as over
+// gRPC. Calls fail with codes.Unavailable before [Server.Start]; calls to
+// services this server does not host fail with codes.Unimplemented.
+func (s *Server) LocalConn() grpc.ClientConnInterface { return &s.local }
+
+// Dial returns a client connection to target (grpc-go syntax) owned by the
+// server: it starts connecting when the server starts and is closed after
+// the server stops. It uses the options given by [WithDialOptions], then
+// opts.
+func (s *Server) Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(target, s.dialOptions(opts)...)
+	if err != nil {
+		return nil, fmt.Errorf("dial %q: %w", target, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dialed = append(s.dialed, conn)
+	if s.started {
+		conn.Connect()
+	}
+	return conn, nil
+}
+
+func (s *Server) dialOptions(extra []grpc.DialOption) []grpc.DialOption {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts = append(opts, s.opts.dialOpts...)
+	return append(opts, extra...)
+}
+
+// GRPCAddr returns the address the gRPC server listens on, or "" when it
+// does not (before Start, or in [ModeHTTP]).
+func (s *Server) GRPCAddr() string { return addrOf(s.grpcLis) }
+
+// HTTPAddr returns the address the HTTP gateway listens on, or "" when it
+// does not (before Start, or in [ModeGRPC]).
+func (s *Server) HTTPAddr() string { return addrOf(s.httpLis) }
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+// Run starts the server, serves until ctx is done or a server fails, then
+// stops gracefully within [Config.ShutdownGrace]. It returns nil after a
+// clean stop.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-s.serveErr:
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownGrace)
+	defer cancel()
+	return errors.Join(serveErr, s.Stop(stopCtx))
+}
+
+// Start checks the configuration and the services, opens the listeners and
+// starts serving in the background. Listening errors name the address.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("goms: server already started")
+	}
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkServices(); err != nil {
+		return err
+	}
+	if err := s.listen(); err != nil {
+		return err
+	}
+	unary := append(append([]grpc.UnaryServerInterceptor(nil), s.opts.unary...),
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
+	stream := append(append([]grpc.StreamServerInterceptor(nil), s.opts.stream...),
+		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
+
+	var locals []localService
+	if s.cfg.Mode != ModeHTTP {
+		for _, svc := range s.services {
+			locals = append(locals, localService{desc: svc.Desc, impl: svc.Impl})
+		}
+	}
+	s.local.conn.Store(newInProcessConn(locals, unary, stream))
+
+	if s.cfg.Mode.servesGRPC() {
+		s.startGRPC(unary, stream)
+	}
+	if s.cfg.Mode.servesHTTP() {
+		if err := s.startHTTP(ctx); err != nil {
+			s.closeAll()
+			return err
+		}
+	}
+	for _, c := range s.dialed {
+		c.Connect()
+	}
+	s.started = true
+	return nil
+}
+
+// checkServices rejects an empty server, duplicate services and services
+// unfit for the mode.
+func (s *Server) checkServices() error {
+	if len(s.services) == 0 {
+		return errors.New("goms: no services registered")
+	}
+	seen := make(map[string]bool)
+	for _, svc := range s.services {
+		if err := svc.check(s.cfg.Mode); err != nil {
+			return fmt.Errorf("goms: service %s: %w", svc.name(), err)
+		}
+		if seen[svc.name()] {
+			return fmt.Errorf("goms: service %s registered twice", svc.name())
+		}
+		seen[svc.name()] = true
+	}
+	return nil
+}
+
+// listen opens every listener the mode needs before anything serves, so a
+// taken port fails start-up as a whole.
+func (s *Server) listen() error {
+	var err error
+	if s.cfg.Mode.servesGRPC() {
+		if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+			return fmt.Errorf("gRPC server: listen on %s: %w", s.cfg.GRPCAddr, err)
+		}
+	}
+	if s.cfg.Mode.servesHTTP() {
+		if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+			s.closeAll()
+			return fmt.Errorf("HTTP server: listen on %s: %w", s.cfg.HTTPAddr, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) {
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}, s.opts.grpcOpts...)
+	s.grpcSrv = grpc.NewServer(opts...)
+	s.health = health.NewServer()
+	for _, svc := range s.services {
+		s.grpcSrv.RegisterService(svc.Desc, svc.Impl)
+		s.health.SetServingStatus(svc.Desc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	}
+	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	reflection.Register(s.grpcSrv)
+
+	s.log.Info("serving gRPC", "addr", s.grpcLis.Addr().String(), "mode", s.cfg.Mode)
+	lis := s.grpcLis
+	go func() {
+		if err := s.grpcSrv.Serve(lis); err != nil {
+			s.serveErr <- fmt.Errorf("gRPC server on %s: %w", lis.Addr(), err)
+		}
+	}()
+}
+
+func (s *Server) startHTTP(ctx context.Context) error {
+	var conn grpc.ClientConnInterface = &s.local
+	if s.cfg.Mode == ModeHTTP {
+		up, err := grpc.NewClient(s.cfg.Upstream, s.dialOptions(nil)...)
+		if err != nil {
+			return fmt.Errorf("HTTP gateway: upstream %q: %w", s.cfg.Upstream, err)
+		}
+		up.Connect()
+		s.upstream, conn = up, up
+	}
+	mux := gwruntime.NewServeMux(s.opts.muxOpts...)
+	routed := 0
+	for _, svc := range s.services {
+		if svc.Gateway == nil {
+			continue
+		}
+		if err := svc.Gateway(ctx, mux, conn); err != nil {
+			return fmt.Errorf("HTTP gateway: service %s: %w", svc.name(), err)
+		}
+		routed++
+	}
+	if routed == 0 && s.cfg.Mode == ModeHTTP {
+		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")
+	}
+	s.httpSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode}
+	if s.upstream != nil {
+		attrs = append(attrs, "upstream", s.cfg.Upstream)
+	}
+	s.log.Info("serving HTTP", attrs...)
+	lis := s.httpLis
+	go func() {
+		if err := s.httpSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- fmt.Errorf("HTTP server on %s: %w", lis.Addr(), err)
+		}
+	}()
+	return nil
+}
+
+// Stop stops the server gracefully: health turns NOT_SERVING, listeners
+// close, and in-flight calls (unary and streams, gRPC and HTTP) may finish
+// until ctx is done; then the remaining connections are closed. Client
+// connections from [Server.Dial] close last. Stop returns an error when it
+// had to cut calls off.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return nil
+	}
+	deadline, _ := ctx.Deadline()
+	s.log.Info("stopping", "grace", time.Until(deadline).Round(time.Millisecond))
+	if s.health != nil {
+		s.health.Shutdown()
+	}
+	var forced atomic.Bool
+	var wg sync.WaitGroup
+	if s.grpcSrv != nil {
+		wg.Go(func() {
+			done := make(chan struct{})
+			go func() { s.grpcSrv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				forced.Store(true)
+				s.grpcSrv.Stop()
+				<-done
+			}
+		})
+	}
+	if s.httpSrv != nil {
+		wg.Go(func() {
+			if err := s.httpSrv.Shutdown(ctx); err != nil {
+				forced.Store(true)
+				s.httpSrv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	s.closeConns()
+	s.local.conn.Store(nil)
+	if forced.Load() {
+		return errors.New("goms: shutdown grace period exceeded; calls still in flight were cut off")
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// closeAll releases listeners and connections after a failed Start.
+func (s *Server) closeAll() {
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	s.closeConns()
+}
+
+func (s *Server) closeConns() {
+	if s.upstream != nil {
+		s.upstream.Close()
+	}
+	for _, c := range s.dialed {
+		c.Close()
+	}
+}
+
+// recovered turns a handler panic into codes.Internal and logs its stack.
+func (s *Server) recovered(ctx context.Context, p any) error {
+	method, _ := grpc.Method(ctx)
+	s.log.ErrorContext(ctx, "panic in handler", "method", method, "panic", p, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// localConn is the connection [Server.LocalConn] returns: it exists before
+// the server starts and dispatches to the in-process conn built by Start.
+type localConn struct {
+	conn atomic.Pointer[inProcessConn]
+}
+
+var errNotServing = status.Error(codes.Unavailable, "goms: server is not serving")
+
+func (c *localConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	conn := c.conn.Load()
+	if conn == nil {
+		return errNotServing
+	}
+	return conn.Invoke(ctx, method, args, reply, opts...)
+}
+
+func (c *localConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	conn := c.conn.Load()
+	if conn == nil {
+		return nil, errNotServing
+	}
+	return conn.NewStream(ctx, desc, method, opts...)
+}

@@ -1,0 +1,74 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Service is one protobuf service as a [Server] hosts it. Generated
+// Register functions build it; user code rarely needs to.
+type Service struct {
+	// Desc is grpc-go's description of the service, the generated
+	// <Service>_ServiceDesc.
+	Desc *grpc.ServiceDesc
+	// Impl implements the service. It may be nil only for a server in
+	// [ModeHTTP], which proxies to a remote implementation.
+	Impl any
+	// Descriptor is the protobuf descriptor of the service. Optional; when
+	// set, its full name must match Desc.ServiceName.
+	Descriptor protoreflect.ServiceDescriptor
+	// Gateway registers the service's google.api.http routes on an HTTP
+	// gateway mux. Nil when the service has no HTTP rules.
+	Gateway GatewayFunc
+}
+
+// GatewayFunc registers a service's HTTP routes on mux; each route calls
+// the service through conn. See [Gateway].
+type GatewayFunc func(ctx context.Context, mux *gwruntime.ServeMux, conn grpc.ClientConnInterface) error
+
+// Gateway adapts grpc-gateway's generated Register<Service>HandlerClient
+// function and grpc-go's generated New<Service>Client constructor into a
+// [GatewayFunc]:
+//
+//	runtime.Gateway(RegisterGreeterHandlerClient, NewGreeterClient)
+func Gateway[C any](register func(context.Context, *gwruntime.ServeMux, C) error, newClient func(grpc.ClientConnInterface) C) GatewayFunc {
+	return func(ctx context.Context, mux *gwruntime.ServeMux, conn grpc.ClientConnInterface) error {
+		return register(ctx, mux, newClient(conn))
+	}
+}
+
+// Registrar accepts services. [*Server] implements it; generated
+// Register<Service> functions take one.
+type Registrar interface {
+	// Register adds svc. Errors in svc are reported when serving starts.
+	Register(svc Service)
+}
+
+// name returns the service's full name for messages.
+func (s Service) name() string {
+	if s.Desc != nil {
+		return s.Desc.ServiceName
+	}
+	if s.Descriptor != nil {
+		return string(s.Descriptor.FullName())
+	}
+	return "<unnamed>"
+}
+
+// check reports what is wrong with svc for a server in mode.
+func (s Service) check(mode Mode) error {
+	switch {
+	case s.Desc == nil:
+		return errors.New("service has no grpc.ServiceDesc")
+	case s.Descriptor != nil && string(s.Descriptor.FullName()) != s.Desc.ServiceName:
+		return fmt.Errorf("descriptor %q does not match grpc.ServiceDesc %q", s.Descriptor.FullName(), s.Desc.ServiceName)
+	case s.Impl == nil && mode != ModeHTTP:
+		return fmt.Errorf("no implementation (nil is accepted only in mode %q)", ModeHTTP)
+	}
+	return nil
+}
