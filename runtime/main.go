@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,7 +19,8 @@ import (
 // SIGINT or SIGTERM, then stops gracefully. A second signal during the stop
 // kills the process.
 //
-// The exit status is 0 after a clean stop, 1 when serving or stopping
+// Logs go to standard error in slog's text format unless opts set a
+// logger. The exit status is 0 after a clean stop, 1 when serving or stopping
 // failed, and 2 for invalid flags, environment or setup.
 func Main(setup func(*Server) error, opts ...Option) {
 	os.Exit(run(flag.CommandLine, os.Args[1:], os.LookupEnv, os.Stderr, setup, opts...))
@@ -48,7 +50,8 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 		fmt.Fprintf(stderr, "goms: %v\n", err)
 		return 2
 	}
-	s := New(cfg, opts...)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	s := New(cfg, append([]Option{WithLogger(logger)}, opts...)...)
 	if err := setup(s); err != nil {
 		fmt.Fprintf(stderr, "goms: setup: %v\n", err)
 		return 2

@@ -48,6 +48,9 @@ type Server struct {
 	health   *health.Server
 	upstream *grpc.ClientConn
 	serveErr chan error
+
+	// Listening addresses, readable while Start runs.
+	grpcAddr, httpAddr atomic.Pointer[string]
 }
 
 // New returns a Server for cfg. The configuration is checked by
@@ -111,18 +114,26 @@ func (s *Server) dialOptions(extra []grpc.DialOption) []grpc.DialOption {
 }
 
 // GRPCAddr returns the address the gRPC server listens on, or "" when it
-// does not (before Start, or in [ModeHTTP]).
-func (s *Server) GRPCAddr() string { return addrOf(s.grpcLis) }
+// does not (before Start, or in [ModeHTTP]). With port 0 configured, it
+// tells the port picked.
+func (s *Server) GRPCAddr() string { return loadAddr(&s.grpcAddr) }
 
 // HTTPAddr returns the address the HTTP gateway listens on, or "" when it
 // does not (before Start, or in [ModeGRPC]).
-func (s *Server) HTTPAddr() string { return addrOf(s.httpLis) }
+func (s *Server) HTTPAddr() string { return loadAddr(&s.httpAddr) }
 
-func addrOf(l net.Listener) string {
-	if l == nil {
-		return ""
+func storeAddr(p *atomic.Pointer[string], l net.Listener) {
+	if l != nil {
+		addr := l.Addr().String()
+		p.Store(&addr)
 	}
-	return l.Addr().String()
+}
+
+func loadAddr(p *atomic.Pointer[string]) string {
+	if a := p.Load(); a != nil {
+		return *a
+	}
+	return ""
 }
 
 // Run starts the server, serves until ctx is done or a server fails, then
@@ -185,6 +196,8 @@ func (s *Server) Start(ctx context.Context) error {
 		c.Connect()
 	}
 	s.started = true
+	storeAddr(&s.grpcAddr, s.grpcLis)
+	storeAddr(&s.httpAddr, s.httpLis)
 	return nil
 }
 
@@ -302,8 +315,11 @@ func (s *Server) Stop(ctx context.Context) error {
 	if !s.started {
 		return nil
 	}
-	deadline, _ := ctx.Deadline()
-	s.log.Info("stopping", "grace", time.Until(deadline).Round(time.Millisecond))
+	if deadline, ok := ctx.Deadline(); ok {
+		s.log.Info("stopping", "grace", time.Until(deadline).Round(time.Millisecond))
+	} else {
+		s.log.Info("stopping")
+	}
 	if s.health != nil {
 		s.health.Shutdown()
 	}

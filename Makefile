@@ -1,0 +1,51 @@
+# GoMs developer tasks. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# buf is pinned in its own module (tools/buf/go.mod): its dependencies
+# would move versions in the main go.mod.
+BUF := go tool -modfile=tools/buf/go.mod buf
+# Golden cases of the generator, one buf.gen.yaml each.
+CASES := $(sort $(wildcard testdata/*/buf.gen.yaml))
+# Where generated code lives (git pathspecs).
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)testdata/*/*.go'
+
+.PHONY: help
+help: ## Describe the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Run the example shop in gateway mode (gRPC 127.0.0.1:42001, HTTP 127.0.0.1:8080)
+	go run ./examples/shop/cmd/shop
+
+.PHONY: test
+test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
+	go test -race -count=1 ./...
+
+.PHONY: lint
+lint: googleapis ## go vet, gofmt, buf lint and buf format
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+
+.PHONY: generate
+generate: googleapis ## Regenerate the example's and the golden cases' code
+	$(BUF) generate
+	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail if the committed generated code is not current
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+	  git status --porcelain -- $(GENERATED); \
+	  echo "Generated code is not current. Fix: make generate, then commit the result."; exit 1; fi
+
+.PHONY: googleapis
+googleapis: ## Fetch google/api/*.proto into .tmp/googleapis (from a Go module)
+	@scripts/googleapis.sh >/dev/null
+
+.PHONY: bench
+bench: ## Run the benchmarks
+	go test -run='^$$' -bench=. -benchmem ./...

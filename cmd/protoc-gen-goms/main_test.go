@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The tests here run the real plugin binary the three ways users do: from
+// protoc, from buf generate and from a //go:generate line. Each compares the
+// output with the committed golden files under testdata/.
+
+const repoRoot = "../.."
+
+// pluginBin is protoc-gen-goms, built once by TestMain.
+var pluginBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "protoc-gen-goms")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pluginBin = filepath.Join(dir, "protoc-gen-goms")
+	build := exec.Command("go", "build", "-o", pluginBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build protoc-gen-goms:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// needTool skips a test when an external tool is missing, unless
+// GOMS_REQUIRE_TOOLS is set (as .ci/run does), where it fails instead.
+func needTool(t *testing.T, name, install string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("GOMS_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s not found; install it: %s", name, install)
+		}
+		t.Skipf("%s not found (install: %s)", name, install)
+	}
+	return path
+}
+
+// googleapis returns the directory holding google/api/*.proto.
+func googleapis(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(repoRoot, "scripts", "googleapis.sh")).Output()
+	if err != nil {
+		t.Fatalf("scripts/googleapis.sh: %v", err)
+	}
+	abs, err := filepath.Abs(filepath.Join(repoRoot, strings.TrimSpace(string(out))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func command(t *testing.T, dir string, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// compareGoldens checks that every golden .goms.go of cases was generated
+// under out (which mirrors the repository layout) with identical content.
+func compareGoldens(t *testing.T, out string, cases ...string) {
+	t.Helper()
+	for _, c := range cases {
+		goldens, _ := filepath.Glob(filepath.Join(repoRoot, "testdata", c, "*.goms.go"))
+		if len(goldens) == 0 {
+			t.Fatalf("no golden files for case %s", c)
+		}
+		for _, golden := range goldens {
+			rel, _ := filepath.Rel(repoRoot, golden)
+			want, _ := os.ReadFile(golden)
+			got, err := os.ReadFile(filepath.Join(out, rel))
+			if err != nil {
+				t.Errorf("%s not generated: %v", rel, err)
+				continue
+			}
+			if !bytes.Equal(withoutCompilerVersion(got), withoutCompilerVersion(want)) {
+				t.Errorf("%s differs from the golden file; run make generate if the change is intended", rel)
+			}
+		}
+	}
+}
+
+// compilerVersion is the header line naming the compiler, which differs
+// between protoc (a version) and buf and the goldens ("(unknown)").
+var compilerVersion = regexp.MustCompile(`(?m)^// - protoc +.*$`)
+
+func withoutCompilerVersion(b []byte) []byte {
+	return compilerVersion.ReplaceAll(b, []byte("// - protoc"))
+}
+
+func TestVersion(t *testing.T) {
+	out, err := command(t, ".", nil, pluginBin, "-version")
+	if err != nil || out != "protoc-gen-goms v0.1.0\n" {
+		t.Fatalf("-version: %q, %v", out, err)
+	}
+}
+
+func TestProtoc(t *testing.T) {
+	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
+	out := t.TempDir()
+	abs, _ := filepath.Abs(filepath.Join(repoRoot, "testdata"))
+	msg, err := command(t, ".", nil, protoc,
+		"--plugin=protoc-gen-goms="+pluginBin,
+		"--goms_out="+out, "--goms_opt=module=github.com/goms-io/goms",
+		"-I", abs, "-I", googleapis(t),
+		"echo/echo.proto", "nohttp/nohttp.proto", "noservice/noservice.proto")
+	if err != nil {
+		t.Fatalf("protoc: %v\n%s", err, msg)
+	}
+	compareGoldens(t, out, "echo", "nohttp")
+	if _, err := os.Stat(filepath.Join(out, "testdata/noservice")); err == nil {
+		t.Error("protoc-gen-goms wrote output for a file without services")
+	}
+}
+
+// TestProtocBadParameter checks what a user sees from protoc for a typo.
+func TestProtocBadParameter(t *testing.T) {
+	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
+	abs, _ := filepath.Abs(filepath.Join(repoRoot, "testdata"))
+	msg, err := command(t, ".", nil, protoc,
+		"--plugin=protoc-gen-goms="+pluginBin, "--goms_out="+t.TempDir(), "--goms_opt=htp=false",
+		"-I", abs, "-I", googleapis(t), "echo/echo.proto")
+	want := `--goms_out: unknown parameter "htp"; accepted parameters: http=true|false, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code`
+	if err == nil || !strings.Contains(msg, want) {
+		t.Fatalf("protoc with a bad parameter: err %v, output:\n%s\nwant it to contain:\n%s", err, msg, want)
+	}
+}
+
+func TestBufGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("buf's first build takes minutes; skipped with -short")
+	}
+	out := t.TempDir()
+	template := filepath.Join(t.TempDir(), "buf.gen.yaml")
+	os.WriteFile(template, []byte(`version: v2
+inputs:
+  - directory: testdata
+    paths: [testdata/echo, testdata/nohttp]
+plugins:
+  - local: `+pluginBin+`
+    out: `+out+`
+    opt: module=github.com/goms-io/goms
+`), 0o644)
+	googleapis(t)
+	msg, err := command(t, repoRoot, nil, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "generate", "--template", template)
+	if err != nil {
+		t.Fatalf("buf generate: %v\n%s", err, msg)
+	}
+	compareGoldens(t, out, "echo", "nohttp")
+}
+
+// TestGoGenerate runs a //go:generate line that calls protoc with the
+// plugin found on PATH, as a user's repository would.
+func TestGoGenerate(t *testing.T) {
+	needTool(t, "protoc", "apt-get install protobuf-compiler")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	abs, _ := filepath.Abs(filepath.Join(repoRoot, "testdata"))
+	src := fmt.Sprintf(`package gen
+
+//go:generate protoc -I %s -I %s --goms_out=%s --goms_opt=module=github.com/goms-io/goms echo/echo.proto
+`, abs, googleapis(t), out)
+	os.WriteFile(filepath.Join(dir, "gen.go"), []byte(src), 0o644)
+	path := filepath.Dir(pluginBin) + string(os.PathListSeparator) + os.Getenv("PATH")
+	msg, err := command(t, dir, []string{"PATH=" + path, "GOFLAGS=", "GO111MODULE=off"}, "go", "generate", "gen.go")
+	if err != nil {
+		t.Fatalf("go generate: %v\n%s", err, msg)
+	}
+	compareGoldens(t, out, "echo")
+}

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
+	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// shopBin is the example binary, built once by TestMain.
+var shopBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shop-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shopBin = filepath.Join(dir, "shop")
+	args := append([]string{"build", "-o", shopBin}, raceFlags...)
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build shop:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running shop process.
+type proc struct {
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	grpcAddr string
+	httpAddr string
+	done     chan struct{}
+}
+
+// syncBuffer collects a process's stderr while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
+
+// startShop starts the shop with args on free ports and waits until it
+// serves what its mode serves. Cleanup stops it with SIGTERM and requires
+// exit status 0.
+func startShop(t *testing.T, mode string, args ...string) *proc {
+	t.Helper()
+	args = append([]string{"-mode", mode, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, args...)
+	p := &proc{cmd: exec.Command(shopBin, args...), out: new(syncBuffer), done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	p.cmd.Stderr = io.MultiWriter(p.out, pw)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); pw.Close(); close(p.done) }()
+	needGRPC, needHTTP := mode != "http", mode != "grpc"
+	lines := bufio.NewScanner(pr)
+	deadline := time.AfterFunc(30*time.Second, func() { p.cmd.Process.Kill() })
+	defer deadline.Stop()
+	for (needGRPC && p.grpcAddr == "") || (needHTTP && p.httpAddr == "") {
+		if !lines.Scan() {
+			t.Fatalf("shop %v exited before serving; output:\n%s", args, p.out)
+		}
+		if m := servingLine.FindStringSubmatch(lines.Text()); m != nil {
+			if m[1] == "gRPC" {
+				p.grpcAddr = m[2]
+			} else {
+				p.httpAddr = m[2]
+			}
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	t.Cleanup(func() {
+		if p.cmd.ProcessState != nil {
+			return
+		}
+		if err := p.stop(); err != nil {
+			t.Errorf("shop %v: %v; output:\n%s", args, err, p.out)
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for the process to exit with status 0.
+func (p *proc) stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("did not exit within 30s of SIGTERM")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		return fmt.Errorf("exit status %d after SIGTERM", code)
+	}
+	return nil
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkGRPC runs the example's calls with a plain grpc-go client.
+func checkGRPC(t *testing.T, addr string) {
+	conn := dial(t, addr)
+	catalog := catalogv1.NewCatalogServiceClient(conn)
+	orders := ordersv1.NewOrderServiceClient(conn)
+
+	t.Run("grpc/GetProduct", func(t *testing.T) {
+		resp, err := catalog.GetProduct(ctx(t), &catalogv1.GetProductRequest{Id: "tea"})
+		if err != nil || resp.GetProduct().GetPriceCents() != 450 {
+			t.Fatalf("GetProduct(tea) = %v, %v", resp, err)
+		}
+	})
+	t.Run("grpc/GetProduct/NotFound", func(t *testing.T) {
+		_, err := catalog.GetProduct(ctx(t), &catalogv1.GetProductRequest{Id: "caviar"})
+		if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `product "caviar" not found`) {
+			t.Fatalf("GetProduct(caviar) error = %v, want NotFound", err)
+		}
+	})
+	t.Run("grpc/ListProducts", func(t *testing.T) {
+		stream, err := catalog.ListProducts(ctx(t), &catalogv1.ListProductsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for {
+			resp, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, resp.GetProduct().GetId())
+		}
+		if got := strings.Join(ids, ","); got != "coffee,croissant,tea" {
+			t.Fatalf("streamed %s", got)
+		}
+	})
+	t.Run("grpc/CreateOrder", func(t *testing.T) {
+		resp, err := orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{
+			{ProductId: "tea", Quantity: 2}, {ProductId: "croissant", Quantity: 3},
+		}})
+		if err != nil || resp.GetOrder().GetTotalCents() != 2*450+3*180 {
+			t.Fatalf("CreateOrder = %v, %v", resp, err)
+		}
+		got, err := orders.GetOrder(ctx(t), &ordersv1.GetOrderRequest{Id: resp.GetOrder().GetId()})
+		if err != nil || got.GetOrder().GetTotalCents() != resp.GetOrder().GetTotalCents() {
+			t.Fatalf("GetOrder = %v, %v", got, err)
+		}
+	})
+	t.Run("grpc/CreateOrder/InvalidArgument", func(t *testing.T) {
+		_, err := orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "caviar", Quantity: 1}}})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("CreateOrder(caviar) error = %v, want InvalidArgument", err)
+		}
+	})
+}
+
+// httpCall is one HTTP request and the response the gateway must give.
+type httpCall struct {
+	name, method, path, body string
+	wantStatus              int
+	wantBody                []string // substrings of the response body
+}
+
+// checkHTTP runs the example's calls over HTTP/JSON with net/http.
+func checkHTTP(t *testing.T, addr string) {
+	for _, c := range []httpCall{
+		{"GetProduct", "GET", "/v1/products/coffee", "", 200,
+			[]string{`"id":"coffee"`, `"priceCents":"890"`}},
+		{"GetProduct/NotFound", "GET", "/v1/products/caviar", "", 404,
+			[]string{`"code":5`, `"message":"product \"caviar\" not found"`, `"details":[]`}},
+		{"ListProducts/stream", "GET", "/v1/products", "", 200,
+			[]string{`{"result":{"product":{"id":"coffee"`, `{"result":{"product":{"id":"croissant"`, `{"result":{"product":{"id":"tea"`}},
+		{"CreateOrder", "POST", "/v1/orders", `{"items":[{"productId":"coffee","quantity":2}]}`, 200,
+			[]string{`"totalCents":"1780"`, `"unitPriceCents":"890"`}},
+		{"CreateOrder/InvalidArgument", "POST", "/v1/orders", `{"items":[{"productId":"tea","quantity":0}]}`, 400,
+			[]string{`"code":3`, `quantity must be positive`}},
+		{"CreateOrder/MalformedJSON", "POST", "/v1/orders", `{"items":[{`, 400,
+			[]string{`"code":3`, `"message":`}},
+		{"UnknownPath", "GET", "/v1/nothing-here", "", 404,
+			[]string{`"code":5`, `"message":"Not Found"`}},
+		{"GetOrder/NotFound", "GET", "/v1/orders/o-999", "", 404,
+			[]string{`"code":5`, `order \"o-999\" not found`}},
+	} {
+		t.Run("http/"+c.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctx(t), c.method, "http://"+addr+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			body := compactJSON(raw)
+			if resp.StatusCode != c.wantStatus {
+				t.Errorf("%s %s: status %d, want %d; body %s", c.method, c.path, resp.StatusCode, c.wantStatus, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			for _, want := range c.wantBody {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("%s %s: body %s lacks %s", c.method, c.path, body, want)
+				}
+			}
+			if c.wantStatus != 200 && !json.Valid(raw) {
+				t.Errorf("error body is not JSON: %s", body)
+			}
+		})
+	}
+}
+
+func TestGatewayMode(t *testing.T) {
+	p := startShop(t, "gateway")
+	checkGRPC(t, p.grpcAddr)
+	checkHTTP(t, p.httpAddr)
+}
+
+func TestGRPCMode(t *testing.T) {
+	p := startShop(t, "grpc")
+	checkGRPC(t, p.grpcAddr)
+	if strings.Contains(p.out.String(), "serving HTTP") {
+		t.Errorf("grpc mode serves HTTP:\n%s", p.out)
+	}
+}
+
+func TestHTTPMode(t *testing.T) {
+	backend := startShop(t, "grpc")
+	front := startShop(t, "http", "-upstream", backend.grpcAddr)
+	checkHTTP(t, front.httpAddr)
+	if strings.Contains(front.out.String(), "serving gRPC") {
+		t.Errorf("http mode serves gRPC:\n%s", front.out)
+	}
+}
+
+// TestRemoteCatalog runs the order service against a catalog in another
+// process: the same binary, with the catalog's address as configuration.
+func TestRemoteCatalog(t *testing.T) {
+	catalogProc := startShop(t, "grpc")
+	ordersProc := startShop(t, "grpc", "-catalog-target", catalogProc.grpcAddr)
+	orders := ordersv1.NewOrderServiceClient(dial(t, ordersProc.grpcAddr))
+	resp, err := orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "tea", Quantity: 1}}})
+	if err != nil || resp.GetOrder().GetTotalCents() != 450 {
+		t.Fatalf("CreateOrder via remote catalog = %v, %v", resp, err)
+	}
+	// With the catalog gone, pricing fails with Unavailable, not a crash.
+	if err := catalogProc.stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "tea", Quantity: 1}}})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("CreateOrder with the catalog down: %v, want Unavailable", err)
+	}
+}
+
+// TestStartErrors checks that bad configuration and taken ports stop the
+// process at once with a message naming the culprit.
+func TestStartErrors(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		env      []string
+		wantCode int
+		wantOut  string
+	}{
+		{"grpc port taken", []string{"-grpc-addr", taken.Addr().String(), "-http-addr", "127.0.0.1:0"}, nil, 1,
+			"gRPC server: listen on " + taken.Addr().String() + ": "},
+		{"http port taken", []string{"-grpc-addr", "127.0.0.1:0", "-http-addr", taken.Addr().String()}, nil, 1,
+			"HTTP server: listen on " + taken.Addr().String() + ": "},
+		{"bad address", []string{"-grpc-addr", "localhost"}, nil, 2,
+			`invalid value "localhost" for flag -grpc-addr: invalid address "localhost": want host:port`},
+		{"bad mode flag", []string{"-mode", "both"}, nil, 2,
+			`invalid value "both" for flag -mode: invalid mode "both": want "gateway", "grpc" or "http"`},
+		{"bad mode env", nil, []string{"GOMS_MODE=both"}, 2,
+			`goms: environment GOMS_MODE: invalid mode "both": want "gateway", "grpc" or "http"`},
+		{"http mode without upstream", []string{"-mode", "http"}, nil, 2,
+			`goms: mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`},
+		{"unresolvable host", []string{"-grpc-addr", "no-such-host.invalid:1", "-http-addr", "127.0.0.1:0"}, nil, 1,
+			"gRPC server: listen on no-such-host.invalid:1: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(shopBin, tc.args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			var out bytes.Buffer
+			cmd.Stderr = &out
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("still running after 20s; output:\n%s", &out)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.wantCode {
+				t.Errorf("exit status %d, want %d", code, tc.wantCode)
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, &out)
+			}
+		})
+	}
+}
+
+// compactJSON removes the insignificant whitespace protojson adds at random
+// (to keep users from depending on its output bytes) from each line.
+func compactJSON(body []byte) string {
+	var out strings.Builder
+	for line := range strings.Lines(string(body)) {
+		var b bytes.Buffer
+		if json.Compact(&b, []byte(strings.TrimSuffix(line, "\n"))) != nil {
+			out.WriteString(line)
+			continue
+		}
+		out.WriteString(b.String() + "\n")
+	}
+	return out.String()
+}
+
+// TestREADMECalls runs every curl and grpcurl command of the README's
+// quickstart against the example in gateway mode, so that the README cannot
+// drift from what the example does.
+func TestREADMECalls(t *testing.T) {
+	readme, err := os.ReadFile("../../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	for line := range strings.Lines(string(readme)) {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "curl ") || strings.HasPrefix(line, "grpcurl ") {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) < 5 {
+		t.Fatalf("found %d curl/grpcurl commands in README.md, want the quickstart's", len(calls))
+	}
+	p := startShop(t, "gateway")
+	for _, call := range calls {
+		t.Run(call, func(t *testing.T) {
+			cmdline := strings.NewReplacer("127.0.0.1:8080", p.httpAddr, "127.0.0.1:42001", p.grpcAddr).Replace(call)
+			if strings.HasPrefix(cmdline, "grpcurl ") {
+				cmdline = "go tool " + cmdline
+			} else {
+				cmdline = strings.Replace(cmdline, "curl ", "curl -sS ", 1)
+			}
+			out, err := exec.Command("bash", "-c", cmdline).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", cmdline, err, out)
+			}
+			if strings.HasPrefix(call, "curl ") {
+				for line := range strings.Lines(string(out)) {
+					if !json.Valid([]byte(line)) {
+						t.Errorf("%s: output line is not JSON: %s", cmdline, line)
+					}
+				}
+			}
+			if strings.Contains(call, "caviar") {
+				want := `{"code":5,"message":"product \"caviar\" not found","details":[]}`
+				if got := strings.TrimSpace(compactJSON(out)); got != want || !strings.Contains(string(readme), "`"+want+"`") {
+					t.Errorf("the README documents %s; the server sends %s", want, got)
+				}
+			}
+			if strings.Contains(call, " list") && !strings.Contains(string(out), "shop.catalog.v1.CatalogService") {
+				t.Errorf("grpcurl list lacks the catalog service:\n%s", out)
+			}
+		})
+	}
+}

@@ -1,0 +1,446 @@
+package runtime_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms/testdata/echo"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// echoServer implements the echo test service. A message "panic" panics;
+// DelayMs delays the answer (and stops early if the call is cancelled).
+type echoServer struct {
+	echo.UnimplementedEchoServiceServer
+	mu    sync.Mutex
+	peers []string // network of each caller's peer address
+}
+
+func (s *echoServer) answer(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
+	if p, ok := peer.FromContext(ctx); ok {
+		s.mu.Lock()
+		s.peers = append(s.peers, p.Addr.Network())
+		s.mu.Unlock()
+	}
+	if req.GetMessage() == "panic" {
+		panic("echo asked to panic")
+	}
+	select {
+	case <-time.After(time.Duration(req.GetDelayMs()) * time.Millisecond):
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	return &echo.EchoResponse{Message: req.GetMessage()}, nil
+}
+
+func (s *echoServer) Echo(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
+	return s.answer(ctx, req)
+}
+
+func (s *echoServer) EchoBody(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
+	return s.answer(ctx, req)
+}
+
+func (s *echoServer) Expand(req *echo.EchoRequest, stream grpc.ServerStreamingServer[echo.EchoResponse]) error {
+	for _, word := range strings.Fields(req.GetMessage()) {
+		resp, err := s.answer(stream.Context(), &echo.EchoRequest{Message: word, DelayMs: req.GetDelayMs()})
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *echoServer) lastPeer() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.peers) == 0 {
+		return ""
+	}
+	return s.peers[len(s.peers)-1]
+}
+
+// callLog records the methods interceptors saw.
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) add(kind, method string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, kind+" "+method)
+}
+
+func (l *callLog) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.calls) == 0 {
+		return ""
+	}
+	return l.calls[len(l.calls)-1]
+}
+
+func (l *callLog) options() runtime.Option {
+	return runtime.WithOptions(
+		runtime.WithUnaryInterceptors(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			l.add("unary", info.FullMethod)
+			return h(ctx, req)
+		}),
+		runtime.WithStreamInterceptors(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			l.add("stream", info.FullMethod)
+			return h(srv, ss)
+		}),
+	)
+}
+
+// startServer serves the echo service in mode on free ports until the test ends.
+func startServer(t *testing.T, mode runtime.Mode, opts ...runtime.Option) (*runtime.Server, *echoServer) {
+	t.Helper()
+	cfg := runtime.DefaultConfig()
+	cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = mode, "127.0.0.1:0", "127.0.0.1:0"
+	s := runtime.New(cfg, opts...)
+	impl := &echoServer{}
+	echo.RegisterEchoService(s, impl)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitServing(t, s, mode)
+	return s, impl
+}
+
+// waitServing waits until Start has opened the listeners of mode.
+func waitServing(t *testing.T, s *runtime.Server, mode runtime.Mode) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if (mode == runtime.ModeHTTP || s.GRPCAddr() != "") && (mode == runtime.ModeGRPC || s.HTTPAddr() != "") {
+			return
+		}
+		if i > 2000 {
+			t.Fatal("server did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, compactJSON(string(body))
+}
+
+func dial(t *testing.T, addr string) echo.EchoServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return echo.NewEchoServiceClient(conn)
+}
+
+// TestGatewayInProcess proves the gateway-mode design: HTTP calls reach the
+// service without a network hop (the handler's peer is in-process), the
+// gRPC server interceptors still run, and server streaming works over HTTP.
+func TestGatewayInProcess(t *testing.T) {
+	var log callLog
+	s, impl := startServer(t, runtime.ModeGateway, log.options())
+
+	code, body := get(t, "http://"+s.HTTPAddr()+"/v1/echo/hello")
+	if code != 200 || body != `{"message":"hello"}` {
+		t.Fatalf("GET /v1/echo/hello = %d %s", code, body)
+	}
+	if got := log.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
+		t.Errorf("interceptor saw %q, want the unary Echo call", got)
+	}
+	if got := impl.lastPeer(); got != "inprocess" {
+		t.Errorf("HTTP call reached the handler from a %q peer, want inprocess (no network hop)", got)
+	}
+
+	code, body = get(t, "http://"+s.HTTPAddr()+"/v1/expand/one%20two%20three")
+	want := `{"result":{"message":"one"}}` + "\n" + `{"result":{"message":"two"}}` + "\n" + `{"result":{"message":"three"}}` + "\n"
+	if code != 200 || body != want {
+		t.Fatalf("GET /v1/expand = %d %q, want %q", code, body, want)
+	}
+	if got := log.last(); got != "stream /goms.testdata.echo.EchoService/Expand" {
+		t.Errorf("interceptor saw %q, want the Expand stream", got)
+	}
+
+	// The same interceptors run for gRPC clients, over TCP.
+	if _, err := dial(t, s.GRPCAddr()).Echo(context.Background(), &echo.EchoRequest{Message: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := impl.lastPeer(); got != "tcp" {
+		t.Errorf("gRPC call peer %q, want tcp", got)
+	}
+	if got := log.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
+		t.Errorf("interceptor saw %q over gRPC", got)
+	}
+}
+
+// TestPanicBecomesInternal checks that a panicking handler yields Internal
+// (500 over HTTP) and that the server keeps serving.
+func TestPanicBecomesInternal(t *testing.T) {
+	s, _ := startServer(t, runtime.ModeGateway, runtime.WithLogger(discardLogger()))
+	client := dial(t, s.GRPCAddr())
+	_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("gRPC panic: %v, want Internal", err)
+	}
+	code, body := get(t, "http://"+s.HTTPAddr()+"/v1/echo/panic")
+	if code != 500 || body != `{"code":13,"message":"internal error","details":[]}` {
+		t.Fatalf("HTTP panic: %d %s", code, body)
+	}
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "after"}); err != nil {
+		t.Fatalf("call after a panic: %v", err)
+	}
+}
+
+// TestHTTPMode checks the HTTP-only gateway in front of a gRPC-only server.
+func TestHTTPMode(t *testing.T) {
+	var backendLog callLog
+	backend, _ := startServer(t, runtime.ModeGRPC, backendLog.options())
+	cfg := runtime.DefaultConfig()
+	cfg.Mode, cfg.HTTPAddr, cfg.Upstream = runtime.ModeHTTP, "127.0.0.1:0", backend.GRPCAddr()
+	front := runtime.New(cfg)
+	echo.RegisterEchoService(front, nil) // no implementation needed in http mode
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- front.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitServing(t, front, runtime.ModeHTTP)
+
+	code, body := get(t, "http://"+front.HTTPAddr()+"/v1/echo/proxied")
+	if code != 200 || body != `{"message":"proxied"}` {
+		t.Fatalf("GET via http mode = %d %s", code, body)
+	}
+	if got := backendLog.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
+		t.Errorf("backend interceptor saw %q", got)
+	}
+	if front.GRPCAddr() != "" {
+		t.Errorf("http mode listens for gRPC on %s", front.GRPCAddr())
+	}
+}
+
+func TestLocalConn(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	s := runtime.New(cfg)
+	echo.RegisterEchoService(s, &echoServer{})
+	client := echo.NewEchoServiceClient(s.LocalConn())
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("LocalConn before Start: %v, want Unavailable", err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "local"})
+	if err != nil || resp.GetMessage() != "local" {
+		t.Fatalf("LocalConn after Start: %v, %v", resp, err)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(*runtime.Server)
+		mode  runtime.Mode
+		want  string
+	}{
+		{"no services", func(*runtime.Server) {}, runtime.ModeGateway, "goms: no services registered"},
+		{"twice", func(s *runtime.Server) {
+			echo.RegisterEchoService(s, &echoServer{})
+			echo.RegisterEchoService(s, &echoServer{})
+		}, runtime.ModeGateway, "goms: service goms.testdata.echo.EchoService registered twice"},
+		{"nil implementation", func(s *runtime.Server) { echo.RegisterEchoService(s, nil) }, runtime.ModeGRPC,
+			`goms: service goms.testdata.echo.EchoService: no implementation (nil is accepted only in mode "http")`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := runtime.DefaultConfig()
+			cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = tc.mode, "127.0.0.1:0", "127.0.0.1:0"
+			s := runtime.New(cfg)
+			tc.setup(s)
+			err := s.Start(context.Background())
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Start error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The graceful-stop tests run a real process (this test binary, re-executed
+// with GOMS_TEST_SERVE set) so that a real SIGTERM reaches runtime.Main.
+
+func TestMain(m *testing.M) {
+	if os.Getenv("GOMS_TEST_SERVE") != "" {
+		runtime.Main(func(s *runtime.Server) error {
+			echo.RegisterEchoService(s, &echoServer{})
+			return nil
+		})
+		return
+	}
+	os.Exit(m.Run())
+}
+
+var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
+
+// serveProcess starts a server process and returns it with its addresses.
+func serveProcess(t *testing.T, args ...string) (cmd *exec.Cmd, grpcAddr, httpAddr string, output func() string) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], append([]string{"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "GOMS_TEST_SERVE=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for grpcAddr == "" || httpAddr == "" {
+		if !lines.Scan() {
+			cmd.Wait()
+			t.Fatalf("server exited before serving:\n%s", out.String())
+		}
+		out.WriteString(lines.Text() + "\n")
+		if m := servingLine.FindStringSubmatch(lines.Text()); m != nil {
+			if m[1] == "gRPC" {
+				grpcAddr = m[2]
+			} else {
+				httpAddr = m[2]
+			}
+		}
+	}
+	go func() {
+		for lines.Scan() {
+			mu.Lock()
+			out.WriteString(lines.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, grpcAddr, httpAddr, func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+}
+
+// waitExit waits for cmd and returns its exit status.
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("server did not exit within 20s of SIGTERM")
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// TestGracefulStop sends SIGTERM while a slow gRPC call and a slow HTTP
+// call are in flight: both complete, new connections are refused, and the
+// process exits 0.
+func TestGracefulStop(t *testing.T) {
+	cmd, grpcAddr, httpAddr, output := serveProcess(t, "-shutdown-grace", "10s")
+	client := dial(t, grpcAddr)
+	// Establish the gRPC connection before the stop begins.
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "warm"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var grpcErr, httpErr error
+	var httpCode int
+	var httpBody string
+	wg.Go(func() {
+		resp, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "slow-grpc", DelayMs: 700})
+		if err == nil && resp.GetMessage() != "slow-grpc" {
+			err = fmt.Errorf("got %q", resp.GetMessage())
+		}
+		grpcErr = err
+	})
+	wg.Go(func() {
+		resp, err := http.Post("http://"+httpAddr+"/v1/echo", "application/json", strings.NewReader(`{"message":"slow-http","delayMs":700}`))
+		if err != nil {
+			httpErr = err
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		httpCode, httpBody = resp.StatusCode, compactJSON(string(body))
+	})
+	time.Sleep(200 * time.Millisecond) // let both calls reach the handler
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	// A new client cannot connect while the stop drains.
+	if _, err := http.Get("http://" + httpAddr + "/v1/echo/late"); err == nil {
+		t.Error("a new HTTP connection was accepted after SIGTERM")
+	}
+	wg.Wait()
+	if grpcErr != nil {
+		t.Errorf("in-flight gRPC call: %v", grpcErr)
+	}
+	if httpErr != nil || httpCode != 200 || httpBody != `{"message":"slow-http"}` {
+		t.Errorf("in-flight HTTP call: %v %d %s", httpErr, httpCode, httpBody)
+	}
+	if code := waitExit(t, cmd); code != 0 {
+		t.Errorf("exit status %d after a clean stop, want 0\n%s", code, output())
+	}
+}
+
+// TestGracefulStopGraceExceeded checks that a call outliving the grace
+// period is cut off and the process reports it with exit status 1.
+func TestGracefulStopGraceExceeded(t *testing.T) {
+	cmd, grpcAddr, _, output := serveProcess(t, "-shutdown-grace", "300ms")
+	client := dial(t, grpcAddr)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "too-slow", DelayMs: 10_000})
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-errc; status.Code(err) != codes.Unavailable && status.Code(err) != codes.Canceled {
+		t.Errorf("call cut off by the stop: %v, want Unavailable or Canceled", err)
+	}
+	if code := waitExit(t, cmd); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if !strings.Contains(output(), "shutdown grace period exceeded") {
+		t.Errorf("output does not say the grace period was exceeded:\n%s", output())
+	}
+}
+
