@@ -29,7 +29,8 @@ lint: googleapis ## go vet, gofmt, buf lint and buf format
 	go vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
 	$(BUF) lint
-	$(BUF) format -d --exit-code
+	$(BUF) format -d --exit-code examples/shop/proto
+	$(BUF) format -d --exit-code testdata
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's and the golden cases' code

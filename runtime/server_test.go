@@ -443,4 +443,3 @@ func TestGracefulStopGraceExceeded(t *testing.T) {
 		t.Errorf("output does not say the grace period was exceeded:\n%s", output())
 	}
 }
-

@@ -17,7 +17,7 @@ const Version = "0.1.0"
 
 // Import paths of the packages generated code refers to.
 const (
-	runtimePackage     = protogen.GoImportPath("github.com/goms-io/goms/runtime")
+	runtimePackage = protogen.GoImportPath("github.com/goms-io/goms/runtime")
 )
 
 // Run answers one plugin request. Parameter errors and generation errors

@@ -229,4 +229,3 @@ func TestEditionsDeclared(t *testing.T) {
 		t.Errorf("maximum edition = %d", resp.GetMaximumEdition())
 	}
 }
-

@@ -212,8 +212,8 @@ func checkGRPC(t *testing.T, addr string) {
 // httpCall is one HTTP request and the response the gateway must give.
 type httpCall struct {
 	name, method, path, body string
-	wantStatus              int
-	wantBody                []string // substrings of the response body
+	wantStatus               int
+	wantBody                 []string // substrings of the response body
 }
 
 // checkHTTP runs the example's calls over HTTP/JSON with net/http.
