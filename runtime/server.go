@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/goms-io/goms/internal/inprocess"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -175,13 +176,13 @@ func (s *Server) Start(ctx context.Context) error {
 	stream := append(append([]grpc.StreamServerInterceptor(nil), s.opts.stream...),
 		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 
-	var locals []localService
+	var locals []inprocess.Service
 	if s.cfg.Mode != ModeHTTP {
 		for _, svc := range s.services {
-			locals = append(locals, localService{desc: svc.Desc, impl: svc.Impl})
+			locals = append(locals, inprocess.Service{Desc: svc.Desc, Impl: svc.Impl})
 		}
 	}
-	s.local.conn.Store(newInProcessConn(locals, unary, stream))
+	s.local.conn.Store(inprocess.New(locals, unary, stream))
 
 	if s.cfg.Mode.servesGRPC() {
 		s.startGRPC(unary, stream)
@@ -385,7 +386,7 @@ func (s *Server) recovered(ctx context.Context, p any) error {
 // localConn is the connection [Server.LocalConn] returns: it exists before
 // the server starts and dispatches to the in-process conn built by Start.
 type localConn struct {
-	conn atomic.Pointer[inProcessConn]
+	conn atomic.Pointer[inprocess.Conn]
 }
 
 var errNotServing = status.Error(codes.Unavailable, "goms: server is not serving")

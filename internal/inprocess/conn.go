@@ -1,0 +1,689 @@
+// Package inprocess is a grpc.ClientConnInterface that calls gRPC services
+// hosted in the same process: no socket and no serialization, but with the
+// server interceptors, metadata, deadlines, cancellation and status errors
+// of a network call, for all four kinds of RPC. Messages are deep-copied so
+// that caller and handler never share them.
+//
+// The GoMs runtime uses it for its HTTP gateway in gateway mode and for
+// calls between co-located services.
+package inprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
+)
+
+// inProcessStreamBuffer is the number of messages buffered in each direction
+// of an in-process stream. It lets a peer run ahead of the other, for example
+// a client sending two requests before reading while the server replies to
+// each. When the buffer is full, SendMsg blocks until the other side receives
+// a message or the RPC ends (the caller's context is done, or the handler
+// returns), which is what HTTP/2 flow control does over the network.
+const inProcessStreamBuffer = 32
+
+// grpcStatusDetailsKey is the trailer key grpc-go sends a status with details
+// in, as a serialized google.rpc.Status.
+const grpcStatusDetailsKey = "grpc-status-details-bin"
+
+// inProcessContentType is the content-type gRPC uses on the wire for protobuf
+// messages. It is reported in metadata as it would be over the network.
+const inProcessContentType = "application/grpc"
+
+var (
+	// inProcessContentTypeValue and inProcessUserAgentValue are the values of
+	// the content-type and user-agent incoming metadata keys. They are shared
+	// by every call: the incoming metadata map is never handed to user code
+	// directly, since metadata.FromIncomingContext returns a copy.
+	inProcessContentTypeValue = []string{inProcessContentType}
+	inProcessUserAgentValue   = []string{"grpc-go/" + grpc.Version}
+
+	// inProcessUnaryStreamDesc describes a unary RPC; it is used when Invoke is
+	// called for a method that is not registered as unary.
+	inProcessUnaryStreamDesc = grpc.StreamDesc{}
+
+	// errIllegalHeaderWrite is returned, as by grpc-go's server transport, when
+	// header metadata is set after the header was sent or trailer metadata is
+	// set after the RPC ended.
+	errIllegalHeaderWrite = status.Error(codes.Internal, "transport: SendHeader called multiple times")
+)
+
+// Service is one service implementation hosted in this process.
+type Service struct {
+	// Desc is grpc-go's description of the service.
+	Desc *grpc.ServiceDesc
+	// Impl implements it; it must satisfy Desc.HandlerType.
+	Impl any
+}
+
+// inProcessAddr is the net.Addr of both ends of an in-process call.
+type inProcessAddr struct{}
+
+// Network returns "inprocess".
+func (inProcessAddr) Network() string { return "inprocess" }
+
+// String returns "inprocess".
+func (inProcessAddr) String() string { return "inprocess" }
+
+// Conn is a grpc.ClientConnInterface that calls service
+// implementations registered in the same process, without a socket and
+// without serializing messages, while keeping gRPC semantics: messages are
+// deep-copied so that caller and handler never share them, handlers run behind
+// the server interceptors with a context that looks like the one grpc-go's
+// server would give them, and errors, metadata and stream behaviour follow
+// grpc-go's client and server.
+//
+// An Conn is safe for concurrent use. It holds no resources and need
+// not be closed.
+type Conn struct {
+	// methods maps full method names ("/pkg.Service/Method") to their
+	// handlers. It is never modified after construction.
+	methods map[string]*inProcessMethod
+	// services holds the names of the registered services, to word the
+	// Unimplemented error the way grpc-go's server does.
+	services map[string]struct{}
+	// unaryInt and streamInt are the chained server interceptors, or nil.
+	unaryInt  grpc.UnaryServerInterceptor
+	streamInt grpc.StreamServerInterceptor
+	// peer is the peer reported to handlers and through grpc.Peer. Like
+	// grpc-go, which shares one peer among the streams of a connection, all
+	// calls share it.
+	peer *peer.Peer
+}
+
+// inProcessMethod is a registered method of a local service.
+type inProcessMethod struct {
+	impl any
+	// unary is the handler of a unary method, nil for streaming methods.
+	unary grpc.MethodHandler
+	// desc is the stream description as registered: for unary methods, both
+	// ClientStreams and ServerStreams are false and Handler is nil.
+	desc grpc.StreamDesc
+	// authority is the value of the :authority incoming metadata key.
+	authority []string
+	// peerCtx is an empty context carrying only the peer. Handler contexts are
+	// derived from it so that none of the caller's values reach the handler.
+	peerCtx context.Context
+	// baseCtx is peerCtx with the incoming metadata of a call whose caller
+	// sent no metadata, shared by all such calls.
+	baseCtx context.Context
+}
+
+// New returns a conn that dispatches to services by full method
+// name ("/pkg.Service/Method"). unary and stream are server interceptors,
+// applied in order (the first is outermost), exactly like
+// grpc.ChainUnaryInterceptor / grpc.ChainStreamInterceptor on a real
+// *grpc.Server. Either may be empty.
+//
+// It panics if a service is registered twice or if an implementation does not
+// satisfy its service's HandlerType; grpc.Server.RegisterService treats both
+// as fatal too.
+func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) *Conn {
+	p := &peer.Peer{Addr: inProcessAddr{}, LocalAddr: inProcessAddr{}}
+	peerCtx := peer.NewContext(context.Background(), p)
+	c := &Conn{
+		methods:   make(map[string]*inProcessMethod),
+		services:  make(map[string]struct{}, len(services)),
+		unaryInt:  chainUnaryServerInterceptors(unary),
+		streamInt: chainStreamServerInterceptors(stream),
+		peer:      p,
+	}
+	for _, svc := range services {
+		sd := svc.Desc
+		if _, dup := c.services[sd.ServiceName]; dup {
+			panic(fmt.Sprintf("runtime: in-process service %q registered twice", sd.ServiceName))
+		}
+		if sd.HandlerType != nil {
+			want := reflect.TypeOf(sd.HandlerType).Elem()
+			if got := reflect.TypeOf(svc.Impl); got == nil || !got.Implements(want) {
+				panic(fmt.Sprintf("runtime: in-process handler of type %v does not satisfy %v", got, want))
+			}
+		}
+		c.services[sd.ServiceName] = struct{}{}
+		authority := []string{sd.ServiceName}
+		baseCtx := metadata.NewIncomingContext(peerCtx, metadata.MD{
+			":authority":   authority,
+			"content-type": inProcessContentTypeValue,
+			"user-agent":   inProcessUserAgentValue,
+		})
+		add := func(name string, m *inProcessMethod) {
+			m.impl = svc.Impl
+			m.authority = authority
+			m.peerCtx = peerCtx
+			m.baseCtx = baseCtx
+			c.methods["/"+sd.ServiceName+"/"+name] = m
+		}
+		for _, md := range sd.Methods {
+			add(md.MethodName, &inProcessMethod{
+				unary: md.Handler,
+				desc:  grpc.StreamDesc{StreamName: md.MethodName},
+			})
+		}
+		for _, d := range sd.Streams {
+			add(d.StreamName, &inProcessMethod{desc: d})
+		}
+	}
+	return c
+}
+
+// Invoke performs a unary RPC and returns after the response is received into
+// reply.
+//
+// A unary handler runs synchronously on the caller's goroutine, which is what
+// makes the call cheap. As a consequence the caller waits for the handler to
+// return even if its context is done before that; over the network the client
+// would return at the deadline while the handler kept running. The handler's
+// context is done at the same time as the caller's, and if the caller's
+// context is done when the handler returns, the call fails with the context's
+// status, as it would over the network.
+func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	m := c.methods[method]
+	if m == nil || m.unary == nil {
+		// Unknown methods, and streaming methods called as unary (which
+		// grpc-go allows), take the stream path, as they do in grpc-go.
+		return c.invokeStream(ctx, method, args, reply, opts)
+	}
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	req, ok := protoMessageOf(args)
+	if !ok {
+		return marshalError(args)
+	}
+	dst, ok := protoMessageOf(reply)
+	if !ok {
+		return unmarshalError(reply)
+	}
+	md, err := incomingMetadata(ctx, m)
+	if err != nil {
+		return err
+	}
+	co := parseCallOptions(opts)
+
+	call := &unaryCall{req: req}
+	call.method = method
+	resp, appErr, headerSent := c.runUnary(ctx, m, call, md)
+
+	co.setPeer(c.peer)
+	if err := ctx.Err(); err != nil {
+		// Over the network the client would have given up at this point and
+		// only seen a header sent before.
+		if co.header != nil {
+			*co.header = nil
+			if headerSent {
+				*co.header = call.responseHeader()
+			}
+		}
+		if co.trailer != nil {
+			*co.trailer = nil
+		}
+		return status.FromContextError(err).Err()
+	}
+	var st *status.Status
+	if appErr != nil {
+		st = handlerStatus(appErr)
+	}
+	if co.header != nil {
+		*co.header = call.responseHeader()
+	}
+	if co.trailer != nil {
+		*co.trailer = call.responseTrailer(st)
+	}
+	if appErr != nil {
+		if st.Code() == codes.OK {
+			// The handler failed with an OK status, which grpc-go's server
+			// sends without a response message.
+			return errNoResponse
+		}
+		return st.Err()
+	}
+	src, ok := protoMessageOf(resp)
+	if !ok {
+		return marshalError(resp)
+	}
+	return copyMessage(dst, src)
+}
+
+// runUnary calls m's unary handler, through the unary interceptors, with a
+// context derived from ctx and carrying md. It reports whether the header was
+// sent before the handler returned or with the response. The handler's context
+// is cancelled when it returns.
+func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
+	hctx, cancel, stop := newHandlerContext(ctx, grpc.NewContextWithServerTransportStream(md, call))
+	call.ctx = hctx
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+		cancel()
+		headerSent = call.end(appErr == nil && ctx.Err() == nil && isProtoMessage(resp))
+	}()
+	resp, appErr = m.unary(m.impl, hctx, call.decode, c.unaryInt)
+	return resp, appErr, false
+}
+
+// invokeStream performs a unary RPC over a stream, as grpc-go's ClientConn
+// does for every unary call.
+func (c *Conn) invokeStream(ctx context.Context, method string, args, reply any, opts []grpc.CallOption) error {
+	cs, err := c.NewStream(ctx, &inProcessUnaryStreamDesc, method, opts...)
+	if err != nil {
+		return err
+	}
+	if err := cs.SendMsg(args); err != nil {
+		return err
+	}
+	return cs.RecvMsg(reply)
+}
+
+// NewStream begins a streaming RPC. desc describes the RPC as the client sees
+// it; the handler runs on its own goroutine until it returns.
+//
+// As with grpc-go, the stream's resources are released when the caller's
+// context is done, when RecvMsg returns a non-nil error, or when SendMsg
+// returns an error other than io.EOF.
+func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	m := c.methods[method]
+	var md context.Context
+	if m != nil {
+		var err error
+		if md, err = incomingMetadata(ctx, m); err != nil {
+			return nil, err
+		}
+	} else if _, err := outgoingMetadata(ctx); err != nil {
+		return nil, err
+	}
+	s := &inProcessStream{
+		conn:      c,
+		m:         m,
+		desc:      desc,
+		opts:      parseCallOptions(opts),
+		requests:  make(chan proto.Message, inProcessStreamBuffer),
+		responses: make(chan proto.Message, inProcessStreamBuffer),
+		finished:  make(chan struct{}),
+	}
+	s.method = method
+	s.headerSentCh = make(chan struct{})
+	s.client.s = s
+	s.server.s = s
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	if m == nil {
+		// Like grpc-go's server, answer with a trailers-only response.
+		s.end(c.unknownMethodError(method))
+		return &s.client, nil
+	}
+	s.hctx, s.cancelHandler, s.stopCancelPropagation = newHandlerContext(s.ctx, grpc.NewContextWithServerTransportStream(md, &s.serverTransportStream))
+	s.serverTransportStream.ctx = s.hctx
+	go s.serve()
+	return &s.client, nil
+}
+
+// unknownMethodError returns the error grpc-go's server returns for a method
+// it does not know.
+func (c *Conn) unknownMethodError(method string) error {
+	sm, ok := strings.CutPrefix(method, "/")
+	pos := strings.LastIndex(sm, "/")
+	if !ok || pos == -1 {
+		return status.Errorf(codes.Unimplemented, "malformed method name: %q", method)
+	}
+	service, name := sm[:pos], sm[pos+1:]
+	if _, ok := c.services[service]; !ok {
+		return status.Errorf(codes.Unimplemented, "unknown service %v", service)
+	}
+	return status.Errorf(codes.Unimplemented, "unknown method %v for service %v", name, service)
+}
+
+// newHandlerContext returns the context a handler runs with. It is derived
+// from vals, which must not carry any of the caller's values, and is done when
+// caller is: it has the caller's deadline (with its own timer, so that its
+// error is context.DeadlineExceeded as the caller's) and is cancelled when the
+// caller's context is cancelled. Like the context of a grpc-go server handler,
+// it is an ordinary context, so deriving from it is as cheap as usual.
+//
+// The caller must call cancel when the handler returns and, if it is not nil,
+// stop, to release the link to the caller's context.
+func newHandlerContext(caller, vals context.Context) (ctx context.Context, cancel context.CancelFunc, stop func() bool) {
+	deadline, hasDeadline := caller.Deadline()
+	if hasDeadline {
+		ctx, cancel = context.WithDeadline(vals, deadline)
+	} else {
+		ctx, cancel = context.WithCancel(vals)
+	}
+	if caller.Done() == nil {
+		return ctx, cancel, nil
+	}
+	return ctx, cancel, propagateCancel(caller, cancel, hasDeadline)
+}
+
+// propagateCancel arranges for cancel to be called when caller is done, and
+// returns the function that undoes it. If ownTimer is set, the handler's
+// context has its own timer for the caller's deadline, and cancel is not
+// called when caller expires. (This is a separate function so that, when it is
+// not needed, the closure does not move newHandlerContext's variables to the
+// heap.)
+func propagateCancel(caller context.Context, cancel context.CancelFunc, ownTimer bool) (stop func() bool) {
+	return context.AfterFunc(caller, func() {
+		if ownTimer && errors.Is(caller.Err(), context.DeadlineExceeded) {
+			// The handler's own timer, set to the same deadline, expires
+			// now too and reports the right error.
+			return
+		}
+		cancel()
+	})
+}
+
+// outgoingMetadata returns a copy of the caller's outgoing metadata, checked
+// as grpc-go's client checks it.
+func outgoingMetadata(ctx context.Context) (metadata.MD, error) {
+	md, ok := metadata.FromOutgoingContext(ctx)
+	if !ok {
+		return nil, nil
+	}
+	for k, vs := range md {
+		if err := validateMetadata(k, vs); err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+	}
+	return md, nil
+}
+
+// incomingMetadata returns the context, derived from an empty one, that holds
+// the peer and the incoming metadata a handler of m sees when called with ctx:
+// a copy of the caller's outgoing metadata without the keys gRPC reserves for
+// itself, plus :authority, content-type and user-agent as a grpc-go client
+// would send them.
+func incomingMetadata(ctx context.Context, m *inProcessMethod) (context.Context, error) {
+	md, err := outgoingMetadata(ctx)
+	if err != nil || md == nil {
+		return m.baseCtx, err
+	}
+	for k := range md {
+		if isReservedHeader(k) {
+			delete(md, k)
+		}
+	}
+	md[":authority"] = m.authority
+	md["content-type"] = inProcessContentTypeValue
+	md["user-agent"] = inProcessUserAgentValue
+	return metadata.NewIncomingContext(m.peerCtx, md), nil
+}
+
+// unaryCall is the state of a unary call made with Invoke.
+type unaryCall struct {
+	serverTransportStream
+	// req is the caller's request; it is only read.
+	req proto.Message
+}
+
+// decode is the handler's dec function: it copies the request into v.
+func (c *unaryCall) decode(v any) error {
+	dst, ok := protoMessageOf(v)
+	if !ok {
+		return unmarshalError(v)
+	}
+	return copyMessage(dst, c.req)
+}
+
+// end marks the call as ended once the handler returned, after sending the
+// header if withResponse reports that a response message goes out. It reports
+// whether the header had been sent before.
+func (c *unaryCall) end(withResponse bool) (headerSent bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	headerSent = c.headerSent
+	if withResponse && !c.headerSent {
+		c.sendHeaderLocked()
+	}
+	c.endLocked()
+	return headerSent
+}
+
+// callOptions holds the call options an in-process call honours.
+type callOptions struct {
+	header  *metadata.MD
+	trailer *metadata.MD
+	peer    *peer.Peer
+}
+
+// parseCallOptions extracts the options an in-process call honours from
+// opts: grpc.Header, grpc.Trailer and grpc.Peer. Others are ignored.
+func parseCallOptions(opts []grpc.CallOption) callOptions {
+	var co callOptions
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			co.header = o.HeaderAddr
+		case grpc.TrailerCallOption:
+			co.trailer = o.TrailerAddr
+		case grpc.PeerCallOption:
+			co.peer = o.PeerAddr
+		}
+	}
+	return co
+}
+
+// setPeer stores p where a grpc.Peer option asked for it.
+func (co *callOptions) setPeer(p *peer.Peer) {
+	if co.peer != nil {
+		*co.peer = *p
+	}
+}
+
+// errNoResponse is the error of a unary or client-streaming RPC whose server
+// ended successfully without sending a response.
+var errNoResponse = status.Error(codes.Internal, "cardinality violation: received no response message from non-server-streaming RPC")
+
+// handlerStatus returns the status a handler's error is sent as: OK for nil,
+// the error's status if it has one, and otherwise codes.DeadlineExceeded or
+// codes.Canceled for context errors and codes.Unknown for anything else. The
+// status is a copy, so that the caller does not share its details with the
+// handler.
+func handlerStatus(err error) *status.Status {
+	if err == nil {
+		return status.New(codes.OK, "")
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return status.FromContextError(err)
+	}
+	return status.FromProto(st.Proto())
+}
+
+// contextStatusError returns the status error of ctx's error, or of
+// context.Canceled if ctx is not done.
+func contextStatusError(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		err = context.Canceled
+	}
+	return status.FromContextError(err).Err()
+}
+
+// protoMessageOf returns v as a protobuf message, accepting messages of the
+// legacy (APIv1) API like grpc-go's codec.
+func protoMessageOf(v any) (proto.Message, bool) {
+	switch m := v.(type) {
+	case proto.Message:
+		return m, true
+	case protoadapt.MessageV1:
+		return protoadapt.MessageV2Of(m), true
+	}
+	return nil, false
+}
+
+// isProtoMessage reports whether v is a protobuf message.
+func isProtoMessage(v any) bool {
+	_, ok := protoMessageOf(v)
+	return ok
+}
+
+// marshalError is the error grpc-go returns when sending v, which is not a
+// protobuf message.
+func marshalError(v any) error {
+	return status.Errorf(codes.Internal, "grpc: error while marshaling: proto: failed to marshal, message is %T, want proto.Message", v)
+}
+
+// unmarshalError is the error grpc-go returns when receiving into v, which is
+// not a protobuf message.
+func unmarshalError(v any) error {
+	return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: failed to unmarshal, message is %T, want proto.Message", v)
+}
+
+// copyMessage resets dst and deep-copies src into it. Messages of the same
+// type are merged; others, which may still be wire-compatible, are copied by
+// marshaling, as the network would.
+func copyMessage(dst, src proto.Message) error {
+	d := dst.ProtoReflect()
+	if !d.IsValid() {
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: invalid nil %T", dst)
+	}
+	proto.Reset(dst)
+	if d.Descriptor() == src.ProtoReflect().Descriptor() {
+		proto.Merge(dst, src)
+		return nil
+	}
+	b, err := proto.Marshal(src)
+	if err != nil {
+		return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
+	}
+	if err := proto.Unmarshal(b, dst); err != nil {
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+	}
+	return nil
+}
+
+// responseMetadata returns a copy of md as a client receives it from a
+// grpc-go server: without the keys gRPC reserves for itself, and with the
+// content-type if withContentType is set (grpc-go reports it in the header,
+// and in the trailer of trailers-only responses).
+func responseMetadata(md metadata.MD, withContentType bool) metadata.MD {
+	out := make(metadata.MD, len(md)+1)
+	for k, vs := range md {
+		k = strings.ToLower(k)
+		if isReservedHeader(k) {
+			continue
+		}
+		out[k] = append(out[k], vs...)
+	}
+	if withContentType {
+		out["content-type"] = []string{inProcessContentType}
+	}
+	return out
+}
+
+// isReservedHeader reports whether key is used by gRPC itself on the wire, in
+// which case grpc-go does not transmit it as metadata.
+func isReservedHeader(key string) bool {
+	if key != "" && key[0] == ':' {
+		return true
+	}
+	switch key {
+	case "content-type", "user-agent", "grpc-message-type", "grpc-encoding",
+		"grpc-message", "grpc-status", "grpc-timeout", "te":
+		return true
+	}
+	return false
+}
+
+// validateMetadataMap checks md as grpc-go's server stream does.
+func validateMetadataMap(md metadata.MD) error {
+	for k, vs := range md {
+		if err := validateMetadata(k, vs); err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
+	}
+	return nil
+}
+
+// validateMetadata checks a metadata key and its values as grpc-go does: keys
+// are non-empty and made of [0-9a-z-_.] (pseudo-headers are not checked), and
+// values of keys not ending in "-bin" are printable ASCII.
+func validateMetadata(key string, vals []string) error {
+	if key == "" {
+		return errors.New("there is an empty key in the header")
+	}
+	if key[0] == ':' {
+		return nil
+	}
+	for i := 0; i < len(key); i++ {
+		r := key[i]
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '.' && r != '-' && r != '_' {
+			return fmt.Errorf("header key %q contains illegal characters not in [0-9a-z-_.]", key)
+		}
+	}
+	if strings.HasSuffix(key, "-bin") {
+		return nil
+	}
+	for _, v := range vals {
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] > 0x7e {
+				return fmt.Errorf("header key %q contains value with non-printable ASCII characters", key)
+			}
+		}
+	}
+	return nil
+}
+
+// chainUnaryServerInterceptors returns an interceptor that runs ints in
+// order, the first outermost, or nil if ints is empty.
+func chainUnaryServerInterceptors(ints []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	switch len(ints) {
+	case 0:
+		return nil
+	case 1:
+		return ints[0]
+	}
+	ints = append([]grpc.UnaryServerInterceptor(nil), ints...)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return ints[0](ctx, req, info, unaryChainHandler(ints[1:], info, handler))
+	}
+}
+
+// unaryChainHandler returns the handler that runs the interceptors rest, then
+// final.
+func unaryChainHandler(rest []grpc.UnaryServerInterceptor, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
+	if len(rest) == 0 {
+		return final
+	}
+	return func(ctx context.Context, req any) (any, error) {
+		return rest[0](ctx, req, info, unaryChainHandler(rest[1:], info, final))
+	}
+}
+
+// chainStreamServerInterceptors returns an interceptor that runs ints in
+// order, the first outermost, or nil if ints is empty.
+func chainStreamServerInterceptors(ints []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	switch len(ints) {
+	case 0:
+		return nil
+	case 1:
+		return ints[0]
+	}
+	ints = append([]grpc.StreamServerInterceptor(nil), ints...)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return ints[0](srv, ss, info, streamChainHandler(ints[1:], info, handler))
+	}
+}
+
+// streamChainHandler returns the handler that runs the interceptors rest,
+// then final.
+func streamChainHandler(rest []grpc.StreamServerInterceptor, info *grpc.StreamServerInfo, final grpc.StreamHandler) grpc.StreamHandler {
+	if len(rest) == 0 {
+		return final
+	}
+	return func(srv any, ss grpc.ServerStream) error {
+		return rest[0](srv, ss, info, streamChainHandler(rest[1:], info, final))
+	}
+}
