@@ -4,9 +4,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Mode says which servers a process runs.
@@ -31,21 +38,20 @@ func (m *Mode) String() string { return string(*m) }
 
 // Set implements [flag.Value]; it accepts only the defined modes.
 func (m *Mode) Set(s string) error {
-	for _, ok := range modes {
-		if Mode(s) == ok {
-			*m = ok
-			return nil
-		}
+	if i := slices.Index(modes, Mode(s)); i >= 0 {
+		*m = modes[i]
+		return nil
 	}
-	return fmt.Errorf("invalid mode %q: want %s", s, joinModes())
+	return fmt.Errorf("invalid mode %q: want %s", s, oneOf(modes))
 }
 
-func joinModes() string {
-	names := make([]string, len(modes))
-	for i, m := range modes {
-		names[i] = fmt.Sprintf("%q", m)
+// oneOf lists values for error messages: "a", "b" or "c".
+func oneOf[T ~string](values []T) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = strconv.Quote(string(v))
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
 }
 
 // servesGRPC reports whether a process in mode m listens for gRPC.
@@ -62,82 +68,395 @@ const (
 )
 
 // Config is what a [Server] needs to know about its deployment. Build it
-// with [DefaultConfig], then override fields, or let [Config.LoadEnv] and
-// [Config.BindFlags] fill it (flags win over the environment, which wins
-// over the defaults).
+// with [DefaultConfig] and override fields, or let [LoadConfig] read it
+// from a YAML file, GOMS_* environment variables and flags. Each field's
+// doc names its key in the file; the flag and the environment variable are
+// derived from the key (see [LoadConfig]).
 type Config struct {
-	// Mode selects the servers to run. Default [ModeGateway].
-	// Flag -mode, environment GOMS_MODE.
+	// Mode selects the servers to run. Key mode, default "gateway".
 	Mode Mode
 	// GRPCAddr is the host:port the gRPC server listens on in
-	// [ModeGateway] and [ModeGRPC]. Port 0 picks a free port.
-	// Default 127.0.0.1:42001. Flag -grpc-addr, environment GOMS_GRPC_ADDR.
+	// [ModeGateway] and [ModeGRPC]; port 0 picks a free port.
+	// Key grpc.addr, default 127.0.0.1:42001.
 	GRPCAddr string
+	// Reflection serves the gRPC reflection service (what grpcurl uses).
+	// Key grpc.reflection, default true.
+	Reflection bool
+	// MaxRecvMsgSize and MaxSendMsgSize bound gRPC messages in bytes.
+	// Keys grpc.max_recv_bytes and grpc.max_send_bytes, default 4 MiB.
+	MaxRecvMsgSize, MaxSendMsgSize int
 	// HTTPAddr is the host:port the HTTP gateway listens on in
-	// [ModeGateway] and [ModeHTTP]. Port 0 picks a free port.
-	// Default 127.0.0.1:8080. Flag -http-addr, environment GOMS_HTTP_ADDR.
+	// [ModeGateway] and [ModeHTTP]; port 0 picks a free port.
+	// Key http.addr, default 127.0.0.1:8080.
 	HTTPAddr string
-	// Upstream is the gRPC target (grpc-go syntax, for example
-	// "127.0.0.1:42001" or "dns:///orders:42001") that the gateway
-	// forwards to in [ModeHTTP]; required there, unused otherwise.
-	// Flag -upstream, environment GOMS_UPSTREAM.
+	// Upstream is the gRPC target (grpc-go syntax: "host:port",
+	// "dns:///host:port", "unix:path") the gateway forwards to in
+	// [ModeHTTP]; required there. Key upstream.
 	Upstream string
+	// MaxBodyBytes bounds HTTP request bodies; larger ones get 413.
+	// Key http.max_body_bytes, default 4 MiB.
+	MaxBodyBytes int
+	// ReadHeaderTimeout cuts off HTTP clients that do not finish their
+	// headers in time. Key http.read_header_timeout, default 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes idle HTTP keep-alive connections.
+	// Key http.idle_timeout, default 2m.
+	IdleTimeout time.Duration
+	// CORSOrigins lists the origins allowed to call the HTTP gateway from
+	// a browser; empty (the default) turns CORS off. "*" allows any origin.
+	// Key http.cors_origins (a list; comma-separated in flags and env).
+	CORSOrigins []string
+	// AdminAddr, when set, serves /healthz, /readyz and /metrics on their
+	// own host:port. Empty (the default) serves them on the HTTP gateway's
+	// address, so a process in [ModeGRPC] then has none. Key admin.addr.
+	AdminAddr string
+	// LogLevel is the minimum level logged by [Main].
+	// Key log.level: debug, info (default), warn or error.
+	LogLevel slog.Level
+	// LogFormat is the format of [Main]'s logs. Key log.format: text
+	// (default) or json.
+	LogFormat string
 	// ShutdownGrace bounds a graceful stop: in-flight calls get this long to
-	// finish before connections are closed. Default 10s.
-	// Flag -shutdown-grace, environment GOMS_SHUTDOWN_GRACE.
+	// finish before connections are closed. Key shutdown_grace, default 10s.
 	ShutdownGrace time.Duration
+	// Services holds the per-service sections of the configuration file,
+	// by fully-qualified service name. Key services.
+	Services map[string]ServiceConfig
+}
+
+// ServiceConfig is one service's section of the configuration file:
+//
+//	services:
+//	  shop.orders.v1.OrderService:
+//	    grpc: true      # expose on the gRPC server (default true)
+//	    http: false     # expose on the HTTP gateway (default true)
+//	    config:         # free-form, decoded by the service: see [Config.DecodeService]
+//	      max_items: 20
+//
+// A service exposed on neither is still callable in-process
+// ([Server.LocalConn]).
+type ServiceConfig struct {
+	// GRPC exposes the service on the gRPC server. Default true.
+	GRPC bool
+	// HTTP exposes the service's routes on the HTTP gateway. Default true.
+	HTTP bool
+
+	config *yaml.Node // the free-form block, nil if absent
+	source string     // "file:line" of the section, for errors
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Mode:          ModeGateway,
-		GRPCAddr:      DefaultGRPCAddr,
-		HTTPAddr:      DefaultHTTPAddr,
-		ShutdownGrace: DefaultShutdownGrace,
+		Mode:              ModeGateway,
+		GRPCAddr:          DefaultGRPCAddr,
+		Reflection:        true,
+		MaxRecvMsgSize:    4 << 20,
+		MaxSendMsgSize:    4 << 20,
+		HTTPAddr:          DefaultHTTPAddr,
+		MaxBodyBytes:      4 << 20,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		LogLevel:          slog.LevelInfo,
+		LogFormat:         "text",
+		ShutdownGrace:     DefaultShutdownGrace,
 	}
 }
 
-// setting ties one Config field to its flag and environment variable, so
-// each is named once.
-type setting struct {
-	flag, env, usage string
-	value            func(c *Config) flag.Value
+// service returns the section of the named service, with defaults.
+func (c Config) service(name string) ServiceConfig {
+	if sc, ok := c.Services[name]; ok {
+		return sc
+	}
+	return ServiceConfig{GRPC: true, HTTP: true}
 }
 
+// DecodeService decodes the free-form config block of the named service
+// into v, a pointer to the service's own struct (fields map to keys with
+// the `yaml` struct tag). Unknown keys and wrong types are errors naming
+// the file and line. Without a block, v is left as it is.
+func (c Config) DecodeService(name string, v any) error {
+	sc, ok := c.Services[name]
+	if !ok || sc.config == nil {
+		return nil
+	}
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(sc.config); err != nil {
+		return fmt.Errorf("%s: services.%s.config: %w", sc.source, name, err)
+	}
+	// Decoding a re-encoded copy is what enables KnownFields; its line
+	// numbers are then put back to the file's.
+	dec := yaml.NewDecoder(strings.NewReader(buf.String()))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		msg := unknownField.ReplaceAllStringFunc(strings.TrimPrefix(err.Error(), "yaml: "), func(m string) string {
+			field := unknownField.FindStringSubmatch(m)[2]
+			if line := keyLine(sc.config, field); line > 0 {
+				return fmt.Sprintf("line %d: field %s not found", line, field)
+			}
+			return m
+		})
+		return fmt.Errorf("%s: services.%s.config: %s", sc.source, name, msg)
+	}
+	return nil
+}
+
+// unknownField matches yaml's message for a key with no struct field.
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found`)
+
+// keyLine returns the line of the first mapping key named key under n.
+func keyLine(n *yaml.Node, key string) int {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i].Line
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if line := keyLine(c, key); line > 0 {
+			return line
+		}
+	}
+	return 0
+}
+
+// setting ties one scalar Config field to its key in the configuration
+// file. The flag and the environment variable are derived from the key, so
+// each setting is named once.
+type setting struct {
+	key   string // dotted path in the YAML file, such as "grpc.addr"
+	usage string
+	value func(c *Config) flag.Value
+}
+
+// flagName is the key with dots and underscores as dashes: grpc-addr.
+func (s setting) flagName() string { return strings.NewReplacer(".", "-", "_", "-").Replace(s.key) }
+
+// envName is GOMS_ and the key in capitals with dots as underscores.
+func (s setting) envName() string {
+	return "GOMS_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+// settings lists every scalar setting, in the order of the reference table.
 func settings() []setting {
 	return []setting{
-		{"mode", "GOMS_MODE", "servers to run: " + joinModes(),
+		{"mode", "servers to run: " + oneOf(modes),
 			func(c *Config) flag.Value { return &c.Mode }},
-		{"grpc-addr", "GOMS_GRPC_ADDR", "gRPC listen address (host:port) in gateway and grpc modes",
+		{"grpc.addr", "gRPC listen address (host:port) in gateway and grpc modes",
 			func(c *Config) flag.Value { return (*addrValue)(&c.GRPCAddr) }},
-		{"http-addr", "GOMS_HTTP_ADDR", "HTTP listen address (host:port) in gateway and http modes",
+		{"grpc.reflection", "serve gRPC reflection",
+			func(c *Config) flag.Value { return (*boolValue)(&c.Reflection) }},
+		{"grpc.max_recv_bytes", "largest gRPC message received, in bytes",
+			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxRecvMsgSize) }},
+		{"grpc.max_send_bytes", "largest gRPC message sent, in bytes",
+			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxSendMsgSize) }},
+		{"http.addr", "HTTP listen address (host:port) in gateway and http modes",
 			func(c *Config) flag.Value { return (*addrValue)(&c.HTTPAddr) }},
-		{"upstream", "GOMS_UPSTREAM", "gRPC target the HTTP gateway forwards to in http mode",
+		{"upstream", "gRPC target the HTTP gateway forwards to in http mode",
 			func(c *Config) flag.Value { return (*stringValue)(&c.Upstream) }},
-		{"shutdown-grace", "GOMS_SHUTDOWN_GRACE", "time in-flight calls get to finish on shutdown",
+		{"http.max_body_bytes", "largest HTTP request body, in bytes (larger: 413)",
+			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxBodyBytes) }},
+		{"http.read_header_timeout", "time an HTTP client gets to send its request headers",
+			func(c *Config) flag.Value { return (*durationValue)(&c.ReadHeaderTimeout) }},
+		{"http.idle_timeout", "time an idle HTTP keep-alive connection stays open",
+			func(c *Config) flag.Value { return (*durationValue)(&c.IdleTimeout) }},
+		{"http.cors_origins", "origins allowed by CORS, comma-separated; empty: CORS off",
+			func(c *Config) flag.Value { return (*listValue)(&c.CORSOrigins) }},
+		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
+			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.AdminAddr) }},
+		{"log.level", "minimum log level: debug, info, warn or error",
+			func(c *Config) flag.Value { return (*levelValue)(&c.LogLevel) }},
+		{"log.format", `log format: "text" or "json"`,
+			func(c *Config) flag.Value { return (*formatValue)(&c.LogFormat) }},
+		{"shutdown_grace", "time in-flight calls get to finish on shutdown",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ShutdownGrace) }},
 	}
 }
 
-// BindFlags defines one flag per field on fs, with c's current values as
-// defaults; parsing fs then writes into c.
-func (c *Config) BindFlags(fs *flag.FlagSet) {
-	for _, s := range settings() {
-		fs.Var(s.value(c), s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
-	}
-}
+// configFlag names the configuration file; it is not itself a setting.
+const (
+	configFlag = "config"
+	configEnv  = "GOMS_CONFIG"
+)
 
-// LoadEnv overrides fields from GOMS_* environment variables, read through
-// lookup (usually [os.LookupEnv]). An invalid value is an error naming the
-// variable.
-func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+// LoadConfig builds the configuration of a process: [DefaultConfig], then
+// the YAML file named by -config or GOMS_CONFIG, then GOMS_* environment
+// variables, then the flags in args. Each later source wins. It defines
+// the flags on fs (-mode, -grpc-addr, …: a setting's key with dots and
+// underscores as dashes; its variable is GOMS_ and the key in capitals,
+// dots as underscores) and parses args with fs, so flags the program
+// defined on fs are parsed too. lookup reads the environment, usually
+// [os.LookupEnv]. Errors name the flag, the variable, or the file and
+// line, with the value.
+func LoadConfig(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) (Config, error) {
+	cfg := DefaultConfig()
+	// Flags parse into a scratch Config, which validates each value as it
+	// is parsed; the flags set are applied last, to keep their precedence.
+	scratch := DefaultConfig()
+	var file string
+	fs.StringVar(&file, configFlag, "", "YAML configuration file (env "+configEnv+")")
+	byFlag := make(map[string]setting)
 	for _, s := range settings() {
-		if v, ok := lookup(s.env); ok {
-			if err := s.value(c).Set(v); err != nil {
-				return fmt.Errorf("environment %s: %w", s.env, err)
+		byFlag[s.flagName()] = s
+		fs.Var(s.value(&scratch), s.flagName(), fmt.Sprintf("%s (env %s)", s.usage, s.envName()))
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, flagError{err}
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if file == "" {
+		file, _ = lookup(configEnv)
+	}
+	if file != "" {
+		if err := cfg.loadFile(file); err != nil {
+			return cfg, err
+		}
+	}
+	for _, s := range settings() {
+		if v, ok := lookup(s.envName()); ok {
+			if err := s.value(&cfg).Set(v); err != nil {
+				return cfg, fmt.Errorf("environment %s: %w", s.envName(), err)
 			}
 		}
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if s, ok := byFlag[f.Name]; ok && err == nil {
+			err = s.value(&cfg).Set(f.Value.String())
+		}
+	})
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// flagError is an error of fs.Parse, which the flag package has printed.
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+// loadFile applies the YAML file at path.
+func (c *Config) loadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("config file %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 { // empty file
+		return nil
+	}
+	byKey := make(map[string]setting)
+	for _, s := range settings() {
+		byKey[s.key] = s
+	}
+	return c.loadMapping(path, "", doc.Content[0], byKey)
+}
+
+// loadMapping applies the keys of mapping node n, found under prefix.
+func (c *Config) loadMapping(path, prefix string, n *yaml.Node, byKey map[string]setting) error {
+	if n.Kind != yaml.MappingNode {
+		where := "the file"
+		if prefix != "" {
+			where = strings.TrimSuffix(prefix, ".")
+		}
+		return fmt.Errorf("%s:%d: %s must be a mapping of keys to values", path, n.Line, where)
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := prefix + k.Value
+		if key == "services" {
+			if err := c.loadServices(path, v); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := byKey[key]
+		if !ok {
+			if v.Kind == yaml.MappingNode && isSection(key) {
+				if err := c.loadMapping(path, key+".", v, byKey); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("%s:%d: unknown key %q", path, k.Line, key)
+		}
+		raw, err := scalar(v)
+		if err == nil {
+			err = s.value(c).Set(raw)
+		}
+		if err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, v.Line, key, err)
+		}
+	}
+	return nil
+}
+
+// isSection reports whether key is the prefix of some setting's key.
+func isSection(key string) bool {
+	return slices.ContainsFunc(settings(), func(s setting) bool { return strings.HasPrefix(s.key, key+".") })
+}
+
+// scalar returns a value node as flag text; sequences join with commas.
+func scalar(v *yaml.Node) (string, error) {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		return v.Value, nil
+	case yaml.SequenceNode:
+		items := make([]string, len(v.Content))
+		for i, item := range v.Content {
+			if item.Kind != yaml.ScalarNode {
+				return "", errors.New("want a list of plain values")
+			}
+			items[i] = item.Value
+		}
+		return strings.Join(items, ","), nil
+	}
+	return "", errors.New("want a plain value, not a mapping")
+}
+
+// loadServices reads the services section.
+func (c *Config) loadServices(path string, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d: services must map service names to sections", path, n.Line)
+	}
+	c.Services = make(map[string]ServiceConfig)
+	for i := 0; i < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		sc := ServiceConfig{GRPC: true, HTTP: true, source: fmt.Sprintf("%s:%d", path, k.Line)}
+		if v.Kind != yaml.MappingNode {
+			return fmt.Errorf("%s:%d: services.%s must be a mapping with grpc, http and config", path, v.Line, name)
+		}
+		for j := 0; j < len(v.Content); j += 2 {
+			sk, sv := v.Content[j], v.Content[j+1]
+			key := "services." + name + "." + sk.Value
+			var err error
+			switch sk.Value {
+			case "grpc":
+				err = (*boolValue)(&sc.GRPC).Set(sv.Value)
+			case "http":
+				err = (*boolValue)(&sc.HTTP).Set(sv.Value)
+			case "config":
+				sc.config = sv
+			default:
+				return fmt.Errorf("%s:%d: unknown key %q; a service section has grpc, http and config", path, sk.Line, key)
+			}
+			if err == nil && sk.Value != "config" && sv.Kind != yaml.ScalarNode {
+				err = errors.New("want true or false")
+			}
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %w", path, sv.Line, key, err)
+			}
+		}
+		c.Services[name] = sc
 	}
 	return nil
 }
@@ -158,8 +477,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("HTTP address: %w", err)
 		}
 	}
+	if c.AdminAddr != "" {
+		if err := checkAddr(c.AdminAddr); err != nil {
+			return fmt.Errorf("admin address: %w", err)
+		}
+	}
 	if c.Mode == ModeHTTP && c.Upstream == "" {
-		return errors.New("mode \"http\" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)")
+		return errors.New(`mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`)
 	}
 	if c.ShutdownGrace < 0 {
 		return fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace)
@@ -174,6 +498,10 @@ func checkAddr(addr string) error {
 	}
 	return nil
 }
+
+// The flag.Value types below parse one setting each; the same parser
+// serves flags, environment variables and the configuration file, so all
+// three accept and reject the same text with the same message.
 
 type stringValue string
 
@@ -192,17 +520,94 @@ func (v *addrValue) Set(s string) error {
 	return nil
 }
 
+// optionalAddrValue is a host:port or empty.
+type optionalAddrValue string
+
+func (v *optionalAddrValue) String() string { return string(*v) }
+func (v *optionalAddrValue) Set(s string) error {
+	if s != "" {
+		if err := checkAddr(s); err != nil {
+			return err
+		}
+	}
+	*v = optionalAddrValue(s)
+	return nil
+}
+
+type boolValue bool
+
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("invalid value %q: want true or false", s)
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+// sizeValue is a byte count: a non-negative integer.
+type sizeValue int
+
+func (v *sizeValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *sizeValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("invalid size %q: want a number of bytes, such as 4194304", s)
+	}
+	*v = sizeValue(n)
+	return nil
+}
+
 type durationValue time.Duration
 
 func (v *durationValue) String() string { return time.Duration(*v).String() }
 func (v *durationValue) Set(s string) error {
 	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("invalid duration %q: want a number with a unit, such as 10s or 500ms", s)
-	}
-	if d < 0 {
-		return fmt.Errorf("invalid duration %q: must not be negative", s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("invalid duration %q: want a non-negative number with a unit, such as 10s or 500ms", s)
 	}
 	*v = durationValue(d)
+	return nil
+}
+
+// listValue is a comma-separated list; empty text is the empty list.
+type listValue []string
+
+func (v *listValue) String() string { return strings.Join(*v, ",") }
+func (v *listValue) Set(s string) error {
+	*v = nil
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*v = append(*v, item)
+		}
+	}
+	return nil
+}
+
+type levelValue slog.Level
+
+func (v *levelValue) String() string { return strings.ToLower(slog.Level(*v).String()) }
+func (v *levelValue) Set(s string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("invalid level %q: want debug, info, warn or error", s)
+	}
+	*v = levelValue(l)
+	return nil
+}
+
+// logFormats are the accepted log formats.
+var logFormats = []string{"text", "json"}
+
+type formatValue string
+
+func (v *formatValue) String() string { return string(*v) }
+func (v *formatValue) Set(s string) error {
+	if !slices.Contains(logFormats, s) {
+		return fmt.Errorf("invalid log format %q: want %s", s, oneOf(logFormats))
+	}
+	*v = formatValue(s)
 	return nil
 }

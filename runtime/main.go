@@ -19,6 +19,9 @@ import (
 // SIGINT or SIGTERM, then stops gracefully. A second signal during the stop
 // kills the process.
 //
+// [WithMode] among opts fixes the mode: -mode and GOMS_MODE may then only
+// repeat it.
+//
 // Logs go to standard error in slog's text format unless opts set a
 // logger. The exit status is 0 after a clean stop, 1 when serving or stopping
 // failed, and 2 for invalid flags, environment or setup.
@@ -29,28 +32,23 @@ func Main(setup func(*Server) error, opts ...Option) {
 // run is Main without the process globals, for tests.
 func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), stderr io.Writer,
 	setup func(*Server) error, opts ...Option) int {
-	cfg := DefaultConfig()
-	if err := cfg.LoadEnv(lookup); err != nil {
-		fmt.Fprintf(stderr, "goms: %v\n", err)
-		return 2
-	}
-	cfg.BindFlags(fs)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	fixed := fixedMode(opts)
+	cfg, err := LoadConfig(fs, args, withMode(lookup, fixed))
+	if err == nil && fixed != "" && cfg.Mode != fixed {
+		err = fmt.Errorf("mode %q: this program runs only in mode %q; drop -mode and GOMS_MODE", cfg.Mode, fixed)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		// The flag package has printed its own errors already.
+		if !errors.As(err, new(flagError)) {
+			fmt.Fprintf(stderr, "goms: %v\n", err)
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "goms: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "goms: %v\n", err)
-		return 2
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := newLogger(stderr, cfg)
 	s := New(cfg, append([]Option{WithLogger(logger)}, opts...)...)
 	if err := setup(s); err != nil {
 		fmt.Fprintf(stderr, "goms: setup: %v\n", err)
@@ -69,4 +67,34 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 		return 1
 	}
 	return 0
+}
+
+// newLogger returns the logger of cfg's level and format, writing to w.
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// fixedMode returns the mode [WithMode] fixes among opts, or "".
+func fixedMode(opts []Option) Mode {
+	var o options
+	WithOptions(opts...).apply(&o)
+	return o.mode
+}
+
+// withMode makes GOMS_MODE default to mode, when one is fixed, so that the
+// configuration is loaded and checked for that mode.
+func withMode(lookup func(string) (string, bool), mode Mode) func(string) (string, bool) {
+	if mode == "" {
+		return lookup
+	}
+	return func(key string) (string, bool) {
+		if v, ok := lookup(key); ok || key != "GOMS_MODE" {
+			return v, ok
+		}
+		return string(mode), true
+	}
 }

@@ -24,6 +24,7 @@ type options struct {
 	grpcOpts []grpc.ServerOption
 	muxOpts  []gwruntime.ServeMuxOption
 	dialOpts []grpc.DialOption
+	mode     Mode // fixed by WithMode for Main; "" when the flags choose
 }
 
 // WithLogger sets the logger for server events and recovered panics.
@@ -64,6 +65,15 @@ func WithGatewayOptions(opts ...gwruntime.ServeMuxOption) Option {
 // transport credentials among them, connections are plaintext.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return optionFunc(func(o *options) { o.dialOpts = append(o.dialOpts, opts...) })
+}
+
+// WithMode fixes the mode of a process started by [Main]: Main loads and
+// checks the configuration for mode m and fails when -mode, GOMS_MODE or the
+// configuration file names another one. Generated HTTP-only gateway mains
+// use WithMode([ModeHTTP]). [New] ignores this option; set [Config.Mode]
+// there.
+func WithMode(m Mode) Option {
+	return optionFunc(func(o *options) { o.mode = m })
 }
 
 // WithOptions composes several options into one.

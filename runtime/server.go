@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +19,8 @@ import (
 	"github.com/goms-io/goms/internal/inprocess"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,9 +29,6 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 )
-
-// readHeaderTimeout cuts off HTTP clients that never finish their headers.
-const readHeaderTimeout = 10 * time.Second
 
 // Server hosts services and serves them on gRPC, on the HTTP gateway or on
 // both, as its [Config.Mode] says. Build it with [New], add services with
@@ -41,23 +44,27 @@ type Server struct {
 	services []Service
 	dialed   []*grpc.ClientConn
 
+	tel      *telemetry
 	local    localConn
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	adminLis net.Listener
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
+	adminSrv *http.Server
 	health   *health.Server
 	upstream *grpc.ClientConn
 	serveErr chan error
+	ready    atomic.Bool
 
 	// Listening addresses, readable while Start runs.
-	grpcAddr, httpAddr atomic.Pointer[string]
+	grpcAddr, httpAddr, adminAddr atomic.Pointer[string]
 }
 
 // New returns a Server for cfg. The configuration is checked by
 // [Server.Start].
 func New(cfg Config, opts ...Option) *Server {
-	s := &Server{cfg: cfg, serveErr: make(chan error, 2)}
+	s := &Server{cfg: cfg, serveErr: make(chan error, 3), tel: newTelemetry()}
 	WithOptions(opts...).apply(&s.opts)
 	s.log = s.opts.logger
 	if s.log == nil {
@@ -109,10 +116,23 @@ func (s *Server) Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn,
 }
 
 func (s *Server) dialOptions(extra []grpc.DialOption) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, s.tel.clientDialOptions()...)
 	opts = append(opts, s.opts.dialOpts...)
 	return append(opts, extra...)
 }
+
+// AdminAddr returns the address of the admin server (/healthz, /readyz,
+// /metrics), or "" when [Config.AdminAddr] is empty: the endpoints are then
+// on [Server.HTTPAddr].
+func (s *Server) AdminAddr() string { return loadAddr(&s.adminAddr) }
+
+// Config returns the server's configuration, for example to decode a
+// service's own section with [Config.DecodeService].
+func (s *Server) Config() Config { return s.cfg }
+
+// Registry returns the Prometheus registry /metrics serves, to which
+// services may add their own collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.tel.registry }
 
 // GRPCAddr returns the address the gRPC server listens on, or "" when it
 // does not (before Start, or in [ModeHTTP]). With port 0 configured, it
@@ -171,9 +191,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.listen(); err != nil {
 		return err
 	}
-	unary := append(append([]grpc.UnaryServerInterceptor(nil), s.opts.unary...),
+	unary, stream := s.tel.serverInterceptors(s.log)
+	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
-	stream := append(append([]grpc.StreamServerInterceptor(nil), s.opts.stream...),
+	stream = append(append(stream, s.opts.stream...),
 		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 
 	var locals []inprocess.Service
@@ -193,17 +214,23 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.adminLis != nil {
+		s.adminSrv = s.newHTTPServer(s.adminHandler(http.NotFoundHandler()))
+		s.serve("admin", s.adminLis, s.adminSrv.Serve)
+	}
 	for _, c := range s.dialed {
 		c.Connect()
 	}
 	s.started = true
+	s.ready.Store(true)
 	storeAddr(&s.grpcAddr, s.grpcLis)
 	storeAddr(&s.httpAddr, s.httpLis)
+	storeAddr(&s.adminAddr, s.adminLis)
 	return nil
 }
 
-// checkServices rejects an empty server, duplicate services and services
-// unfit for the mode.
+// checkServices rejects an empty server, duplicate services, services
+// unfit for the mode and configuration sections naming no service.
 func (s *Server) checkServices() error {
 	if len(s.services) == 0 {
 		return errors.New("goms: no services registered")
@@ -218,48 +245,71 @@ func (s *Server) checkServices() error {
 		}
 		seen[svc.name()] = true
 	}
+	for _, name := range slices.Sorted(maps.Keys(s.cfg.Services)) {
+		if !seen[name] {
+			return fmt.Errorf("%s: services: unknown service %q; registered: %s",
+				s.cfg.Services[name].source, name, strings.Join(slices.Sorted(maps.Keys(seen)), ", "))
+		}
+	}
 	return nil
 }
 
-// listen opens every listener the mode needs before anything serves, so a
-// taken port fails start-up as a whole.
+// listen opens every listener the configuration needs before anything
+// serves, so a taken port fails start-up as a whole.
 func (s *Server) listen() error {
-	var err error
-	if s.cfg.Mode.servesGRPC() {
-		if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
-			return fmt.Errorf("gRPC server: listen on %s: %w", s.cfg.GRPCAddr, err)
+	for _, l := range []struct {
+		what, addr string
+		use        bool
+		lis        *net.Listener
+	}{
+		{"gRPC server", s.cfg.GRPCAddr, s.cfg.Mode.servesGRPC(), &s.grpcLis},
+		{"HTTP server", s.cfg.HTTPAddr, s.cfg.Mode.servesHTTP(), &s.httpLis},
+		{"admin server", s.cfg.AdminAddr, s.cfg.AdminAddr != "", &s.adminLis},
+	} {
+		if !l.use {
+			continue
 		}
-	}
-	if s.cfg.Mode.servesHTTP() {
-		if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		lis, err := net.Listen("tcp", l.addr)
+		if err != nil {
 			s.closeAll()
-			return fmt.Errorf("HTTP server: listen on %s: %w", s.cfg.HTTPAddr, err)
+			return fmt.Errorf("%s: listen on %s: %w", l.what, l.addr, err)
 		}
+		*l.lis = lis
 	}
 	return nil
+}
+
+// serve runs serve(lis) in the background; its failure ends [Server.Run].
+func (s *Server) serve(what string, lis net.Listener, serve func(net.Listener) error) {
+	go func() {
+		if err := serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- fmt.Errorf("%s server on %s: %w", what, lis.Addr(), err)
+		}
+	}()
 }
 
 func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) {
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(s.cfg.MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(s.cfg.MaxSendMsgSize),
 	}, s.opts.grpcOpts...)
 	s.grpcSrv = grpc.NewServer(opts...)
 	s.health = health.NewServer()
 	for _, svc := range s.services {
+		if !s.cfg.service(svc.name()).GRPC {
+			continue
+		}
 		s.grpcSrv.RegisterService(svc.Desc, svc.Impl)
-		s.health.SetServingStatus(svc.Desc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+		s.health.SetServingStatus(svc.name(), healthpb.HealthCheckResponse_SERVING)
 	}
 	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
-	reflection.Register(s.grpcSrv)
-
+	if s.cfg.Reflection {
+		reflection.Register(s.grpcSrv)
+	}
 	s.log.Info("serving gRPC", "addr", s.grpcLis.Addr().String(), "mode", s.cfg.Mode)
-	lis := s.grpcLis
-	go func() {
-		if err := s.grpcSrv.Serve(lis); err != nil {
-			s.serveErr <- fmt.Errorf("gRPC server on %s: %w", lis.Addr(), err)
-		}
-	}()
+	s.serve("gRPC", s.grpcLis, s.grpcSrv.Serve)
 }
 
 func (s *Server) startHTTP(ctx context.Context) error {
@@ -272,10 +322,14 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		up.Connect()
 		s.upstream, conn = up, up
 	}
-	mux := gwruntime.NewServeMux(s.opts.muxOpts...)
+	muxOpts := append([]gwruntime.ServeMuxOption{
+		gwruntime.WithErrorHandler(errorHandler(s.cfg.MaxBodyBytes)),
+		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
+	}, s.opts.muxOpts...)
+	mux := gwruntime.NewServeMux(muxOpts...)
 	routed := 0
 	for _, svc := range s.services {
-		if svc.Gateway == nil {
+		if svc.Gateway == nil || !s.cfg.service(svc.name()).HTTP {
 			continue
 		}
 		if err := svc.Gateway(ctx, mux, conn); err != nil {
@@ -286,36 +340,87 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if routed == 0 && s.cfg.Mode == ModeHTTP {
 		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")
 	}
-	s.httpSrv = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	var h http.Handler = limitBody(mux, s.cfg.MaxBodyBytes)
+	if len(s.cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"*"},
+			AllowCredentials: !slices.Contains(s.cfg.CORSOrigins, "*"),
+		}).Handler(h)
 	}
+	h = s.tel.instrumentHTTP(h)
+	if s.cfg.AdminAddr == "" {
+		h = s.adminHandler(h)
+	}
+	s.httpSrv = s.newHTTPServer(h)
 	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode}
 	if s.upstream != nil {
 		attrs = append(attrs, "upstream", s.cfg.Upstream)
 	}
 	s.log.Info("serving HTTP", attrs...)
-	lis := s.httpLis
-	go func() {
-		if err := s.httpSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
-			s.serveErr <- fmt.Errorf("HTTP server on %s: %w", lis.Addr(), err)
-		}
-	}()
+	s.serve("HTTP", s.httpLis, s.httpSrv.Serve)
 	return nil
 }
 
-// Stop stops the server gracefully: health turns NOT_SERVING, listeners
-// close, and in-flight calls (unary and streams, gRPC and HTTP) may finish
-// until ctx is done; then the remaining connections are closed. Client
-// connections from [Server.Dial] close last. Stop returns an error when it
-// had to cut calls off.
+// newHTTPServer returns an http.Server for h with the configured timeouts.
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Admin paths, served on the HTTP address or on [Config.AdminAddr].
+const (
+	livenessPath  = "/healthz"
+	readinessPath = "/readyz"
+	metricsPath   = "/metrics"
+)
+
+// adminHandler serves the liveness, readiness and metrics endpoints and
+// passes every other request to next.
+func (s *Server) adminHandler(next http.Handler) http.Handler {
+	metrics := s.tel.metricsHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case livenessPath:
+			writeHealth(w, true)
+		case readinessPath:
+			writeHealth(w, s.ready.Load())
+		case metricsPath:
+			metrics.ServeHTTP(w, r)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// writeHealth answers a health probe: 200 SERVING or 503 NOT_SERVING.
+func writeHealth(w http.ResponseWriter, ok bool) {
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"status":"NOT_SERVING"}`+"\n")
+		return
+	}
+	io.WriteString(w, `{"status":"SERVING"}`+"\n")
+}
+
+// Stop stops the server gracefully: readiness and gRPC health turn
+// NOT_SERVING first, listeners close, and in-flight calls (unary and
+// streams, gRPC and HTTP) may finish until ctx is done; then the remaining
+// connections are closed. Client connections from [Server.Dial] close
+// last. Stop returns an error when it had to cut calls off.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started {
 		return nil
 	}
+	s.ready.Store(false)
 	if deadline, ok := ctx.Deadline(); ok {
 		s.log.Info("stopping", "grace", time.Until(deadline).Round(time.Millisecond))
 	} else {
@@ -348,6 +453,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	// The admin server answers probes (readiness: NOT_SERVING) until the
+	// end of the drain.
+	if s.adminSrv != nil {
+		s.adminSrv.Close()
+	}
 	s.closeConns()
 	s.local.conn.Store(nil)
 	if forced.Load() {
@@ -359,7 +469,7 @@ func (s *Server) Stop(ctx context.Context) error {
 
 // closeAll releases listeners and connections after a failed Start.
 func (s *Server) closeAll() {
-	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis, s.adminLis} {
 		if l != nil {
 			l.Close()
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -38,8 +39,13 @@ func (s *echoServer) answer(ctx context.Context, req *echo.EchoRequest) (*echo.E
 		s.peers = append(s.peers, p.Addr.Network())
 		s.mu.Unlock()
 	}
-	if req.GetMessage() == "panic" {
+	switch req.GetMessage() {
+	case "panic":
 		panic("echo asked to panic")
+	case "details":
+		st, _ := status.New(codes.FailedPrecondition, "stock too low").WithDetails(
+			&errdetails.ErrorInfo{Reason: "STOCK_LOW", Domain: "shop.example", Metadata: map[string]string{"sku": "tea"}})
+		return nil, st.Err()
 	}
 	select {
 	case <-time.After(time.Duration(req.GetDelayMs()) * time.Millisecond):

@@ -1,0 +1,179 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// statusOfCode is the one table between gRPC codes and HTTP statuses. It
+// is Google's published mapping (google.rpc.Code), which grpc-gateway
+// follows too. Read left to right it gives the HTTP status of an error;
+// [CodeOf] reads it right to left, taking the first code listed for a
+// status. A code that shares its status with an earlier one (Unknown,
+// DataLoss, FailedPrecondition, OutOfRange, Aborted) therefore cannot be
+// recovered from the status alone: the JSON error body always carries the
+// exact code.
+var statusOfCode = []struct {
+	code   codes.Code
+	status int
+}{
+	{codes.OK, http.StatusOK},
+	{codes.InvalidArgument, http.StatusBadRequest},
+	{codes.FailedPrecondition, http.StatusBadRequest},
+	{codes.OutOfRange, http.StatusBadRequest},
+	{codes.Unauthenticated, http.StatusUnauthorized},
+	{codes.PermissionDenied, http.StatusForbidden},
+	{codes.NotFound, http.StatusNotFound},
+	{codes.AlreadyExists, http.StatusConflict},
+	{codes.Aborted, http.StatusConflict},
+	{codes.ResourceExhausted, http.StatusTooManyRequests},
+	{codes.Canceled, 499}, // client closed request
+	{codes.Internal, http.StatusInternalServerError},
+	{codes.Unknown, http.StatusInternalServerError},
+	{codes.DataLoss, http.StatusInternalServerError},
+	{codes.Unimplemented, http.StatusNotImplemented},
+	{codes.Unavailable, http.StatusServiceUnavailable},
+	{codes.DeadlineExceeded, http.StatusGatewayTimeout},
+}
+
+// statusOnlyCodes give the gRPC code of HTTP statuses that only the HTTP
+// layer produces (no gRPC code maps to them).
+var statusOnlyCodes = map[int]codes.Code{
+	http.StatusMethodNotAllowed:      codes.Unimplemented,
+	http.StatusRequestTimeout:        codes.DeadlineExceeded,
+	http.StatusRequestEntityTooLarge: codes.ResourceExhausted,
+	http.StatusUnsupportedMediaType:  codes.InvalidArgument,
+	http.StatusBadGateway:            codes.Unavailable,
+}
+
+// HTTPStatus returns the HTTP status GoMs answers for an error with gRPC
+// code c (see the table in the README). Codes outside the table give 500.
+func HTTPStatus(c codes.Code) int {
+	for _, e := range statusOfCode {
+		if e.code == c {
+			return e.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// CodeOf returns the gRPC code GoMs gives an HTTP status: the first code
+// mapped to it, or for statuses no code maps to, 405 Unimplemented, 408
+// DeadlineExceeded, 413 ResourceExhausted, 415 InvalidArgument, 502
+// Unavailable; any other 4xx is InvalidArgument, anything else Unknown.
+func CodeOf(httpStatus int) codes.Code {
+	for _, e := range statusOfCode {
+		if e.status == httpStatus {
+			return e.code
+		}
+	}
+	if c, ok := statusOnlyCodes[httpStatus]; ok {
+		return c
+	}
+	if httpStatus >= 400 && httpStatus < 500 {
+		return codes.InvalidArgument
+	}
+	return codes.Unknown
+}
+
+// errorHandler writes every error of the HTTP gateway as a google.rpc.Status
+// JSON body ({"code":…,"message":…,"details":[…]}) with the HTTP status of
+// the table. Bodies over the size limit become 413 ResourceExhausted.
+func errorHandler(maxBody int) gwruntime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		httpStatus := 0
+		if bodyTooLarge(r) {
+			httpStatus = http.StatusRequestEntityTooLarge
+			err = status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", maxBody)
+		} else {
+			httpStatus = HTTPStatus(status.Code(err))
+		}
+		// grpc-gateway's handler writes the body, headers and trailers; only
+		// the status line is ours.
+		gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+	}
+}
+
+// routingErrorHandler answers requests that match no route (404, 405) with
+// the same JSON body as every other error.
+func routingErrorHandler(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	err := status.Error(CodeOf(httpStatus), http.StatusText(httpStatus))
+	gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+}
+
+// writeError writes err as the JSON error body outside the gateway (for
+// example for the body limit before routing).
+func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
+	_, m := gwruntime.MarshalerForRequest(defaultMux, r)
+	gwruntime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+}
+
+// defaultMux supplies grpc-gateway's default marshalers to writeError, so
+// that its bodies are byte for byte those of the gateway.
+var defaultMux = gwruntime.NewServeMux()
+
+// statusWriter replaces the status code written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(int) { w.ResponseWriter.WriteHeader(w.status) }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// errBodyTooLarge marks requests whose body exceeded the limit.
+var errBodyTooLarge = errors.New("request body too large")
+
+// bodyLimitKey is the context key of a request's *bodyLimit.
+type bodyLimitKey struct{}
+
+// bodyLimit records whether a request's body went over the limit, for
+// errorHandler, which grpc-gateway calls with a generic decoding error.
+type bodyLimit struct{ exceeded bool }
+
+func bodyTooLarge(r *http.Request) bool {
+	l, _ := r.Context().Value(bodyLimitKey{}).(*bodyLimit)
+	return l != nil && l.exceeded
+}
+
+// limitBody caps request bodies at max bytes: a declared larger body is
+// refused at once with 413; a chunked one fails when it crosses the limit.
+func limitBody(next http.Handler, max int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > int64(max) {
+			writeError(w, r, http.StatusRequestEntityTooLarge,
+				status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", max))
+			return
+		}
+		l := &bodyLimit{}
+		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, l))
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(max)), limit: l}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitedBody notes when http.MaxBytesReader reports the limit.
+type limitedBody struct {
+	io.ReadCloser
+	limit *bodyLimit
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		b.limit.exceeded = true
+		err = fmt.Errorf("%w: %w", errBodyTooLarge, err)
+	}
+	return n, err
+}

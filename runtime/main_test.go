@@ -1,0 +1,50 @@
+package runtime
+
+import (
+	"flag"
+	"strings"
+	"testing"
+)
+
+// TestMainFixedMode checks how [WithMode] constrains the configuration
+// [Main] loads, with the exact messages users see.
+func TestMainFixedMode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"needs upstream", nil, nil,
+			`goms: mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`},
+		{"flag names another mode", []string{"-mode", "grpc", "-upstream", "127.0.0.1:1"}, nil,
+			`goms: mode "grpc": this program runs only in mode "http"; drop -mode and GOMS_MODE`},
+		{"env names another mode", []string{"-upstream", "127.0.0.1:1"}, map[string]string{"GOMS_MODE": "gateway"},
+			`goms: mode "gateway": this program runs only in mode "http"; drop -mode and GOMS_MODE`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr strings.Builder
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			setup := func(*Server) error { t.Fatal("setup called"); return nil }
+			code := run(flag.NewFlagSet("gateway", flag.ContinueOnError), tc.args, lookup, &stderr, setup, WithMode(ModeHTTP))
+			if got := strings.TrimSpace(stderr.String()); code != 2 || !strings.Contains(got, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFixedModeRepeated checks that a fixed mode may be repeated, and that
+// the configuration is then loaded for that mode.
+func TestFixedModeRepeated(t *testing.T) {
+	lookup := withMode(func(k string) (string, bool) { return "", false }, ModeHTTP)
+	for _, args := range [][]string{{"-upstream", "127.0.0.1:1"}, {"-mode", "http", "-upstream", "127.0.0.1:1"}} {
+		cfg, err := LoadConfig(flag.NewFlagSet("gateway", flag.ContinueOnError), args, lookup)
+		if err != nil || cfg.Mode != ModeHTTP {
+			t.Errorf("%q: mode %q, error %v; want http and no error", args, cfg.Mode, err)
+		}
+	}
+	if fixedMode(nil) != "" || fixedMode([]Option{WithOptions(WithMode(ModeGRPC))}) != ModeGRPC {
+		t.Error("fixedMode does not see WithMode")
+	}
+}

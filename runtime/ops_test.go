@@ -1,0 +1,384 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms/testdata/echo"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+)
+
+// serveConfig starts a server for cfg (ports forced to 0) until the test ends.
+func serveConfig(t *testing.T, cfg runtime.Config, opts ...runtime.Option) *runtime.Server {
+	t.Helper()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	s := runtime.New(cfg, opts...)
+	echo.RegisterEchoService(s, &echoServer{})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s
+}
+
+func do(t *testing.T, method, url, contentType string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, compactJSON(string(data))
+}
+
+// TestHTTPErrors checks the error contract on the HTTP side: one JSON body
+// shape for handler errors, routing errors and bad input, with details.
+func TestHTTPErrors(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.MaxBodyBytes = 64
+	s := serveConfig(t, cfg)
+	base := "http://" + s.HTTPAddr()
+	big := `{"message":"` + strings.Repeat("x", 100) + `"}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		chunked                  bool
+		want                     int
+		wantBody                 string
+	}{
+		{"details survive", "GET", "/v1/echo/details", "", false, 400,
+			`{"code":9,"message":"stock too low","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"STOCK_LOW","domain":"shop.example","metadata":{"sku":"tea"}}]}`},
+		{"unknown path", "GET", "/v1/nowhere", "", false, 404,
+			`{"code":5,"message":"Not Found","details":[]}`},
+		{"wrong method", "DELETE", "/v1/echo", "", false, 405,
+			`{"code":12,"message":"Method Not Allowed","details":[]}`},
+		{"malformed JSON", "POST", "/v1/echo", `{"message":`, false, 400, ""},
+		{"body over the limit", "POST", "/v1/echo", big, false, 413,
+			`{"code":8,"message":"request body larger than 64 bytes","details":[]}`},
+		{"chunked body over the limit", "POST", "/v1/echo", big, true, 413,
+			`{"code":8,"message":"request body larger than 64 bytes","details":[]}`},
+		{"body within the limit", "POST", "/v1/echo", `{"message":"ok"}`, false, 200, `{"message":"ok"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader = strings.NewReader(tc.body)
+			if tc.chunked {
+				body = io.MultiReader(body) // hides the length: sent chunked
+			}
+			resp, got := do(t, tc.method, base+tc.path, "application/json", body)
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d; body %s", resp.StatusCode, tc.want, got)
+			}
+			if tc.wantBody != "" && got != tc.wantBody {
+				t.Errorf("body %s\nwant %s", got, tc.wantBody)
+			}
+			if !strings.HasPrefix(got, "{") {
+				t.Errorf("body is not a JSON object: %s", got)
+			}
+		})
+	}
+	// The server is still up after all that.
+	if resp, _ := do(t, "GET", base+"/v1/echo/alive", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("after bad input: %d", resp.StatusCode)
+	}
+}
+
+// TestErrorTable checks both directions of the code/status table for every
+// gRPC code.
+func TestErrorTable(t *testing.T) {
+	want := map[codes.Code]int{
+		codes.OK: 200, codes.Canceled: 499, codes.Unknown: 500, codes.InvalidArgument: 400,
+		codes.DeadlineExceeded: 504, codes.NotFound: 404, codes.AlreadyExists: 409,
+		codes.PermissionDenied: 403, codes.ResourceExhausted: 429, codes.FailedPrecondition: 400,
+		codes.Aborted: 409, codes.OutOfRange: 400, codes.Unimplemented: 501, codes.Internal: 500,
+		codes.Unavailable: 503, codes.DataLoss: 500, codes.Unauthenticated: 401,
+	}
+	canonical := map[int]codes.Code{
+		200: codes.OK, 400: codes.InvalidArgument, 401: codes.Unauthenticated, 403: codes.PermissionDenied,
+		404: codes.NotFound, 409: codes.AlreadyExists, 429: codes.ResourceExhausted, 499: codes.Canceled,
+		500: codes.Internal, 501: codes.Unimplemented, 503: codes.Unavailable, 504: codes.DeadlineExceeded,
+	}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		st := runtime.HTTPStatus(c)
+		if st != want[c] {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", c, st, want[c])
+		}
+		back := runtime.CodeOf(st)
+		if back != canonical[st] {
+			t.Errorf("CodeOf(%d) = %v, want %v", st, back, canonical[st])
+		}
+		if runtime.HTTPStatus(back) != st {
+			t.Errorf("round trip %v → %d → %v → %d", c, st, back, runtime.HTTPStatus(back))
+		}
+	}
+	for st, c := range map[int]codes.Code{405: codes.Unimplemented, 408: codes.DeadlineExceeded,
+		413: codes.ResourceExhausted, 415: codes.InvalidArgument, 418: codes.InvalidArgument, 502: codes.Unavailable, 302: codes.Unknown} {
+		if got := runtime.CodeOf(st); got != c {
+			t.Errorf("CodeOf(%d) = %v, want %v", st, got, c)
+		}
+	}
+}
+
+// TestMetrics checks that /metrics parses as the Prometheus text format and
+// labels each transport in its own terms.
+func TestMetrics(t *testing.T) {
+	s := serveConfig(t, runtime.DefaultConfig())
+	client := dial(t, s.GRPCAddr())
+	client.Echo(context.Background(), &echo.EchoRequest{Message: "over-grpc"})
+	client.Echo(context.Background(), &echo.EchoRequest{Message: "details"})
+	get(t, "http://"+s.HTTPAddr()+"/v1/echo/over-http")
+	get(t, "http://"+s.HTTPAddr()+"/v1/nowhere")
+
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	has := func(family string, labels map[string]string) bool {
+		for _, m := range families[family].GetMetric() {
+			match := 0
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v == l.GetValue() {
+					match++
+				}
+			}
+			if match == len(labels) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		family string
+		labels map[string]string
+	}{
+		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "OK", "transport": "network"}},
+		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "FailedPrecondition", "transport": "network"}},
+		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "OK", "transport": "inprocess"}},
+		{"goms_http_requests_total", map[string]string{"code": "200", "method": "get"}},
+		{"goms_http_requests_total", map[string]string{"code": "404", "method": "get"}},
+		{"goms_http_request_duration_seconds", map[string]string{"code": "200"}},
+		{"go_goroutines", nil},
+	} {
+		if !has(c.family, c.labels) {
+			t.Errorf("/metrics lacks %s%v", c.family, c.labels)
+		}
+	}
+}
+
+// syncWriter is a log destination tests read while servers write.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestLogs checks one log line per call and the panic stack.
+func TestLogs(t *testing.T) {
+	var out syncWriter
+	s := serveConfig(t, runtime.DefaultConfig(), runtime.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	client := dial(t, s.GRPCAddr())
+	client.Echo(context.Background(), &echo.EchoRequest{Message: "logged"})
+	client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
+	logs := out.String()
+	for _, want := range []string{
+		`msg="finished call" protocol=grpc grpc.component=server grpc.service=goms.testdata.echo.EchoService grpc.method=Echo grpc.method_type=unary peer.address=127.0.0.1:`,
+		`grpc.code=OK grpc.time_ms=`,
+		`level=ERROR msg="panic in handler" method=/goms.testdata.echo.EchoService/Echo panic="echo asked to panic" stack="goroutine `,
+		`grpc.code=Internal`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
+
+// TestHealthAndReadiness checks /healthz, /readyz and gRPC health, and that
+// readiness turns false as soon as a stop begins, while calls drain.
+func TestHealthAndReadiness(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.AdminAddr = "127.0.0.1:0"
+	s := serveConfig(t, cfg)
+	admin := "http://" + s.AdminAddr()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, body := do(t, "GET", admin+path, "", nil); resp.StatusCode != 200 || body != `{"status":"SERVING"}`+"\n" {
+			t.Errorf("%s = %d %q", path, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := do(t, "GET", "http://"+s.HTTPAddr()+"/metrics", "", nil); resp.StatusCode != 404 {
+		t.Errorf("/metrics on the HTTP address with an admin address: %d, want 404", resp.StatusCode)
+	}
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	for _, svc := range []string{"", echo.EchoServiceName} {
+		resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health of %q: %v, %v", svc, resp, err)
+		}
+	}
+
+	// A slow call keeps the stop draining while readiness is probed.
+	slow := make(chan error, 1)
+	go func() {
+		_, err := echo.NewEchoServiceClient(conn).Echo(context.Background(), &echo.EchoRequest{Message: "slow", DelayMs: 1500})
+		slow <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 503 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz did not turn 503 during the stop")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("call in flight during the stop: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+}
+
+// TestReflectionSwitch checks that reflection is on by default and can be
+// turned off.
+func TestReflectionSwitch(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		cfg := runtime.DefaultConfig()
+		cfg.Reflection = on
+		s := serveConfig(t, cfg)
+		conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+		if err == nil {
+			err = stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+		}
+		var resp *reflectionpb.ServerReflectionResponse
+		if err == nil {
+			resp, err = stream.Recv()
+		}
+		conn.Close()
+		if on && (err != nil || !strings.Contains(resp.String(), echo.EchoServiceName)) {
+			t.Errorf("reflection on: %v, %v", resp, err)
+		}
+		if !on && status.Code(err) != codes.Unimplemented {
+			t.Errorf("reflection off: %v, want Unimplemented", err)
+		}
+	}
+}
+
+// TestServiceExposure checks the per-service grpc/http switches.
+func TestServiceExposure(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.Services = map[string]runtime.ServiceConfig{echo.EchoServiceName: {GRPC: false, HTTP: false}}
+	s := serveConfig(t, cfg)
+	_, err := dial(t, s.GRPCAddr()).Echo(context.Background(), &echo.EchoRequest{Message: "x"})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("gRPC call to a service not exposed on gRPC: %v, want Unimplemented", err)
+	}
+	if code, _ := get(t, "http://"+s.HTTPAddr()+"/v1/echo/x"); code != 404 {
+		t.Errorf("HTTP call to a service not exposed on HTTP: %d, want 404", code)
+	}
+	if _, err := echo.NewEchoServiceClient(s.LocalConn()).Echo(context.Background(), &echo.EchoRequest{Message: "x"}); err != nil {
+		t.Errorf("in-process call to an unexposed service: %v", err)
+	}
+}
+
+// TestCORS checks that CORS is off by default and follows the allow-list.
+func TestCORS(t *testing.T) {
+	off := serveConfig(t, runtime.DefaultConfig())
+	resp, _ := do(t, "GET", "http://"+off.HTTPAddr()+"/v1/echo/x", "", nil, "Origin", "https://shop.example")
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("CORS off: Access-Control-Allow-Origin = %q", got)
+	}
+	cfg := runtime.DefaultConfig()
+	cfg.CORSOrigins = []string{"https://shop.example"}
+	on := serveConfig(t, cfg)
+	resp, _ = do(t, "OPTIONS", "http://"+on.HTTPAddr()+"/v1/echo", "", nil,
+		"Origin", "https://shop.example", "Access-Control-Request-Method", "POST")
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://shop.example" || resp.StatusCode >= 300 {
+		t.Errorf("preflight from an allowed origin: %d, Allow-Origin %q", resp.StatusCode, got)
+	}
+	resp, _ = do(t, "GET", "http://"+on.HTTPAddr()+"/v1/echo/x", "", nil, "Origin", "https://evil.example")
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("other origin: Access-Control-Allow-Origin = %q", got)
+	}
+}
+
+// TestSlowHeaders checks that a client that never finishes its headers is
+// cut off after the read-header timeout.
+func TestSlowHeaders(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.ReadHeaderTimeout = 200 * time.Millisecond
+	s := serveConfig(t, cfg)
+	conn, err := net.Dial("tcp", s.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /v1/echo/x HTTP/1.1\r\nHost: x\r\n")) // never ends the headers
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(conn)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept a client with unfinished headers for 10s")
+	}
+}
