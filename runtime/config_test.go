@@ -47,10 +47,10 @@ shutdown_grace: 3s
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
-	want.Mode = ModeGRPC                  // file
-	want.GRPCAddr = "127.0.0.1:3001"      // flag over env over file
-	want.HTTPAddr = "127.0.0.1:2002"      // env over file
-	want.ShutdownGrace = 3 * time.Second  // file
+	want.Mode = ModeGRPC                 // file
+	want.GRPCAddr = "127.0.0.1:3001"     // flag over env over file
+	want.HTTPAddr = "127.0.0.1:2002"     // env over file
+	want.ShutdownGrace = 3 * time.Second // file
 	want.CORSOrigins = []string{"https://a.example", "https://b.example"}
 	if fmt.Sprint(cfg) != fmt.Sprint(want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
