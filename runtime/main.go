@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Main runs a GoMs server process and exits. It reads the [Config] from the
@@ -21,6 +22,10 @@ import (
 //
 // [WithMode] among opts fixes the mode: -mode and GOMS_MODE may then only
 // repeat it.
+//
+// Tracing is on when the standard OpenTelemetry environment asks for OTLP
+// export (OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables; see
+// [WithTracerProvider]); spans are flushed when the process stops.
 //
 // Logs go to standard error in slog's text format unless opts set a
 // logger. The exit status is 0 after a clean stop, 1 when serving or stopping
@@ -49,7 +54,23 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 		return 2
 	}
 	logger := newLogger(stderr, cfg)
-	s := New(cfg, append([]Option{WithLogger(logger)}, opts...)...)
+	base := []Option{WithLogger(logger)}
+	tp, err := otlpFromEnv(context.Background(), lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "goms: tracing: %v\n", err)
+		return 2
+	}
+	if tp != nil {
+		base = append(base, WithTracerProvider(tp))
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(ctx); err != nil {
+				logger.Warn("flushing traces", "err", err)
+			}
+		}()
+	}
+	s := New(cfg, append(base, opts...)...)
 	if err := setup(s); err != nil {
 		fmt.Fprintf(stderr, "goms: setup: %v\n", err)
 		return 2

@@ -313,7 +313,7 @@ func TestReflectionSwitch(t *testing.T) {
 			err = stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
 		}
 		var resp *reflectionpb.ServerReflectionResponse
-		if err == nil {
+		if err == nil || err == io.EOF { // on EOF, Recv tells the status
 			resp, err = stream.Recv()
 		}
 		conn.Close()

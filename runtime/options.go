@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -25,6 +26,7 @@ type options struct {
 	muxOpts  []gwruntime.ServeMuxOption
 	dialOpts []grpc.DialOption
 	mode     Mode // fixed by WithMode for Main; "" when the flags choose
+	tracer   trace.TracerProvider
 }
 
 // WithLogger sets the logger for server events and recovered panics.
@@ -74,6 +76,15 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // there.
 func WithMode(m Mode) Option {
 	return optionFunc(func(o *options) { o.mode = m })
+}
+
+// WithTracerProvider turns on OpenTelemetry tracing with tp: spans for
+// HTTP requests, gRPC calls served (over the network and in-process) and
+// gRPC calls made through [Server.Dial], [Server.LocalConn] and the
+// gateway, with W3C trace context propagated between them. [Main] sets it
+// from the standard OTEL_* environment; without it, tracing is off.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) { o.tracer = tp })
 }
 
 // WithOptions composes several options into one.

@@ -45,6 +45,7 @@ type Server struct {
 	dialed   []*grpc.ClientConn
 
 	tel      *telemetry
+	trace    *tracing // nil: tracing off
 	local    localConn
 	grpcLis  net.Listener
 	httpLis  net.Listener
@@ -66,6 +67,7 @@ type Server struct {
 func New(cfg Config, opts ...Option) *Server {
 	s := &Server{cfg: cfg, serveErr: make(chan error, 3), tel: newTelemetry()}
 	WithOptions(opts...).apply(&s.opts)
+	s.trace = newTracing(s.opts.tracer)
 	s.log = s.opts.logger
 	if s.log == nil {
 		s.log = slog.Default()
@@ -95,7 +97,16 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 // server's interceptors, deadlines, metadata and status errors as over
 // gRPC. Calls fail with codes.Unavailable before [Server.Start]; calls to
 // services this server does not host fail with codes.Unimplemented.
-func (s *Server) LocalConn() grpc.ClientConnInterface { return &s.local }
+func (s *Server) LocalConn() grpc.ClientConnInterface { return s.localClient() }
+
+// localClient is the in-process connection as clients use it: traced when
+// tracing is on.
+func (s *Server) localClient() grpc.ClientConnInterface {
+	if s.trace == nil {
+		return &s.local
+	}
+	return tracedConn{conn: &s.local, h: s.trace.client}
+}
 
 // Dial returns a client connection to target (grpc-go syntax) owned by the
 // server: it starts connecting when the server starts and is closed after
@@ -117,6 +128,9 @@ func (s *Server) Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn,
 
 func (s *Server) dialOptions(extra []grpc.DialOption) []grpc.DialOption {
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, s.tel.clientDialOptions()...)
+	if s.trace != nil {
+		opts = append(opts, grpc.WithStatsHandler(s.trace.client))
+	}
 	opts = append(opts, s.opts.dialOpts...)
 	return append(opts, extra...)
 }
@@ -203,7 +217,14 @@ func (s *Server) Start(ctx context.Context) error {
 			locals = append(locals, inprocess.Service{Desc: svc.Desc, Impl: svc.Impl})
 		}
 	}
-	s.local.conn.Store(inprocess.New(locals, unary, stream))
+	// In-process calls bypass grpc-go's stats handlers, so the tracing
+	// handler runs there as the outermost interceptor.
+	localUnary, localStream := unary, stream
+	if s.trace != nil {
+		localUnary = append([]grpc.UnaryServerInterceptor{s.trace.unary()}, unary...)
+		localStream = append([]grpc.StreamServerInterceptor{s.trace.stream()}, stream...)
+	}
+	s.local.conn.Store(inprocess.New(locals, localUnary, localStream))
 
 	if s.cfg.Mode.servesGRPC() {
 		s.startGRPC(unary, stream)
@@ -295,6 +316,9 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 		grpc.MaxRecvMsgSize(s.cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(s.cfg.MaxSendMsgSize),
 	}, s.opts.grpcOpts...)
+	if s.trace != nil {
+		opts = append(opts, grpc.StatsHandler(s.trace.server))
+	}
 	s.grpcSrv = grpc.NewServer(opts...)
 	s.health = health.NewServer()
 	for _, svc := range s.services {
@@ -313,7 +337,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 }
 
 func (s *Server) startHTTP(ctx context.Context) error {
-	var conn grpc.ClientConnInterface = &s.local
+	conn := s.localClient()
 	if s.cfg.Mode == ModeHTTP {
 		up, err := grpc.NewClient(s.cfg.Upstream, s.dialOptions(nil)...)
 		if err != nil {
@@ -350,6 +374,9 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		}).Handler(h)
 	}
 	h = s.tel.instrumentHTTP(h)
+	if s.trace != nil {
+		h = s.trace.httpHandler(h)
+	}
 	if s.cfg.AdminAddr == "" {
 		h = s.adminHandler(h)
 	}

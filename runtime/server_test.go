@@ -29,6 +29,8 @@ import (
 // DelayMs delays the answer (and stops early if the call is cancelled).
 type echoServer struct {
 	echo.UnimplementedEchoServiceServer
+	// next, when set, receives Echo calls whose message starts with "fwd".
+	next  echo.EchoServiceClient
 	mu    sync.Mutex
 	peers []string // network of each caller's peer address
 }
@@ -56,6 +58,9 @@ func (s *echoServer) answer(ctx context.Context, req *echo.EchoRequest) (*echo.E
 }
 
 func (s *echoServer) Echo(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
+	if s.next != nil && strings.HasPrefix(req.GetMessage(), "fwd") {
+		return s.next.Echo(ctx, req)
+	}
 	return s.answer(ctx, req)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/peer"
 )
@@ -64,13 +65,22 @@ func transportOf(ctx context.Context) prometheus.Labels {
 func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	logger := slogAdapter(log)
 	labels := grpcprom.WithLabelsFromContext(transportOf)
+	traceID := logging.WithFieldsFromContext(traceFields)
 	return []grpc.UnaryServerInterceptor{
 			t.grpcServer.UnaryServerInterceptor(labels),
-			logging.UnaryServerInterceptor(logger),
+			logging.UnaryServerInterceptor(logger, traceID),
 		}, []grpc.StreamServerInterceptor{
 			t.grpcServer.StreamServerInterceptor(labels),
-			logging.StreamServerInterceptor(logger),
+			logging.StreamServerInterceptor(logger, traceID),
 		}
+}
+
+// traceFields adds the trace id of the call's span, if any, to its log line.
+func traceFields(ctx context.Context) logging.Fields {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return logging.Fields{"trace_id", sc.TraceID().String()}
+	}
+	return nil
 }
 
 // clientDialOptions instrument the connections a Server dials.

@@ -1,0 +1,154 @@
+package runtime_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms/testdata/echo"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestTracingChain follows one request HTTP → gateway (in-process) → echo →
+// gRPC over the network → a second server, and checks that every hop is a
+// span of the caller's trace, each the child of the previous one.
+func TestTracingChain(t *testing.T) {
+	exporter := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
+	withTracing := runtime.WithTracerProvider(tp)
+
+	backendCfg := runtime.DefaultConfig()
+	backendCfg.Mode = runtime.ModeGRPC
+	backend := serveConfig(t, backendCfg, withTracing)
+
+	cfg := runtime.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	front := runtime.New(cfg, withTracing)
+	conn, err := front.Dial(backend.GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo.RegisterEchoService(front, &echoServer{next: echo.NewEchoServiceClient(conn)})
+	if err := front.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer front.Stop(context.Background())
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp, body := do(t, "GET", "http://"+front.HTTPAddr()+"/v1/echo/fwd-me", "", nil,
+		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	if resp.StatusCode != 200 || body != `{"message":"fwd-me"}` {
+		t.Fatalf("GET = %d %s", resp.StatusCode, body)
+	}
+	tp.ForceFlush(context.Background())
+
+	spans := exporter.GetSpans()
+	byID := make(map[trace.SpanID]tracetest.SpanStub)
+	for _, s := range spans {
+		byID[s.SpanContext.SpanID()] = s
+	}
+	// Walk up from the deepest span, which must be the backend's.
+	depth := func(s tracetest.SpanStub) int {
+		d := 0
+		for p, ok := byID[s.Parent.SpanID()]; ok; p, ok = byID[p.Parent.SpanID()] {
+			d++
+		}
+		return d
+	}
+	var leaf *tracetest.SpanStub
+	for i := range spans {
+		if leaf == nil || depth(spans[i]) > depth(*leaf) {
+			leaf = &spans[i]
+		}
+	}
+	var chain []string
+	for s, ok := leaf, leaf != nil; ok; {
+		chain = append(chain, s.SpanKind.String()+" "+s.Name)
+		if s.SpanContext.TraceID().String() != traceID {
+			t.Errorf("span %s has trace %s, want the caller's %s", s.Name, s.SpanContext.TraceID(), traceID)
+		}
+		p, found := byID[s.Parent.SpanID()]
+		s, ok = &p, found
+	}
+	want := []string{
+		"server goms.testdata.echo.EchoService/Echo", // backend, over the network
+		"client goms.testdata.echo.EchoService/Echo", // echo's call through Dial
+		"server goms.testdata.echo.EchoService/Echo", // echo, served in-process
+		"client goms.testdata.echo.EchoService/Echo", // the gateway's in-process call
+		"server HTTP GET",                            // the HTTP request
+	}
+	if strings.Join(chain, "\n") != strings.Join(want, "\n") {
+		t.Errorf("span chain (leaf first):\n%s\nwant:\n%s\nall spans: %d", strings.Join(chain, "\n"), strings.Join(want, "\n"), len(spans))
+	}
+}
+
+// TestOTLPFromEnvironment runs a server process configured only by the
+// standard OTEL_* variables and checks that its spans reach an OTLP/HTTP
+// collector, flushed at shutdown.
+func TestOTLPFromEnvironment(t *testing.T) {
+	var mu sync.Mutex
+	var exported []*coltracepb.ExportTraceServiceRequest
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := new(coltracepb.ExportTraceServiceRequest)
+		if r.URL.Path == "/v1/traces" && proto.Unmarshal(body, req) == nil {
+			mu.Lock()
+			exported = append(exported, req)
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+
+	cmd, _, httpAddr, output := serveProcessEnv(t,
+		[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_SERVICE_NAME=echo-under-test"})
+	if code, _ := get(t, "http://"+httpAddr+"/v1/echo/traced"); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := waitExit(t, cmd); code != 0 {
+		t.Fatalf("exit %d\n%s", code, output())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var names []string
+	service := ""
+	for _, req := range exported {
+		for _, rs := range req.GetResourceSpans() {
+			for _, attr := range rs.GetResource().GetAttributes() {
+				if attr.GetKey() == "service.name" {
+					service = attr.GetValue().GetStringValue()
+				}
+			}
+			for _, ss := range rs.GetScopeSpans() {
+				for _, sp := range ss.GetSpans() {
+					names = append(names, sp.GetName())
+				}
+			}
+		}
+	}
+	if service != "echo-under-test" || !strings.Contains(strings.Join(names, ","), "HTTP GET") {
+		t.Errorf("collector got service %q, spans %v", service, names)
+	}
+}
+
+// serveProcessEnv is serveProcess with extra environment.
+func serveProcessEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, string, string, func() string) {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v) // serveProcess passes the test's environment on
+	}
+	return serveProcess(t, args...)
+}
