@@ -86,7 +86,7 @@ func TestTracingChain(t *testing.T) {
 		"client goms.testdata.echo.EchoService/Echo", // echo's call through Dial
 		"server goms.testdata.echo.EchoService/Echo", // echo, served in-process
 		"client goms.testdata.echo.EchoService/Echo", // the gateway's in-process call
-		"server HTTP GET",                            // the HTTP request
+		"server HTTP GET", // the HTTP request
 	}
 	if strings.Join(chain, "\n") != strings.Join(want, "\n") {
 		t.Errorf("span chain (leaf first):\n%s\nwant:\n%s\nall spans: %d", strings.Join(chain, "\n"), strings.Join(want, "\n"), len(spans))
