@@ -119,6 +119,23 @@ type Config struct {
 	// ShutdownGrace bounds a graceful stop: in-flight calls get this long to
 	// finish before connections are closed. Key shutdown_grace, default 10s.
 	ShutdownGrace time.Duration
+	// TLSCertFile and TLSKeyFile, when set, serve gRPC and HTTP over TLS
+	// with this certificate (PEM). Keys tls.cert_file and tls.key_file.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile, when set, requires clients to present a certificate
+	// signed by one of these CAs (mutual TLS). Key tls.client_ca_file.
+	TLSClientCAFile string
+	// ClientTLS makes the connections the server dials (the upstream in
+	// [ModeHTTP], [Server.Dial]) use TLS. Key client_tls.enabled; it is
+	// implied by any other client_tls key.
+	ClientTLS bool
+	// ClientTLSCAFile verifies the servers dialled (PEM; default: the
+	// system's roots). Key client_tls.ca_file.
+	ClientTLSCAFile string
+	// ClientTLSCertFile and ClientTLSKeyFile are the certificate the
+	// server presents when it dials (mutual TLS). Keys
+	// client_tls.cert_file and client_tls.key_file.
+	ClientTLSCertFile, ClientTLSKeyFile string
 	// Services holds the per-service sections of the configuration file,
 	// by fully-qualified service name. Key services.
 	Services map[string]ServiceConfig
@@ -161,6 +178,19 @@ func DefaultConfig() Config {
 		LogFormat:         "text",
 		ShutdownGrace:     DefaultShutdownGrace,
 	}
+}
+
+// onePort reports whether gRPC and HTTP share one listener: both are
+// served and their addresses are the same, with a fixed port (two
+// port-0 addresses pick two free ports).
+func (c Config) onePort() bool {
+	_, port, _ := net.SplitHostPort(c.GRPCAddr)
+	return c.Mode == ModeGateway && c.GRPCAddr == c.HTTPAddr && port != "0"
+}
+
+// clientTLS reports whether dialled connections use TLS.
+func (c Config) clientTLS() bool {
+	return c.ClientTLS || c.ClientTLSCAFile != "" || c.ClientTLSCertFile != ""
 }
 
 // service returns the section of the named service, with defaults.
@@ -270,6 +300,20 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*levelValue)(&c.LogLevel) }},
 		{"log.format", `log format: "text" or "json"`,
 			func(c *Config) flag.Value { return (*formatValue)(&c.LogFormat) }},
+		{"tls.cert_file", "TLS certificate (PEM) for gRPC and HTTP; empty: plaintext",
+			func(c *Config) flag.Value { return (*stringValue)(&c.TLSCertFile) }},
+		{"tls.key_file", "TLS private key (PEM) of tls.cert_file",
+			func(c *Config) flag.Value { return (*stringValue)(&c.TLSKeyFile) }},
+		{"tls.client_ca_file", "CA certificates (PEM) client certificates must chain to; empty: no client certificates",
+			func(c *Config) flag.Value { return (*stringValue)(&c.TLSClientCAFile) }},
+		{"client_tls.enabled", "dial the upstream and Dial targets over TLS",
+			func(c *Config) flag.Value { return (*boolValue)(&c.ClientTLS) }},
+		{"client_tls.ca_file", "CA certificates (PEM) that verify dialled servers; empty: system roots",
+			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLSCAFile) }},
+		{"client_tls.cert_file", "client certificate (PEM) presented when dialling",
+			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLSCertFile) }},
+		{"client_tls.key_file", "private key (PEM) of client_tls.cert_file",
+			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLSKeyFile) }},
 		{"shutdown_grace", "time in-flight calls get to finish on shutdown",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ShutdownGrace) }},
 	}
@@ -484,6 +528,15 @@ func (c Config) Validate() error {
 	}
 	if c.Mode == ModeHTTP && c.Upstream == "" {
 		return errors.New(`mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("tls.cert_file and tls.key_file go together: set both or neither")
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		return errors.New("tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first")
+	}
+	if (c.ClientTLSCertFile == "") != (c.ClientTLSKeyFile == "") {
+		return errors.New("client_tls.cert_file and client_tls.key_file go together: set both or neither")
 	}
 	if c.ShutdownGrace < 0 {
 		return fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace)

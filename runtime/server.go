@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/rs/cors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -55,6 +57,7 @@ type Server struct {
 	adminSrv *http.Server
 	health   *health.Server
 	upstream *grpc.ClientConn
+	tls      *tls.Config // nil: plaintext
 	serveErr chan error
 	ready    atomic.Bool
 
@@ -113,7 +116,11 @@ func (s *Server) localClient() grpc.ClientConnInterface {
 // the server stops. It uses the options given by [WithDialOptions], then
 // opts.
 func (s *Server) Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(target, s.dialOptions(opts)...)
+	dialOpts, err := s.dialOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(target, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %q: %w", target, err)
 	}
@@ -126,13 +133,21 @@ func (s *Server) Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn,
 	return conn, nil
 }
 
-func (s *Server) dialOptions(extra []grpc.DialOption) []grpc.DialOption {
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, s.tel.clientDialOptions()...)
+func (s *Server) dialOptions(extra []grpc.DialOption) ([]grpc.DialOption, error) {
+	creds := insecure.NewCredentials()
+	tlsCfg, err := s.cfg.dialTLS()
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg != nil {
+		creds = credentials.NewTLS(tlsCfg)
+	}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.tel.clientDialOptions()...)
 	if s.trace != nil {
 		opts = append(opts, grpc.WithStatsHandler(s.trace.client))
 	}
 	opts = append(opts, s.opts.dialOpts...)
-	return append(opts, extra...)
+	return append(opts, extra...), nil
 }
 
 // AdminAddr returns the address of the admin server (/healthz, /readyz,
@@ -202,6 +217,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.checkServices(); err != nil {
 		return err
 	}
+	tlsCfg, err := s.cfg.serverTLS()
+	if err != nil {
+		return err
+	}
+	s.tls = tlsCfg
 	if err := s.listen(); err != nil {
 		return err
 	}
@@ -246,6 +266,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ready.Store(true)
 	storeAddr(&s.grpcAddr, s.grpcLis)
 	storeAddr(&s.httpAddr, s.httpLis)
+	if s.cfg.onePort() {
+		storeAddr(&s.grpcAddr, s.httpLis)
+	}
 	storeAddr(&s.adminAddr, s.adminLis)
 	return nil
 }
@@ -283,7 +306,7 @@ func (s *Server) listen() error {
 		use        bool
 		lis        *net.Listener
 	}{
-		{"gRPC server", s.cfg.GRPCAddr, s.cfg.Mode.servesGRPC(), &s.grpcLis},
+		{"gRPC server", s.cfg.GRPCAddr, s.cfg.Mode.servesGRPC() && !s.cfg.onePort(), &s.grpcLis},
 		{"HTTP server", s.cfg.HTTPAddr, s.cfg.Mode.servesHTTP(), &s.httpLis},
 		{"admin server", s.cfg.AdminAddr, s.cfg.AdminAddr != "", &s.adminLis},
 	} {
@@ -296,6 +319,9 @@ func (s *Server) listen() error {
 			return fmt.Errorf("%s: listen on %s: %w", l.what, l.addr, err)
 		}
 		*l.lis = lis
+	}
+	if s.tls != nil && s.httpLis != nil {
+		s.httpLis = tls.NewListener(s.httpLis, s.tls)
 	}
 	return nil
 }
@@ -319,6 +345,9 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 	if s.trace != nil {
 		opts = append(opts, grpc.StatsHandler(s.trace.server))
 	}
+	if s.tls != nil && !s.cfg.onePort() {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
+	}
 	s.grpcSrv = grpc.NewServer(opts...)
 	s.health = health.NewServer()
 	for _, svc := range s.services {
@@ -332,14 +361,21 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 	if s.cfg.Reflection {
 		reflection.Register(s.grpcSrv)
 	}
-	s.log.Info("serving gRPC", "addr", s.grpcLis.Addr().String(), "mode", s.cfg.Mode)
+	if s.cfg.onePort() {
+		return // served by the HTTP server, see startHTTP
+	}
+	s.log.Info("serving gRPC", "addr", s.grpcLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil)
 	s.serve("gRPC", s.grpcLis, s.grpcSrv.Serve)
 }
 
 func (s *Server) startHTTP(ctx context.Context) error {
 	conn := s.localClient()
 	if s.cfg.Mode == ModeHTTP {
-		up, err := grpc.NewClient(s.cfg.Upstream, s.dialOptions(nil)...)
+		dialOpts, err := s.dialOptions(nil)
+		if err != nil {
+			return err
+		}
+		up, err := grpc.NewClient(s.cfg.Upstream, dialOpts...)
 		if err != nil {
 			return fmt.Errorf("HTTP gateway: upstream %q: %w", s.cfg.Upstream, err)
 		}
@@ -381,7 +417,17 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		h = s.adminHandler(h)
 	}
 	s.httpSrv = s.newHTTPServer(h)
-	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode}
+	if s.cfg.onePort() {
+		// gRPC and HTTP share the listener: HTTP/2 requests with a gRPC
+		// content type go to the gRPC server, cleartext (h2c) or over TLS.
+		s.httpSrv.Handler = grpcOr(s.grpcSrv, h)
+		s.httpSrv.Protocols = new(http.Protocols)
+		s.httpSrv.Protocols.SetHTTP1(true)
+		s.httpSrv.Protocols.SetHTTP2(true)
+		s.httpSrv.Protocols.SetUnencryptedHTTP2(s.tls == nil)
+		s.log.Info("serving gRPC", "addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil, "shared_with", "HTTP")
+	}
+	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil}
 	if s.upstream != nil {
 		attrs = append(attrs, "upstream", s.cfg.Upstream)
 	}
@@ -398,6 +444,17 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// grpcOr sends gRPC requests to grpcSrv and everything else to other.
+func grpcOr(grpcSrv *grpc.Server, other http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			grpcSrv.ServeHTTP(w, r)
+			return
+		}
+		other.ServeHTTP(w, r)
+	})
 }
 
 // Admin paths, served on the HTTP address or on [Config.AdminAddr].
