@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/keepalive"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -341,6 +342,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(s.cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(s.cfg.MaxSendMsgSize),
+		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 	}, s.opts.grpcOpts...)
 	if s.trace != nil {
 		opts = append(opts, grpc.StatsHandler(s.trace.server))
@@ -445,6 +447,13 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
+
+// keepaliveEnforcement answers clients that ping more often than every
+// 10 seconds with GOAWAY ("too_many_pings"); pings on idle connections are
+// allowed. grpc-go's own default (5 minutes, no idle pings) cuts off the
+// common 10–30 s client keepalive settings. [WithGRPCServerOptions] can
+// replace it.
+var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}
 
 // grpcOr sends gRPC requests to grpcSrv and everything else to other.
 func grpcOr(grpcSrv *grpc.Server, other http.Handler) http.Handler {

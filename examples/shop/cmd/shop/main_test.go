@@ -391,7 +391,7 @@ func TestREADMECalls(t *testing.T) {
 	var calls []string
 	for line := range strings.Lines(string(readme)) {
 		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "curl ") || strings.HasPrefix(line, "grpcurl ") {
+		if strings.HasPrefix(line, "curl ") || strings.HasPrefix(line, "grpcurl ") || strings.HasPrefix(line, "grpc-health-probe ") {
 			calls = append(calls, line)
 		}
 	}
@@ -402,7 +402,7 @@ func TestREADMECalls(t *testing.T) {
 	for _, call := range calls {
 		t.Run(call, func(t *testing.T) {
 			cmdline := strings.NewReplacer("127.0.0.1:8080", p.httpAddr, "127.0.0.1:42001", p.grpcAddr).Replace(call)
-			if strings.HasPrefix(cmdline, "grpcurl ") {
+			if strings.HasPrefix(cmdline, "grpcurl ") || strings.HasPrefix(cmdline, "grpc-health-probe ") {
 				cmdline = "go tool " + cmdline
 			} else {
 				cmdline = strings.Replace(cmdline, "curl ", "curl -sS ", 1)
@@ -426,6 +426,12 @@ func TestREADMECalls(t *testing.T) {
 			}
 			if strings.Contains(call, " list") && !strings.Contains(string(out), "shop.catalog.v1.CatalogService") {
 				t.Errorf("grpcurl list lacks the catalog service:\n%s", out)
+			}
+			if strings.Contains(call, " describe") && !strings.Contains(string(out), "rpc ListProducts") {
+				t.Errorf("grpcurl describe lacks the methods:\n%s", out)
+			}
+			if strings.HasPrefix(call, "grpc-health-probe") && !strings.Contains(string(out), "SERVING") {
+				t.Errorf("grpc-health-probe: %s", out)
 			}
 		})
 	}
