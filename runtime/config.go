@@ -99,6 +99,13 @@ type Config struct {
 	// ReadHeaderTimeout cuts off HTTP clients that do not finish their
 	// headers in time. Key http.read_header_timeout, default 10s.
 	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole HTTP request, body included.
+	// Key http.read_timeout, default 1m.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an HTTP response. Key http.write_timeout,
+	// default 0 (none): server-streaming responses may last long; bound
+	// calls with deadlines instead.
+	WriteTimeout time.Duration
 	// IdleTimeout closes idle HTTP keep-alive connections.
 	// Key http.idle_timeout, default 2m.
 	IdleTimeout time.Duration
@@ -173,6 +180,7 @@ func DefaultConfig() Config {
 		HTTPAddr:          DefaultHTTPAddr,
 		MaxBodyBytes:      4 << 20,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		LogLevel:          slog.LevelInfo,
 		LogFormat:         "text",
@@ -290,6 +298,10 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxBodyBytes) }},
 		{"http.read_header_timeout", "time an HTTP client gets to send its request headers",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ReadHeaderTimeout) }},
+		{"http.read_timeout", "time an HTTP client gets to send a whole request, body included",
+			func(c *Config) flag.Value { return (*durationValue)(&c.ReadTimeout) }},
+		{"http.write_timeout", "time the server gets to write a response; 0: no limit (server streams)",
+			func(c *Config) flag.Value { return (*durationValue)(&c.WriteTimeout) }},
 		{"http.idle_timeout", "time an idle HTTP keep-alive connection stays open",
 			func(c *Config) flag.Value { return (*durationValue)(&c.IdleTimeout) }},
 		{"http.cors_origins", "origins allowed by CORS, comma-separated; empty: CORS off",

@@ -382,3 +382,25 @@ func TestSlowHeaders(t *testing.T) {
 		t.Fatal("the server kept a client with unfinished headers for 10s")
 	}
 }
+
+// TestSlowBody checks that a client that sends its body too slowly is cut
+// off after the read timeout.
+func TestSlowBody(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.ReadTimeout = 300 * time.Millisecond
+	s := serveConfig(t, cfg)
+	conn, err := net.Dial("tcp", s.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	reply, err := io.ReadAll(conn)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server waited 10s for a body it should have given up on")
+	}
+	if strings.Contains(string(reply), "200 OK") {
+		t.Errorf("a truncated request was answered 200:\n%s", reply)
+	}
+}
