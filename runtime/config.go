@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -143,6 +144,27 @@ type Config struct {
 	// server presents when it dials (mutual TLS). Keys
 	// client_tls.cert_file and client_tls.key_file.
 	ClientTLSCertFile, ClientTLSKeyFile string
+	// Serve lists the registered services this process hosts; empty (the
+	// default) hosts them all. The others are called at their
+	// [Config.Targets], so one binary registering every service runs as
+	// one process or as several by configuration alone. Key serve (a list;
+	// comma-separated in flags and env).
+	Serve []string
+	// Targets says where to call services this process does not host:
+	// fully-qualified service name → gRPC target (grpc-go syntax, such as
+	// "dns:///catalog:42001", "unix:/run/catalog.sock", or a static list
+	// "10.0.0.1:42001,10.0.0.2:42001"). See [Server.Conn]. Key targets (a
+	// mapping in the file; name=target pairs, comma-separated, in flags and
+	// env).
+	Targets map[string]string
+	// CallTimeout is the deadline of calls through [Server.Conn] whose
+	// context has none. Key client.call_timeout, default 10s.
+	CallTimeout time.Duration
+	// ConnectTimeout bounds the wait for the targets to be reachable at
+	// start-up; until then, and for good if the wait ends without them,
+	// /readyz answers 503 naming them. Key client.connect_timeout,
+	// default 10s.
+	ConnectTimeout time.Duration
 	// Services holds the per-service sections of the configuration file,
 	// by fully-qualified service name. Key services.
 	Services map[string]ServiceConfig
@@ -185,6 +207,8 @@ func DefaultConfig() Config {
 		LogLevel:          slog.LevelInfo,
 		LogFormat:         "text",
 		ShutdownGrace:     DefaultShutdownGrace,
+		CallTimeout:       10 * time.Second,
+		ConnectTimeout:    10 * time.Second,
 	}
 }
 
@@ -312,6 +336,14 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*levelValue)(&c.LogLevel) }},
 		{"log.format", `log format: "text" or "json"`,
 			func(c *Config) flag.Value { return (*formatValue)(&c.LogFormat) }},
+		{"serve", "registered services this process hosts; empty: all",
+			func(c *Config) flag.Value { return (*listValue)(&c.Serve) }},
+		{"targets", "where to call services hosted elsewhere: service=target pairs",
+			func(c *Config) flag.Value { return (*mapValue)(&c.Targets) }},
+		{"client.call_timeout", "deadline of calls to other services whose context has none",
+			func(c *Config) flag.Value { return (*durationValue)(&c.CallTimeout) }},
+		{"client.connect_timeout", "how long start-up waits for the targets to be reachable",
+			func(c *Config) flag.Value { return (*durationValue)(&c.ConnectTimeout) }},
 		{"tls.cert_file", "TLS certificate (PEM) for gRPC and HTTP; empty: plaintext",
 			func(c *Config) flag.Value { return (*stringValue)(&c.TLSCertFile) }},
 		{"tls.key_file", "TLS private key (PEM) of tls.cert_file",
@@ -445,6 +477,9 @@ func (c *Config) loadMapping(path, prefix string, n *yaml.Node, byKey map[string
 			return fmt.Errorf("%s:%d: unknown key %q", path, k.Line, key)
 		}
 		raw, err := scalar(v)
+		if _, isMap := s.value(c).(*mapValue); v.Kind == yaml.MappingNode && !isMap {
+			err = errors.New("want a plain value, not a mapping")
+		}
 		if err == nil {
 			err = s.value(c).Set(raw)
 		}
@@ -465,6 +500,15 @@ func scalar(v *yaml.Node) (string, error) {
 	switch v.Kind {
 	case yaml.ScalarNode:
 		return v.Value, nil
+	case yaml.MappingNode:
+		pairs := make([]string, 0, len(v.Content)/2)
+		for i := 0; i < len(v.Content); i += 2 {
+			if v.Content[i+1].Kind != yaml.ScalarNode {
+				return "", errors.New("want a mapping of names to plain values")
+			}
+			pairs = append(pairs, v.Content[i].Value+"="+v.Content[i+1].Value)
+		}
+		return strings.Join(pairs, ","), nil
 	case yaml.SequenceNode:
 		items := make([]string, len(v.Content))
 		for i, item := range v.Content {
@@ -475,7 +519,7 @@ func scalar(v *yaml.Node) (string, error) {
 		}
 		return strings.Join(items, ","), nil
 	}
-	return "", errors.New("want a plain value, not a mapping")
+	return "", errors.New("want a plain value")
 }
 
 // loadServices reads the services section.
@@ -648,6 +692,41 @@ func (v *listValue) Set(s string) error {
 			*v = append(*v, item)
 		}
 	}
+	return nil
+}
+
+// mapValue is name=value pairs, comma-separated. A value may itself hold
+// commas (a static address list): a part without "=" continues the
+// previous value.
+type mapValue map[string]string
+
+func (v *mapValue) String() string {
+	pairs := make([]string, 0, len(*v))
+	for _, k := range slices.Sorted(maps.Keys(*v)) {
+		pairs = append(pairs, k+"="+(*v)[k])
+	}
+	return strings.Join(pairs, ",")
+}
+
+func (v *mapValue) Set(s string) error {
+	m := make(map[string]string)
+	last := ""
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, "=")
+		switch {
+		case ok && k != "" && val != "":
+			m[k], last = val, k
+		case !ok && last != "":
+			m[last] += "," + part
+		default:
+			return fmt.Errorf("invalid pair %q: want service=target", part)
+		}
+	}
+	*v = m
 	return nil
 }
 

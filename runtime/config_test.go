@@ -39,6 +39,9 @@ http:
   addr: 127.0.0.1:1002
   cors_origins: [https://a.example, https://b.example]
 shutdown_grace: 3s
+targets:
+  shop.catalog.v1.CatalogService: dns:///catalog:42001
+  shop.pricing.v1.PricingService: 10.0.0.1:1,10.0.0.2:1
 `)
 	cfg, err := load(t,
 		[]string{"-config", file, "-grpc-addr", "127.0.0.1:3001"},
@@ -52,6 +55,10 @@ shutdown_grace: 3s
 	want.HTTPAddr = "127.0.0.1:2002"     // env over file
 	want.ShutdownGrace = 3 * time.Second // file
 	want.CORSOrigins = []string{"https://a.example", "https://b.example"}
+	want.Targets = map[string]string{
+		"shop.catalog.v1.CatalogService": "dns:///catalog:42001",
+		"shop.pricing.v1.PricingService": "10.0.0.1:1,10.0.0.2:1",
+	}
 	if fmt.Sprint(cfg) != fmt.Sprint(want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
@@ -83,6 +90,8 @@ func TestConfigErrors(t *testing.T) {
 			want: `FILE:1: shutdown_grace: invalid duration "soon": want a non-negative number with a unit, such as 10s or 500ms`},
 		{name: "mapping for scalar", file: "mode:\n  a: b\n",
 			want: `FILE:2: mode: want a plain value, not a mapping`},
+		{name: "bad target", args: []string{"-targets", "shop.X"},
+			want: `invalid value "shop.X" for flag -targets: invalid pair "shop.X": want service=target`},
 		{name: "not a mapping", file: "- a\n",
 			want: `FILE:1: the file must be a mapping of keys to values`},
 		{name: "bad yaml", file: "mode: [\n",

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,10 +58,18 @@ type Server struct {
 	httpSrv  *http.Server
 	adminSrv *http.Server
 	health   *health.Server
-	upstream *grpc.ClientConn
 	tls      *tls.Config // nil: plaintext
 	serveErr chan error
 	ready    atomic.Bool
+
+	// Connections to other services (see Conn): by service name, the
+	// pooled connections, and the dependencies readiness waits for.
+	clients map[string]*serviceConn
+	pooled  []*grpc.ClientConn
+	deps    []*dependency
+	// stopping is done once Stop begins.
+	stopping context.Context
+	stopNow  context.CancelFunc
 
 	// Listening addresses, readable while Start runs.
 	grpcAddr, httpAddr, adminAddr atomic.Pointer[string]
@@ -70,6 +79,7 @@ type Server struct {
 // [Server.Start].
 func New(cfg Config, opts ...Option) *Server {
 	s := &Server{cfg: cfg, serveErr: make(chan error, 3), tel: newTelemetry()}
+	s.stopping, s.stopNow = context.WithCancel(context.Background())
 	WithOptions(opts...).apply(&s.opts)
 	s.trace = newTracing(s.opts.tracer)
 	s.log = s.opts.logger
@@ -223,6 +233,18 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.tls = tlsCfg
+	if s.cfg.Mode.servesHTTP() {
+		// The gateway reaches services hosted elsewhere like any client.
+		for _, svc := range s.services {
+			if svc.Gateway != nil && !s.hosted(svc.name()) {
+				s.clientFor(svc.name())
+			}
+		}
+	}
+	if err := s.resolveClients(); err != nil {
+		s.closeConns()
+		return err
+	}
 	if err := s.listen(); err != nil {
 		return err
 	}
@@ -233,8 +255,8 @@ func (s *Server) Start(ctx context.Context) error {
 		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 
 	var locals []inprocess.Service
-	if s.cfg.Mode != ModeHTTP {
-		for _, svc := range s.services {
+	for _, svc := range s.services {
+		if s.hosted(svc.name()) {
 			locals = append(locals, inprocess.Service{Desc: svc.Desc, Impl: svc.Impl})
 		}
 	}
@@ -282,13 +304,18 @@ func (s *Server) checkServices() error {
 	}
 	seen := make(map[string]bool)
 	for _, svc := range s.services {
-		if err := svc.check(s.cfg.Mode); err != nil {
+		if err := svc.check(s.served(svc.name())); err != nil {
 			return fmt.Errorf("goms: service %s: %w", svc.name(), err)
 		}
 		if seen[svc.name()] {
 			return fmt.Errorf("goms: service %s registered twice", svc.name())
 		}
 		seen[svc.name()] = true
+	}
+	for _, name := range s.cfg.Serve {
+		if !seen[name] {
+			return fmt.Errorf("goms: serve: unknown service %q; registered: %s", name, strings.Join(slices.Sorted(maps.Keys(seen)), ", "))
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.cfg.Services)) {
 		if !seen[name] {
@@ -353,7 +380,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 	s.grpcSrv = grpc.NewServer(opts...)
 	s.health = health.NewServer()
 	for _, svc := range s.services {
-		if !s.cfg.service(svc.name()).GRPC {
+		if !s.hosted(svc.name()) || !s.cfg.service(svc.name()).GRPC {
 			continue
 		}
 		s.grpcSrv.RegisterService(svc.Desc, svc.Impl)
@@ -371,19 +398,6 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 }
 
 func (s *Server) startHTTP(ctx context.Context) error {
-	conn := s.localClient()
-	if s.cfg.Mode == ModeHTTP {
-		dialOpts, err := s.dialOptions(nil)
-		if err != nil {
-			return err
-		}
-		up, err := grpc.NewClient(s.cfg.Upstream, dialOpts...)
-		if err != nil {
-			return fmt.Errorf("HTTP gateway: upstream %q: %w", s.cfg.Upstream, err)
-		}
-		up.Connect()
-		s.upstream, conn = up, up
-	}
 	muxOpts := append([]gwruntime.ServeMuxOption{
 		gwruntime.WithErrorHandler(errorHandler(s.cfg.MaxBodyBytes)),
 		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
@@ -393,6 +407,10 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	for _, svc := range s.services {
 		if svc.Gateway == nil || !s.cfg.service(svc.name()).HTTP {
 			continue
+		}
+		var conn grpc.ClientConnInterface = s.clients[svc.name()]
+		if s.hosted(svc.name()) {
+			conn = s.localClient()
 		}
 		if err := svc.Gateway(ctx, mux, conn); err != nil {
 			return fmt.Errorf("HTTP gateway: service %s: %w", svc.name(), err)
@@ -430,7 +448,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.log.Info("serving gRPC", "addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil, "shared_with", "HTTP")
 	}
 	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil}
-	if s.upstream != nil {
+	if s.cfg.Mode == ModeHTTP {
 		attrs = append(attrs, "upstream", s.cfg.Upstream)
 	}
 	s.log.Info("serving HTTP", attrs...)
@@ -484,13 +502,29 @@ func (s *Server) adminHandler(next http.Handler) http.Handler {
 		case livenessPath:
 			writeHealth(w, true)
 		case readinessPath:
-			writeHealth(w, s.ready.Load())
+			writeReadiness(w, s.ready.Load(), s.waitingFor())
 		case metricsPath:
 			metrics.ServeHTTP(w, r)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// writeReadiness answers the readiness probe: ready once started and not
+// stopping, with every dependency reached; the body names those missing.
+func writeReadiness(w http.ResponseWriter, started bool, waiting []string) {
+	if !started || len(waiting) == 0 {
+		writeHealth(w, started)
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Status     string   `json:"status"`
+		WaitingFor []string `json:"waiting_for"`
+	}{"NOT_SERVING", waiting})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(append(body, '\n'))
 }
 
 // writeHealth answers a health probe: 200 SERVING or 503 NOT_SERVING.
@@ -516,6 +550,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.ready.Store(false)
+	s.stopNow()
 	if deadline, ok := ctx.Deadline(); ok {
 		s.log.Info("stopping", "grace", time.Until(deadline).Round(time.Millisecond))
 	} else {
@@ -573,10 +608,7 @@ func (s *Server) closeAll() {
 }
 
 func (s *Server) closeConns() {
-	if s.upstream != nil {
-		s.upstream.Close()
-	}
-	for _, c := range s.dialed {
+	for _, c := range append(s.pooled, s.dialed...) {
 		c.Close()
 	}
 }

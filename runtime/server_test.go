@@ -81,6 +81,13 @@ func (s *echoServer) Expand(req *echo.EchoRequest, stream grpc.ServerStreamingSe
 	return nil
 }
 
+// calls returns how many calls reached the handler.
+func (s *echoServer) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.peers)
+}
+
 func (s *echoServer) lastPeer() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -297,7 +304,7 @@ func TestStartErrors(t *testing.T) {
 			echo.RegisterEchoService(s, &echoServer{})
 		}, runtime.ModeGateway, "goms: service goms.testdata.echo.EchoService registered twice"},
 		{"nil implementation", func(s *runtime.Server) { echo.RegisterEchoService(s, nil) }, runtime.ModeGRPC,
-			`goms: service goms.testdata.echo.EchoService: no implementation (nil is accepted only in mode "http")`},
+			`goms: service goms.testdata.echo.EchoService: no implementation (nil is accepted only in mode "http" or when another process serves it, see serve)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := runtime.DefaultConfig()

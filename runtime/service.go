@@ -60,15 +60,16 @@ func (s Service) name() string {
 	return "<unnamed>"
 }
 
-// check reports what is wrong with svc for a server in mode.
-func (s Service) check(mode Mode) error {
+// check reports what is wrong with svc; hosted says whether this process
+// serves it itself.
+func (s Service) check(hosted bool) error {
 	switch {
 	case s.Desc == nil:
 		return errors.New("service has no grpc.ServiceDesc")
 	case s.Descriptor != nil && string(s.Descriptor.FullName()) != s.Desc.ServiceName:
 		return fmt.Errorf("descriptor %q does not match grpc.ServiceDesc %q", s.Descriptor.FullName(), s.Desc.ServiceName)
-	case s.Impl == nil && mode != ModeHTTP:
-		return fmt.Errorf("no implementation (nil is accepted only in mode %q)", ModeHTTP)
+	case s.Impl == nil && hosted:
+		return fmt.Errorf("no implementation (nil is accepted only in mode %q or when another process serves it, see serve)", ModeHTTP)
 	}
 	return nil
 }

@@ -1,0 +1,167 @@
+package runtime_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/testdata/nohttp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// pingServer is a trivial second service, so that a server can host
+// something while calling echo elsewhere.
+type pingServer struct {
+	nohttp.UnimplementedPingServiceServer
+}
+
+// frontServer starts a server hosting only ping, configured by set, and
+// returns it with the Conn to echo it asked for before starting.
+func frontServer(t *testing.T, set func(*runtime.Config)) (*runtime.Server, echo.EchoServiceClient, error) {
+	t.Helper()
+	cfg := runtime.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	set(&cfg)
+	s := runtime.New(cfg)
+	nohttp.RegisterPingService(s, &pingServer{})
+	client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName))
+	err := s.Start(context.Background())
+	if err == nil {
+		t.Cleanup(func() { s.Stop(context.Background()) })
+	}
+	return s, client, err
+}
+
+// TestConnColocated checks that Conn calls a service hosted by the same
+// server in-process.
+func TestConnColocated(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	s := runtime.New(cfg)
+	impl := &echoServer{}
+	client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName)) // before the service is registered
+	echo.RegisterEchoService(s, impl)
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("before Start: %v, want Unavailable", err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := impl.lastPeer(); got != "inprocess" {
+		t.Errorf("co-located call came from a %q peer, want inprocess", got)
+	}
+}
+
+// TestConnRemoteRoundRobin checks a pooled connection to a static list of
+// two replicas: calls are spread over both.
+func TestConnRemoteRoundRobin(t *testing.T) {
+	a, implA := startServer(t, runtime.ModeGRPC)
+	b, implB := startServer(t, runtime.ModeGRPC)
+	_, client, err := frontServer(t, func(c *runtime.Config) {
+		c.Targets = map[string]string{echo.EchoServiceName: a.GRPCAddr() + "," + b.GRPCAddr()}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "rr"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := implA.calls(), implB.calls(); a == 0 || b == 0 {
+		t.Errorf("calls per replica: %d and %d, want both used", a, b)
+	}
+}
+
+// TestConnReadiness checks that readiness waits for a dependency, names it
+// while it is missing, and turns true once it is reachable.
+func TestConnReadiness(t *testing.T) {
+	addr := freeAddr(t)
+	front, client, err := frontServer(t, func(c *runtime.Config) {
+		c.Targets = map[string]string{echo.EchoServiceName: addr}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := do(t, "GET", "http://"+front.HTTPAddr()+"/readyz", "", nil)
+	want := `{"status":"NOT_SERVING","waiting_for":["goms.testdata.echo.EchoService at ` + addr + `"]}` + "\n"
+	if resp.StatusCode != 503 || body != want {
+		t.Errorf("/readyz with the dependency down: %d %s, want 503 %s", resp.StatusCode, body, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_, err = client.Echo(ctx, &echo.EchoRequest{Message: "x"})
+	cancel()
+	if status.Code(err) != codes.Unavailable && status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call with the dependency down: %v, want Unavailable", err)
+	}
+
+	// The dependency comes up at that address: readiness follows.
+	cfg := runtime.DefaultConfig()
+	cfg.Mode, cfg.GRPCAddr = runtime.ModeGRPC, addr
+	backend := runtime.New(cfg)
+	echo.RegisterEchoService(backend, &echoServer{})
+	if err := backend.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Stop(context.Background())
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, _ := do(t, "GET", "http://"+front.HTTPAddr()+"/readyz", "", nil)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 15s after the dependency came up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "up"}); err != nil {
+		t.Errorf("call once the dependency is up: %v", err)
+	}
+}
+
+func TestConnErrors(t *testing.T) {
+	_, _, err := frontServer(t, func(*runtime.Config) {})
+	want := "goms: goms.testdata.echo.EchoService: not hosted by this process and no target configured; set targets (flag -targets goms.testdata.echo.EchoService=<target>, or GOMS_TARGETS)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Start without a target: %v\nwant %s", err, want)
+	}
+	_, _, err = frontServer(t, func(c *runtime.Config) { c.Serve = []string{"no.Such"} })
+	if err == nil || !strings.HasPrefix(err.Error(), `goms: serve: unknown service "no.Such"; registered: goms.testdata.nohttp.PingService`) {
+		t.Errorf("serve naming an unknown service: %v", err)
+	}
+}
+
+// TestCallTimeout checks the default deadline of calls through Conn, both
+// co-located and remote.
+func TestCallTimeout(t *testing.T) {
+	backend, _ := startServer(t, runtime.ModeGRPC)
+	for _, remote := range []bool{false, true} {
+		cfg := runtime.DefaultConfig()
+		cfg.GRPCAddr, cfg.HTTPAddr, cfg.CallTimeout = "127.0.0.1:0", "127.0.0.1:0", 100*time.Millisecond
+		if remote {
+			cfg.Serve = []string{nohttp.PingServiceName}
+			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
+		}
+		s := runtime.New(cfg)
+		nohttp.RegisterPingService(s, &pingServer{})
+		echo.RegisterEchoService(s, &echoServer{})
+		client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName))
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "slow", DelayMs: 2000})
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Errorf("remote=%v: slow call without deadline: %v, want DeadlineExceeded", remote, err)
+		}
+		s.Stop(context.Background())
+	}
+}
