@@ -290,10 +290,11 @@ func TestHTTPMode(t *testing.T) {
 }
 
 // TestRemoteCatalog runs the order service against a catalog in another
-// process: the same binary, with the catalog's address as configuration.
+// process: the same binary, split by configuration.
 func TestRemoteCatalog(t *testing.T) {
-	catalogProc := startShop(t, "grpc")
-	ordersProc := startShop(t, "grpc", "-catalog-target", catalogProc.grpcAddr)
+	catalogProc := startShop(t, "grpc", "-serve", "shop.catalog.v1.CatalogService")
+	ordersProc := startShop(t, "grpc", "-serve", "shop.orders.v1.OrderService",
+		"-targets", "shop.catalog.v1.CatalogService="+catalogProc.grpcAddr)
 	orders := ordersv1.NewOrderServiceClient(dial(t, ordersProc.grpcAddr))
 	resp, err := orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "tea", Quantity: 1}}})
 	if err != nil || resp.GetOrder().GetTotalCents() != 450 {
