@@ -227,10 +227,10 @@ func TestLogs(t *testing.T) {
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
 	logs := out.String()
 	for _, want := range []string{
-		`msg="finished call" protocol=grpc grpc.component=server grpc.service=goms.testdata.echo.EchoService grpc.method=Echo grpc.method_type=unary peer.address=127.0.0.1:`,
-		`grpc.code=OK grpc.time_ms=`,
+		`level=INFO msg=call grpc.method=/goms.testdata.echo.EchoService/Echo grpc.code=OK duration=`,
+		` peer=127.0.0.1:`,
 		`level=ERROR msg="panic in handler" method=/goms.testdata.echo.EchoService/Echo panic="echo asked to panic" stack="goroutine `,
-		`grpc.code=Internal`,
+		`level=ERROR msg=call grpc.method=/goms.testdata.echo.EchoService/Echo grpc.code=Internal duration=`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)

@@ -248,6 +248,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.listen(); err != nil {
 		return err
 	}
+	var descs []*grpc.ServiceDesc
+	for _, svc := range s.services {
+		if s.hosted(svc.name()) {
+			descs = append(descs, svc.Desc)
+		}
+	}
+	s.tel.grpcServer.register(descs)
 	unary, stream := s.tel.serverInterceptors(s.log)
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))

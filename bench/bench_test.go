@@ -1,0 +1,339 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/goms-io/goms/testdata/echo"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Every benchmark compares set-ups within one run: its sub-benchmarks are
+// named <group>/impl=<set-up>, and the set-ups of one group run one after
+// the other in each -count round, so `benchstat -col /impl` compares them
+// under the same machine noise. Calls are made one at a time.
+
+// size is a payload size the benchmarks run with.
+type size struct {
+	name    string
+	message string
+}
+
+// sizes are the payloads: the message field alone is 100 bytes or 64 KiB.
+var sizes = []size{
+	{"small", strings.Repeat("m", 100)},
+	{"large", strings.Repeat("m", 64<<10)},
+}
+
+// streamWords is the number of messages each server-streaming call returns.
+const streamWords = 100
+
+// startAll starts the named set-ups on free loopback ports and stops them
+// when b ends.
+func startAll(b *testing.B, impls ...Impl) map[Impl]*Server {
+	b.Helper()
+	servers := make(map[Impl]*Server, len(impls))
+	for _, impl := range impls {
+		s, err := Start(impl, LoopbackAddrs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				b.Errorf("close %s: %v", impl, err)
+			}
+		})
+		servers[impl] = s
+	}
+	return servers
+}
+
+// grpcClient returns an echo client on a new loopback gRPC connection to
+// addr, closed when b ends. Every gRPC variant uses this same client set-up.
+func grpcClient(b *testing.B, addr string) echo.EchoServiceClient {
+	b.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	return echo.NewEchoServiceClient(cc)
+}
+
+// httpClient returns a keep-alive HTTP/1.1 client with its own connection
+// pool, closed when b ends. Every HTTP variant uses this same client set-up.
+func httpClient(b *testing.B) *http.Client {
+	b.Helper()
+	c := &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64,
+		DisableCompression:  true,
+	}}
+	b.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// checkEcho fails b unless resp answers message.
+func checkEcho(b *testing.B, resp *echo.EchoResponse, err error, message string) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if resp.GetMessage() != message {
+		b.Fatalf("echo answered %d bytes, want %d", len(resp.GetMessage()), len(message))
+	}
+}
+
+// BenchmarkUnary measures a unary gRPC call over loopback: a GoMs server
+// with its default interceptors (impl=goms) against the same service on a
+// bare grpc.Server (impl=grpc).
+func BenchmarkUnary(b *testing.B) {
+	impls := []Impl{GRPC, GoMs}
+	servers := startAll(b, impls...)
+	for _, sz := range sizes {
+		b.Run("size="+sz.name, func(b *testing.B) {
+			req := &echo.EchoRequest{Message: sz.message}
+			for _, impl := range impls {
+				b.Run("impl="+string(impl), func(b *testing.B) {
+					client := grpcClient(b, servers[impl].GRPCAddr)
+					ctx := context.Background()
+					resp, err := client.Echo(ctx, req)
+					checkEcho(b, resp, err, sz.message)
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := client.Echo(ctx, req); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// httpEcho posts body to the EchoBody route at addr and discards the
+// answer, failing b unless it is a 200.
+func httpEcho(b *testing.B, c *http.Client, url string, body []byte) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("POST %s: %s", url, resp.Status)
+	}
+}
+
+// checkHTTPEcho makes one HTTP call and fails b unless it answers message.
+func checkHTTPEcho(b *testing.B, c *http.Client, url string, body []byte, message string) {
+	b.Helper()
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct{ Message string }
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		b.Fatalf("POST %s: %s: %v", url, resp.Status, err)
+	}
+	if got.Message != message {
+		b.Fatalf("POST %s answered %d bytes, want %d", url, len(got.Message), len(message))
+	}
+}
+
+// BenchmarkHTTP measures an HTTP/JSON call (POST /v1/echo, keep-alive, over
+// a loopback socket for every variant): raw grpc-gateway calling the
+// implementation in-process (impl=gateway-inproc), GoMs in gateway mode
+// (impl=goms, in-process with the gRPC interceptors), raw grpc-gateway
+// forwarding over loopback gRPC (impl=gateway-endpoint) and GoMs in http
+// mode forwarding to GoMs in grpc mode (impl=goms-http).
+func BenchmarkHTTP(b *testing.B) {
+	impls := []Impl{GatewayInProc, GoMs, GatewayEndpoint, GoMsHTTP}
+	servers := startAll(b, impls...)
+	for _, sz := range sizes {
+		b.Run("size="+sz.name, func(b *testing.B) {
+			body, err := json.Marshal(map[string]string{"message": sz.message})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, impl := range impls {
+				b.Run("impl="+string(impl), func(b *testing.B) {
+					c := httpClient(b)
+					url := "http://" + servers[impl].HTTPAddr + "/v1/echo"
+					checkHTTPEcho(b, c, url, body, sz.message)
+					b.ReportAllocs()
+					for b.Loop() {
+						httpEcho(b, c, url, body)
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkColocated measures one service calling another hosted in the
+// same process, with the generated typed client: over a loopback gRPC
+// connection to the GoMs server (impl=loopback), over the server's
+// in-process connection (impl=local, interceptors included), and as a
+// direct method call on the implementation (impl=direct).
+func BenchmarkColocated(b *testing.B) {
+	srv := startAll(b, GoMs)[GoMs]
+	for _, sz := range sizes {
+		b.Run("size="+sz.name, func(b *testing.B) {
+			req := &echo.EchoRequest{Message: sz.message}
+			ctx := context.Background()
+			run := func(b *testing.B, call func() (*echo.EchoResponse, error)) {
+				resp, err := call()
+				checkEcho(b, resp, err, sz.message)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := call(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.Run("impl=loopback", func(b *testing.B) {
+				client := grpcClient(b, srv.GRPCAddr)
+				run(b, func() (*echo.EchoResponse, error) { return client.Echo(ctx, req) })
+			})
+			b.Run("impl=local", func(b *testing.B) {
+				client := echo.NewEchoServiceClient(srv.Local)
+				run(b, func() (*echo.EchoResponse, error) { return client.Echo(ctx, req) })
+			})
+			b.Run("impl=direct", func(b *testing.B) {
+				var impl echo.EchoServiceServer = EchoService{}
+				run(b, func() (*echo.EchoResponse, error) { return impl.Echo(ctx, req) })
+			})
+		})
+	}
+}
+
+// streamMessage is the Expand request of the streaming benchmarks: it
+// answers with streamWords messages.
+func streamMessage() string {
+	words := make([]string, streamWords)
+	for i := range words {
+		words[i] = fmt.Sprintf("word%03d", i)
+	}
+	return strings.Join(words, " ")
+}
+
+// reportMessageRate reports the streamed messages per second of b's loop.
+func reportMessageRate(b *testing.B) {
+	b.ReportMetric(float64(b.N*streamWords)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// recvAll reads a server stream to its end and returns how many messages
+// it received.
+func recvAll(b *testing.B, stream grpc.ServerStreamingClient[echo.EchoResponse]) int {
+	n := 0
+	for {
+		_, err := stream.Recv()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+}
+
+// BenchmarkStreamGRPC measures a server-streaming call of streamWords
+// messages over loopback gRPC: bare grpc.Server (impl=grpc), GoMs
+// (impl=goms), and GoMs's in-process connection (impl=local). It reports
+// msgs/s besides the time per call.
+func BenchmarkStreamGRPC(b *testing.B) {
+	servers := startAll(b, GRPC, GoMs)
+	req := &echo.EchoRequest{Message: streamMessage()}
+	clients := []struct {
+		impl   string
+		client func(b *testing.B) echo.EchoServiceClient
+	}{
+		{"grpc", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[GRPC].GRPCAddr) }},
+		{"goms", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[GoMs].GRPCAddr) }},
+		{"local", func(b *testing.B) echo.EchoServiceClient { return echo.NewEchoServiceClient(servers[GoMs].Local) }},
+	}
+	for _, c := range clients {
+		b.Run("impl="+c.impl, func(b *testing.B) {
+			client := c.client(b)
+			ctx := context.Background()
+			call := func() int {
+				stream, err := client.Expand(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return recvAll(b, stream)
+			}
+			if n := call(); n != streamWords {
+				b.Fatalf("got %d messages, want %d", n, streamWords)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				call()
+			}
+			reportMessageRate(b)
+		})
+	}
+}
+
+// BenchmarkStreamHTTP measures a server-streaming call of streamWords
+// messages over HTTP (GET /v1/expand/..., newline-delimited JSON): raw
+// grpc-gateway over loopback gRPC (impl=gateway-endpoint), GoMs in gateway
+// mode (impl=goms) and GoMs in http mode (impl=goms-http). Raw in-process
+// grpc-gateway cannot stream. It reports msgs/s besides the time per call.
+func BenchmarkStreamHTTP(b *testing.B) {
+	impls := []Impl{GatewayEndpoint, GoMs, GoMsHTTP}
+	servers := startAll(b, impls...)
+	path := "/v1/expand/" + url.PathEscape(streamMessage())
+	for _, impl := range impls {
+		b.Run("impl="+string(impl), func(b *testing.B) {
+			c := httpClient(b)
+			u := "http://" + servers[impl].HTTPAddr + path
+			get := func() []byte {
+				resp, err := c.Get(u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s: %s: %v", u, resp.Status, err)
+				}
+				return body
+			}
+			if n := bytes.Count(get(), []byte("word")); n != streamWords {
+				b.Fatalf("got %d messages, want %d", n, streamWords)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := c.Get(u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s: %s: %v", u, resp.Status, err)
+				}
+			}
+			reportMessageRate(b)
+		})
+	}
+}
