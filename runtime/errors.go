@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -131,19 +130,11 @@ func (w *statusWriter) WriteHeader(int) { w.ResponseWriter.WriteHeader(w.status)
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// errBodyTooLarge marks requests whose body exceeded the limit.
-var errBodyTooLarge = errors.New("request body too large")
-
-// bodyLimitKey is the context key of a request's *bodyLimit.
-type bodyLimitKey struct{}
-
-// bodyLimit records whether a request's body went over the limit, for
-// errorHandler, which grpc-gateway calls with a generic decoding error.
-type bodyLimit struct{ exceeded bool }
-
+// bodyTooLarge reports whether r's body went over the limit: grpc-gateway
+// reports it to errorHandler as a generic decoding error.
 func bodyTooLarge(r *http.Request) bool {
-	l, _ := r.Context().Value(bodyLimitKey{}).(*bodyLimit)
-	return l != nil && l.exceeded
+	b, ok := r.Body.(*limitedBody)
+	return ok && b.exceeded
 }
 
 // limitBody caps request bodies at max bytes: a declared larger body is
@@ -155,9 +146,7 @@ func limitBody(next http.Handler, max int) http.Handler {
 				status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", max))
 			return
 		}
-		l := &bodyLimit{}
-		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, l))
-		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(max)), limit: l}
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(max))}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -165,15 +154,14 @@ func limitBody(next http.Handler, max int) http.Handler {
 // limitedBody notes when http.MaxBytesReader reports the limit.
 type limitedBody struct {
 	io.ReadCloser
-	limit *bodyLimit
+	exceeded bool
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		b.limit.exceeded = true
-		err = fmt.Errorf("%w: %w", errBodyTooLarge, err)
+	if err != nil && errors.As(err, &tooLarge) {
+		b.exceeded = true
 	}
 	return n, err
 }

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -143,3 +145,109 @@ func (mm *methodMetrics) done(start time.Time, err error) {
 	}
 	(*c).Inc()
 }
+
+// httpMetrics count and time the gateway's HTTP requests by method and
+// status code (goms_http_requests_total, goms_http_request_duration_seconds),
+// resolving each (method, code) pair's series once.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	series   [len(httpMethods) + 1][600]atomic.Pointer[httpSeries]
+}
+
+// httpMethods are the methods labelled by name; others count as "other".
+var httpMethods = [...]string{"get", "post", "put", "patch", "delete", "head", "options"}
+
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func newHTTPMetrics() *httpMetrics {
+	return &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "goms_http_requests_total",
+			Help: "HTTP requests served by the gateway, by method and HTTP status code.",
+		}, []string{"method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "goms_http_request_duration_seconds",
+			Help:    "Time the gateway took to answer HTTP requests, by method and HTTP status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "code"}),
+	}
+}
+
+// Describe and Collect make httpMetrics a prometheus.Collector.
+func (m *httpMetrics) Describe(ch chan<- *prometheus.Desc) {
+	m.requests.Describe(ch)
+	m.duration.Describe(ch)
+}
+
+func (m *httpMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.requests.Collect(ch)
+	m.duration.Collect(ch)
+}
+
+// instrument records every request next serves.
+func (m *httpMetrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s := m.of(r.Method, rec.code)
+		s.requests.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
+	})
+}
+
+func (m *httpMetrics) of(method string, code int) *httpSeries {
+	mi := len(httpMethods)
+	for i, name := range httpMethods {
+		if strings.EqualFold(method, name) {
+			mi = i
+			break
+		}
+	}
+	if code < 100 || code >= 600 {
+		code = 0
+	}
+	slot := &m.series[mi][code]
+	if s := slot.Load(); s != nil {
+		return s
+	}
+	name := "other"
+	if mi < len(httpMethods) {
+		name = httpMethods[mi]
+	}
+	c := strconv.Itoa(code)
+	slot.CompareAndSwap(nil, &httpSeries{
+		requests: m.requests.WithLabelValues(name, c),
+		duration: m.duration.WithLabelValues(name, c),
+	})
+	return slot.Load()
+}
+
+// statusRecorder notes the status code written through it. It passes
+// flushes on, which grpc-gateway needs for server-streaming responses.
+type statusRecorder struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.code, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(p []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusRecorder) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

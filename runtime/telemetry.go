@@ -24,29 +24,20 @@ const transportLabel = "transport"
 // telemetry is the metrics a Server records, on a registry of its own so
 // that several servers in one process do not collide.
 type telemetry struct {
-	registry     *prometheus.Registry
-	grpcServer   *serverMetrics
-	grpcClient   *grpcprom.ClientMetrics
-	httpRequests *prometheus.CounterVec
-	httpDuration *prometheus.HistogramVec
+	registry   *prometheus.Registry
+	grpcServer *serverMetrics
+	grpcClient *grpcprom.ClientMetrics
+	http       *httpMetrics
 }
 
 func newTelemetry() *telemetry {
 	t := &telemetry{
-		registry: prometheus.NewRegistry(),
+		registry:   prometheus.NewRegistry(),
 		grpcServer: newServerMetrics(),
 		grpcClient: grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram()),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "goms_http_requests_total",
-			Help: "HTTP requests served by the gateway, by method and HTTP status code.",
-		}, []string{"method", "code"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "goms_http_request_duration_seconds",
-			Help:    "Time the gateway took to answer HTTP requests, by method and HTTP status code.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"method", "code"}),
+		http:       newHTTPMetrics(),
 	}
-	t.registry.MustRegister(t.grpcServer, t.grpcClient, t.httpRequests, t.httpDuration,
+	t.registry.MustRegister(t.grpcServer, t.grpcClient, t.http,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return t
 }
@@ -131,10 +122,7 @@ func (t *telemetry) clientDialOptions() []grpc.DialOption {
 }
 
 // instrumentHTTP counts and times the requests next serves.
-func (t *telemetry) instrumentHTTP(next http.Handler) http.Handler {
-	return promhttp.InstrumentHandlerCounter(t.httpRequests,
-		promhttp.InstrumentHandlerDuration(t.httpDuration, next))
-}
+func (t *telemetry) instrumentHTTP(next http.Handler) http.Handler { return t.http.instrument(next) }
 
 // metricsHandler serves the registry in the Prometheus text format.
 func (t *telemetry) metricsHandler() http.Handler {
