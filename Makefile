@@ -10,7 +10,10 @@ BUF := go tool -modfile=tools/buf/go.mod buf
 # Golden cases of the generator, one buf.gen.yaml each.
 CASES := $(sort $(wildcard testdata/*/buf.gen.yaml))
 # Where generated code lives (git pathspecs).
-GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)testdata/*/*.go'
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)testdata/**/*.go'
+# Golden implementation skeletons, case:directory. goms skeleton never
+# overwrites a file, so generate removes them first.
+SKELETONS := mains:testdata/mains/impl names:testdata/names/s
 
 .PHONY: help
 help: ## Describe the targets
@@ -23,6 +26,7 @@ run: ## Run the example shop in gateway mode (gRPC 127.0.0.1:42001, HTTP 127.0.0
 .PHONY: test
 test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
 	go test -race -count=1 ./...
+	go test -run='^$$' -bench=. -benchtime=1x ./bench/
 
 .PHONY: lint
 lint: googleapis ## go vet, gofmt, buf lint and buf format
@@ -36,6 +40,9 @@ lint: googleapis ## go vet, gofmt, buf lint and buf format
 generate: googleapis ## Regenerate the example's and the golden cases' code
 	$(BUF) generate
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
+	@for s in $(SKELETONS); do c=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
+	  echo "go run ./cmd/goms skeleton -I testdata -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto"; \
+	  go run ./cmd/goms skeleton -I testdata -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto >/dev/null; done
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if the committed generated code is not current
@@ -47,6 +54,14 @@ checkgenerate: generate ## Fail if the committed generated code is not current
 googleapis: ## Fetch google/api/*.proto into .tmp/googleapis (from a Go module)
 	@scripts/googleapis.sh >/dev/null
 
+.PHONY: corpus
+corpus: ## Fetch the generator's corpus (npm google-proto-files) into .tmp/corpus
+	@scripts/corpus.sh >/dev/null
+
 .PHONY: bench
-bench: ## Run the benchmarks
-	go test -run='^$$' -bench=. -benchmem ./...
+bench: ## Run the benchmark suite (-count=10) and print benchstat tables (see BENCHMARKS.md)
+	scripts/bench.sh
+
+.PHONY: load
+load: googleapis ## Load-test GoMs and the raw baselines with ghz and hey (or wrk); prints QPS, p50, p99
+	scripts/load.sh

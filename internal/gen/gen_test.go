@@ -3,19 +3,16 @@ package gen
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/bufbuild/protocompile"
+	"github.com/goms-io/goms/internal/protoreq"
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
-	_ "google.golang.org/genproto/googleapis/api/annotations" // google/api/*.proto for the resolver
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 )
@@ -29,50 +26,11 @@ var testdataDir = filepath.Join(repoRoot, "testdata")
 
 // newRequest compiles files (relative to testdata/) in-process, with
 // comments, and returns the CodeGeneratorRequest protoc or buf would send.
-func newRequest(t *testing.T, parameter string, files ...string) *pluginpb.CodeGeneratorRequest {
+func newRequest(t testing.TB, parameter string, files ...string) *pluginpb.CodeGeneratorRequest {
 	t.Helper()
-	compiler := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(protocompile.CompositeResolver{
-			&protocompile.SourceResolver{ImportPaths: []string{testdataDir}},
-			protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
-				fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
-				return protocompile.SearchResult{Desc: fd}, err
-			}),
-		}),
-		SourceInfoMode: protocompile.SourceInfoStandard,
-	}
-	compiled, err := compiler.Compile(context.Background(), files...)
+	req, err := protoreq.Compile(context.Background(), []string{testdataDir}, parameter, files...)
 	if err != nil {
 		t.Fatalf("compile %v: %v", files, err)
-	}
-	req := &pluginpb.CodeGeneratorRequest{FileToGenerate: files}
-	if parameter != "" {
-		req.Parameter = proto.String(parameter)
-	}
-	seen := make(map[string]bool)
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) { // dependencies first, as protoc orders them
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := range fd.Imports().Len() {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
-	}
-	for _, fd := range compiled {
-		add(fd)
-	}
-	// Round-trip through the wire format, as the plugin's main does with
-	// what protoc sends: options then decode into the registered Go types.
-	data, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req = new(pluginpb.CodeGeneratorRequest)
-	if err := proto.Unmarshal(data, req); err != nil {
-		t.Fatal(err)
 	}
 	return req
 }
@@ -81,13 +39,14 @@ func newRequest(t *testing.T, parameter string, files ...string) *pluginpb.CodeG
 type bufGenTemplate struct {
 	Plugins []struct {
 		Local []string  `yaml:"local"`
+		Out   string    `yaml:"out"`
 		Opt   yaml.Node `yaml:"opt"`
 	} `yaml:"plugins"`
 }
 
 // caseParameter returns the parameter buf passes to protoc-gen-goms for the
-// case, from the case's buf.gen.yaml.
-func caseParameter(t *testing.T, dir string) string {
+// case, and its output directory, from the case's buf.gen.yaml.
+func caseParameter(t *testing.T, dir string) (parameter, out string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "buf.gen.yaml"))
 	if err != nil {
@@ -107,16 +66,63 @@ func caseParameter(t *testing.T, dir string) string {
 		} else if err := p.Opt.Decode(&opts); err != nil {
 			t.Fatalf("%s/buf.gen.yaml: opt: %v", dir, err)
 		}
-		return strings.Join(opts, ",")
+		return strings.Join(opts, ","), p.Out
 	}
 	t.Fatalf("%s/buf.gen.yaml has no protoc-gen-goms plugin", dir)
-	return ""
+	return "", ""
 }
+
+// caseProtos returns the .proto files of a case directory, relative to
+// testdata/, in lexical order.
+func caseProtos(t testing.TB, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".proto") {
+			rel, _ := filepath.Rel(testdataDir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .proto files under %s (%v)", dir, err)
+	}
+	return files
+}
+
+// committedFiles returns the files under dir whose first line is header,
+// by path relative to the repository root.
+func committedFiles(t testing.TB, dir, header string) map[string]string {
+	t.Helper()
+	files := make(map[string]string)
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(string(data), header) {
+			rel, _ := filepath.Rel(repoRoot, p)
+			files[filepath.ToSlash(rel)] = string(data)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// generatedHeader starts every file protoc-gen-goms writes.
+const generatedHeader = "// Code generated by protoc-gen-goms. DO NOT EDIT."
 
 // TestGolden runs the generator in-process on every case under testdata/
 // with the parameters of the case's buf.gen.yaml, and compares the output
-// with the committed files that buf generate wrote. The committed files are
-// also compiled (see compile_test.go) and served by the runtime's tests.
+// (.goms.go files and mains) with the committed files that buf generate
+// wrote. The committed files are also compiled (see compile_test.go and
+// TestGoldenPackagesBuild) and the runtime's tests serve some of them.
 func TestGolden(t *testing.T) {
 	cases, err := filepath.Glob(filepath.Join(testdataDir, "*", "buf.gen.yaml"))
 	if err != nil || len(cases) == 0 {
@@ -124,32 +130,17 @@ func TestGolden(t *testing.T) {
 	}
 	for _, tmpl := range cases {
 		dir := filepath.Dir(tmpl)
-		name := filepath.Base(dir)
-		t.Run(name, func(t *testing.T) {
-			protos, _ := filepath.Glob(filepath.Join(dir, "*.proto"))
-			var files []string
-			for _, p := range protos {
-				rel, _ := filepath.Rel(testdataDir, p)
-				files = append(files, filepath.ToSlash(rel))
-			}
-			resp := Run(newRequest(t, caseParameter(t, dir), files...))
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			parameter, out := caseParameter(t, dir)
+			resp := Run(newRequest(t, parameter, caseProtos(t, dir)...))
 			if resp.Error != nil {
 				t.Fatalf("generator error: %s", resp.GetError())
 			}
 			got := make(map[string]string)
 			for _, f := range resp.File {
-				got[f.GetName()] = f.GetContent()
+				got[path.Join(out, f.GetName())] = f.GetContent()
 			}
-			committed, _ := filepath.Glob(filepath.Join(dir, "*.goms.go"))
-			want := make(map[string]string)
-			for _, p := range committed {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rel, _ := filepath.Rel(repoRoot, p)
-				want[filepath.ToSlash(rel)] = string(data)
-			}
+			want := committedFiles(t, dir, generatedHeader)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("generated code differs from the committed golden files (-committed +generated):\n%s\nIf the change is intended, run: make generate", diff)
 			}
@@ -167,7 +158,7 @@ func TestNoServicesNoFiles(t *testing.T) {
 
 // TestParameterErrors checks the exact text users see for bad parameters.
 func TestParameterErrors(t *testing.T) {
-	const accepted = "accepted parameters: http=true|false, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
+	const accepted = "accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
 	for _, tc := range []struct {
 		parameter, want string
 	}{

@@ -4,12 +4,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 )
 
 // Parameter names, as written after --goms_opt= or under opt: in buf.gen.yaml.
-const paramHTTP = "http"
+const (
+	paramHTTP                   = "http"
+	paramGenerateUnboundMethods = "generate_unbound_methods"
+	paramRegisterFuncSuffix     = "register_func_suffix"
+	paramServerMain             = "server_main"
+	paramGatewayMain            = "gateway_main"
+	paramImplPackage            = "impl_package"
+)
 
 // protogenParams are the parameters protogen handles itself; they are
 // listed in error messages so that users see everything they may write.
@@ -18,20 +26,56 @@ const protogenParams = "paths=import|source_relative, module=<import path prefix
 // Params are the plugin parameters protoc-gen-goms accepts besides
 // protogen's own.
 type Params struct {
-	// HTTP registers the HTTP gateway routes of services that have
-	// google.api.http rules; it needs protoc-gen-grpc-gateway's output in
-	// the same package. Parameter http=true|false, default true.
+	// HTTP registers the HTTP gateway routes of services that
+	// protoc-gen-grpc-gateway generates routes for; it needs that plugin's
+	// output in the same package. Parameter http=true|false, default true.
 	HTTP bool
+	// GenerateUnboundMethods mirrors protoc-gen-grpc-gateway's option of
+	// the same name: methods without google.api.http rules get a
+	// POST /<package>.<Service>/<Method> route. Set it to the value given
+	// to protoc-gen-grpc-gateway. Default false.
+	GenerateUnboundMethods bool
+	// RegisterFuncSuffix mirrors protoc-gen-grpc-gateway's option of the
+	// same name: its functions are Register<Service><Suffix>Client.
+	// Default "Handler".
+	RegisterFuncSuffix string
+	// ServerMain, when set, is the directory (relative to the output
+	// directory) under which a main package per service is written, in
+	// <dir>/<service>/main.go. It needs ImplPackage.
+	ServerMain string
+	// GatewayMain, when set, is the directory (relative to the output
+	// directory) under which an HTTP-only gateway main is written per
+	// service with HTTP routes, in <dir>/<service>-gateway/main.go.
+	GatewayMain string
+	// ImplPackage is the import path of the package that implements the
+	// services: for each service <Svc> it has
+	// func New<Svc>(*runtime.Server) (T, error), T implementing <Svc>Server.
+	// Server mains call it; goms skeleton writes it.
+	ImplPackage string
+
+	// module is protogen's module= parameter, which mains' file names
+	// must carry too (protogen strips it from every file name).
+	module string
 }
 
 // defaultParams returns the parameters in effect when none are given.
-func defaultParams() Params { return Params{HTTP: true} }
+func defaultParams() Params { return Params{HTTP: true, RegisterFuncSuffix: "Handler"} }
 
 // flagSet declares every parameter once; parsing and help both use it.
 func (p *Params) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("protoc-gen-goms", flag.ContinueOnError)
 	fs.Var((*switchValue)(&p.HTTP), paramHTTP,
-		"register HTTP gateway routes for methods with google.api.http rules (needs protoc-gen-grpc-gateway output in the same package)")
+		"register HTTP gateway routes for services protoc-gen-grpc-gateway generates routes for (needs its output in the same package)")
+	fs.Var((*switchValue)(&p.GenerateUnboundMethods), paramGenerateUnboundMethods,
+		"set as given to protoc-gen-grpc-gateway: methods without google.api.http rules get POST /<package>.<Service>/<Method> routes")
+	fs.Var((*identValue)(&p.RegisterFuncSuffix), paramRegisterFuncSuffix,
+		"set as given to protoc-gen-grpc-gateway: the suffix in its Register<Service><Suffix>Client functions")
+	fs.Var((*dirValue)(&p.ServerMain), paramServerMain,
+		"write a main package per service into <dir>/<service>/main.go (needs impl_package)")
+	fs.Var((*dirValue)(&p.GatewayMain), paramGatewayMain,
+		"write an HTTP-only gateway main per service with HTTP routes into <dir>/<service>-gateway/main.go")
+	fs.Var((*importPathValue)(&p.ImplPackage), paramImplPackage,
+		"import path of the package with func New<Service>(*runtime.Server) (<Service>Server, error) for each service")
 	return fs
 }
 
@@ -50,12 +94,26 @@ func (p *Params) set(name, value string) error {
 	return nil
 }
 
+// readModule records protogen's module= parameter from the raw parameter
+// string (protogen consumes it without calling set).
+func (p *Params) readModule(parameter string) {
+	for param := range strings.SplitSeq(parameter, ",") {
+		if v, ok := strings.CutPrefix(param, "module="); ok {
+			p.module = v
+		}
+	}
+}
+
 // PrintParams writes the plugin parameters, with defaults, to w.
 func PrintParams(w io.Writer) {
 	p := defaultParams()
 	fs := p.flagSet()
 	fs.VisitAll(func(f *flag.Flag) {
-		fmt.Fprintf(w, "  %s=%s (default %s)\n    \t%s\n", f.Name, acceptedValues(f), f.DefValue, f.Usage)
+		def := f.DefValue
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  %s=%s (default %s)\n    \t%s\n", f.Name, acceptedValues(f), def, f.Usage)
 	})
 	fmt.Fprintf(w, "  and protogen's own: %s\n", protogenParams)
 }
@@ -82,5 +140,47 @@ func (v *switchValue) Set(s string) error {
 		return fmt.Errorf("invalid value %q; want true or false", s)
 	}
 	*v = switchValue(b)
+	return nil
+}
+
+// identValue is a part of a Go identifier: letters, digits, underscores.
+type identValue string
+
+func (v *identValue) String() string   { return string(*v) }
+func (v *identValue) accepted() string { return "<identifier part>" }
+func (v *identValue) Set(s string) error {
+	for _, r := range s {
+		if r != '_' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return fmt.Errorf("invalid value %q; want ASCII letters, digits and underscores, as given to protoc-gen-grpc-gateway", s)
+		}
+	}
+	*v = identValue(s)
+	return nil
+}
+
+// dirValue is a clean relative directory inside the output directory.
+type dirValue string
+
+func (v *dirValue) String() string   { return string(*v) }
+func (v *dirValue) accepted() string { return "<dir>" }
+func (v *dirValue) Set(s string) error {
+	if s == "" || path.IsAbs(s) || path.Clean(s) != s || s == "." || s == ".." || strings.HasPrefix(s, "../") || strings.Contains(s, `\`) {
+		return fmt.Errorf("invalid directory %q; want a clean relative path inside the output directory, such as cmd", s)
+	}
+	*v = dirValue(s)
+	return nil
+}
+
+// importPathValue is a Go import path.
+type importPathValue string
+
+func (v *importPathValue) String() string   { return string(*v) }
+func (v *importPathValue) accepted() string { return "<import path>" }
+func (v *importPathValue) Set(s string) error {
+	if s == "" || path.Clean(s) != s || strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") ||
+		strings.ContainsAny(s, " \t\\;:\"'`") {
+		return fmt.Errorf("invalid import path %q; want a Go import path such as example.com/you/greeter", s)
+	}
+	*v = importPathValue(s)
 	return nil
 }

@@ -18,7 +18,7 @@ const _ = runtime.SupportPackageIsVersion1
 const EchoServiceName = "goms.testdata.echo.EchoService"
 
 // RegisterEchoService registers impl with r, which serves it on gRPC
-// and routes its google.api.http rules through the HTTP gateway.
+// and routes its HTTP rules through the HTTP gateway.
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // EchoService answers with what it is sent. The runtime's tests serve it to

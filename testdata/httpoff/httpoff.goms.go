@@ -18,7 +18,7 @@ const _ = runtime.SupportPackageIsVersion1
 const GreeterServiceName = "goms.testdata.httpoff.GreeterService"
 
 // RegisterGreeterService registers impl with r, which serves it on gRPC
-// (the service has no google.api.http rules, so no HTTP routes).
+// (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // GreeterService has HTTP rules, but is generated with http=false and
 // without protoc-gen-grpc-gateway: it is served on gRPC only.

@@ -18,7 +18,7 @@ const _ = runtime.SupportPackageIsVersion1
 const PingServiceName = "goms.testdata.nohttp.PingService"
 
 // RegisterPingService registers impl with r, which serves it on gRPC
-// (the service has no google.api.http rules, so no HTTP routes).
+// (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // PingService has no google.api.http rules: it is served on gRPC only.
 func RegisterPingService(r runtime.Registrar, impl PingServiceServer) {
@@ -30,10 +30,12 @@ func RegisterPingService(r runtime.Registrar, impl PingServiceServer) {
 }
 
 // LegacyServiceName is the fully-qualified name of the LegacyService service.
+//
+// Deprecated: Do not use.
 const LegacyServiceName = "goms.testdata.nohttp.LegacyService"
 
 // RegisterLegacyService registers impl with r, which serves it on gRPC
-// (the service has no google.api.http rules, so no HTTP routes).
+// (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // LegacyService is a second service in the same file, deprecated.
 //

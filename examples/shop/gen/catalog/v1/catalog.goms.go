@@ -18,7 +18,7 @@ const _ = runtime.SupportPackageIsVersion1
 const CatalogServiceName = "shop.catalog.v1.CatalogService"
 
 // RegisterCatalogService registers impl with r, which serves it on gRPC
-// and routes its google.api.http rules through the HTTP gateway.
+// and routes its HTTP rules through the HTTP gateway.
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // CatalogService serves the products the shop sells.

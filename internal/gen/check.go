@@ -1,0 +1,96 @@
+package gen
+
+import (
+	"fmt"
+	"path"
+
+	"google.golang.org/protobuf/compiler/protogen"
+)
+
+// checkMains rejects parameter combinations that cannot give working
+// mains, before anything is generated. Each error is one line naming the
+// file, the service, the parameter and the fix.
+func checkMains(plugin *protogen.Plugin, p Params, names nameTable) error {
+	if p.GatewayMain != "" && !p.HTTP {
+		return fmt.Errorf("parameter %s needs %s=true: an HTTP-only gateway serves HTTP routes; drop %s=false or %s",
+			paramGatewayMain, paramHTTP, paramHTTP, paramGatewayMain)
+	}
+	if p.ServerMain == "" && p.GatewayMain == "" {
+		return nil
+	}
+	if p.ServerMain != "" {
+		if err := checkConstructors(plugin, p, names); err != nil {
+			return err
+		}
+	}
+	type owner struct {
+		s     *protogen.Service
+		file  string
+		param string
+	}
+	dirs := make(map[string]owner)
+	claim := func(f *protogen.File, s *protogen.Service, param, dir string) error {
+		if o, ok := dirs[dir]; ok {
+			return fmt.Errorf("%s: service %s: parameter %s: directory %s is already the %s of service %s (%s); set %s and %s to different directories",
+				f.Desc.Path(), s.Desc.FullName(), param, dir, o.param, o.s.Desc.FullName(), o.file, paramServerMain, paramGatewayMain)
+		}
+		dirs[dir] = owner{s, f.Desc.Path(), param}
+		return nil
+	}
+	for _, f := range plugin.Files {
+		if !f.Generate {
+			continue
+		}
+		for _, s := range f.Services {
+			n := names[s]
+			if p.ServerMain != "" {
+				if err := checkImpl(f, s, n, p, paramServerMain); err != nil {
+					return err
+				}
+				if err := claim(f, s, paramServerMain, path.Join(p.ServerMain, n.ServerMainDir)); err != nil {
+					return err
+				}
+			}
+			if p.GatewayMain != "" && gatewayRegisters(s, p.GenerateUnboundMethods) {
+				if err := claim(f, s, paramGatewayMain, path.Join(p.GatewayMain, n.GatewayMainDir)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkImpl checks what a service's implementation package must satisfy
+// for param (server_main, or goms skeleton).
+func checkImpl(f *protogen.File, s *protogen.Service, n *serviceNames, p Params, param string) error {
+	switch {
+	case p.ImplPackage == "":
+		return fmt.Errorf("%s: service %s: parameter %s needs %s, the import path of the package with func %s(*runtime.Server) (%s.%s, error); add %s=<import path>",
+			f.Desc.Path(), s.Desc.FullName(), param, paramImplPackage, n.Constructor, f.GoPackageName, n.Server, paramImplPackage)
+	case protogen.GoImportPath(p.ImplPackage) == f.GoImportPath:
+		return fmt.Errorf("%s: service %s: parameter %s: %q is the service's generated package; give the implementation a package of its own",
+			f.Desc.Path(), s.Desc.FullName(), paramImplPackage, p.ImplPackage)
+	}
+	return nil
+}
+
+// checkConstructors rejects two services that need the same constructor
+// name in the one implementation package.
+func checkConstructors(plugin *protogen.Plugin, p Params, names nameTable) error {
+	seen := make(map[string]*protogen.Service)
+	for _, f := range plugin.Files {
+		if !f.Generate {
+			continue
+		}
+		for _, s := range f.Services {
+			c := names[s].Constructor
+			if other, ok := seen[c]; ok {
+				return fmt.Errorf("%s: service %s: parameter %s: func %s in %s is already the constructor of service %s; generate the two services with different %s values",
+					f.Desc.Path(), s.Desc.FullName(), paramImplPackage, c, p.ImplPackage, other.Desc.FullName(), paramImplPackage)
+			}
+			seen[c] = s
+		}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package gen
+
+import (
+	"path"
+
+	"google.golang.org/protobuf/compiler/protogen"
+)
+
+// generateServerMain writes <server_main>/<service>/main.go: a command that
+// serves the service, built by New<Service> of impl_package, in the mode
+// its flags choose. All logic lives in runtime.Main.
+func generateServerMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *serviceInfo) {
+	n := s.names
+	dir := path.Join(p.ServerMain, n.ServerMainDir)
+	g := plugin.NewGeneratedFile(outputName(p, path.Join(dir, "main.go")), mainImportPath(p, dir))
+	generateHeader(g, plugin, f)
+	constructor := g.QualifiedGoIdent(protogen.GoImportPath(p.ImplPackage).Ident(n.Constructor))
+	register := g.QualifiedGoIdent(f.GoImportPath.Ident(n.Register))
+	server := g.QualifiedGoIdent(runtimePackage.Ident("Server"))
+	runMain := g.QualifiedGoIdent(runtimePackage.Ident("Main"))
+	v := locals(qualifiers(constructor, register, server, runMain), "s", "impl", "err")
+	srv, impl, err := v[0], v[1], v[2]
+
+	g.P("// Command ", n.ServerMainDir, " serves the ", s.Desc.FullName(), " service,")
+	g.P("// implemented by ", n.Constructor, " in ", p.ImplPackage, ",")
+	g.P("// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:")
+	g.P("//")
+	g.P("//	", n.ServerMainDir, " -mode gateway   # gRPC and HTTP/JSON in one process (default)")
+	g.P("//	", n.ServerMainDir, " -mode grpc      # gRPC only")
+	g.P("//	", n.ServerMainDir, " -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC")
+	g.P("//")
+	g.P("// Run it with -help for every flag.")
+	generateComments(g, s.Comments.Leading, s.deprecated)
+	g.P("package main")
+	g.P()
+	g.P("func main() {")
+	g.P(runMain, "(func(", srv, " *", server, ") error {")
+	g.P(impl, ", ", err, " := ", constructor, "(", srv, ")")
+	g.P("if ", err, " != nil {")
+	g.P("return ", err)
+	g.P("}")
+	g.P(register, "(", srv, ", ", impl, ")")
+	g.P("return nil")
+	g.P("})")
+	g.P("}")
+}
+
+// generateGatewayMain writes <gateway_main>/<service>-gateway/main.go: an
+// HTTP-only gateway for the service that forwards every call to the gRPC
+// server named by -upstream. It needs no user code.
+func generateGatewayMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *serviceInfo) {
+	n := s.names
+	dir := path.Join(p.GatewayMain, n.GatewayMainDir)
+	g := plugin.NewGeneratedFile(outputName(p, path.Join(dir, "main.go")), mainImportPath(p, dir))
+	generateHeader(g, plugin, f)
+	register := g.QualifiedGoIdent(f.GoImportPath.Ident(n.Register))
+	server := g.QualifiedGoIdent(runtimePackage.Ident("Server"))
+	runMain := g.QualifiedGoIdent(runtimePackage.Ident("Main"))
+	withMode := g.QualifiedGoIdent(runtimePackage.Ident("WithMode"))
+	modeHTTP := g.QualifiedGoIdent(runtimePackage.Ident("ModeHTTP"))
+	srv := locals(qualifiers(register, server, runMain, withMode), "s")[0]
+
+	g.P("// Command ", n.GatewayMainDir, " serves the HTTP/JSON routes of the")
+	g.P("// ", s.Desc.FullName(), " service and forwards every call over gRPC")
+	g.P("// to the server named by -upstream (or GOMS_UPSTREAM):")
+	g.P("//")
+	g.P("//	", n.GatewayMainDir, " -http-addr :8080 -upstream host:port")
+	g.P("//")
+	g.P("// It always runs in mode http. Run it with -help for every flag.")
+	generateComments(g, s.Comments.Leading, s.deprecated)
+	g.P("package main")
+	g.P()
+	g.P("func main() {")
+	g.P(runMain, "(func(", srv, " *", server, ") error {")
+	g.P(register, "(", srv, ", nil)")
+	g.P("return nil")
+	g.P("}, ", withMode, "(", modeHTTP, "))")
+	g.P("}")
+}
