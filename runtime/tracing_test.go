@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
@@ -51,9 +52,14 @@ func TestTracingChain(t *testing.T) {
 	if resp.StatusCode != 200 || body != `{"message":"fwd-me"}` {
 		t.Fatalf("GET = %d %s", resp.StatusCode, body)
 	}
-	tp.ForceFlush(context.Background())
-
-	spans := exporter.GetSpans()
+	// The backend ends its server span after it has answered: wait for it.
+	var spans tracetest.SpanStubs
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		tp.ForceFlush(context.Background())
+		if spans = exporter.GetSpans(); len(spans) >= 5 || time.Now().After(deadline) {
+			break
+		}
+	}
 	byID := make(map[trace.SpanID]tracetest.SpanStub)
 	for _, s := range spans {
 		byID[s.SpanContext.SpanID()] = s
