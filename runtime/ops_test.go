@@ -404,3 +404,39 @@ func TestSlowBody(t *testing.T) {
 		t.Errorf("a truncated request was answered 200:\n%s", reply)
 	}
 }
+
+// TestMessageSizeLimit checks grpc.max_recv_bytes on the gRPC server.
+func TestMessageSizeLimit(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.MaxRecvMsgSize = 1024
+	s := serveConfig(t, cfg)
+	client := dial(t, s.GRPCAddr())
+	_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: strings.Repeat("x", 2048)})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("2 KiB message to a 1 KiB limit: %v, want ResourceExhausted", err)
+	}
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "small"}); err != nil {
+		t.Errorf("small message after an oversized one: %v", err)
+	}
+}
+
+// TestIdleTimeout checks that idle keep-alive HTTP connections are closed.
+func TestIdleTimeout(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.IdleTimeout = 200 * time.Millisecond
+	s := serveConfig(t, cfg)
+	conn, err := net.Dial("tcp", s.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /v1/echo/x HTTP/1.1\r\nHost: x\r\n\r\n"))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	reply, err := io.ReadAll(conn) // the answer, then EOF when the idle connection is closed
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("an idle keep-alive connection stayed open for 10s")
+	}
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 200 OK") {
+		t.Errorf("reply: %q", reply)
+	}
+}
