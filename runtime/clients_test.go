@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,73 @@ func TestCallTimeout(t *testing.T) {
 		_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "slow", DelayMs: 2000})
 		if status.Code(err) != codes.DeadlineExceeded {
 			t.Errorf("remote=%v: slow call without deadline: %v, want DeadlineExceeded", remote, err)
+		}
+		s.Stop(context.Background())
+	}
+}
+
+// TestConnAllKinds runs the four kinds of RPC through Conn, co-located and
+// remote, with the same assertions.
+func TestConnAllKinds(t *testing.T) {
+	backend, _ := startServer(t, runtime.ModeGRPC)
+	for _, remote := range []bool{false, true} {
+		cfg := runtime.DefaultConfig()
+		cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+		if remote {
+			cfg.Serve = []string{nohttp.PingServiceName}
+			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
+		}
+		s := runtime.New(cfg)
+		nohttp.RegisterPingService(s, &pingServer{})
+		echo.RegisterEchoService(s, &echoServer{})
+		client := echo.NewEchoServiceClientFrom(s)
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if resp, err := client.Echo(ctx, &echo.EchoRequest{Message: "unary"}); err != nil || resp.GetMessage() != "unary" {
+			t.Errorf("remote=%v unary: %v %v", remote, resp, err)
+		}
+		expand, err := client.Expand(ctx, &echo.EchoRequest{Message: "a b c"})
+		var got []string
+		for err == nil {
+			var resp *echo.EchoResponse
+			if resp, err = expand.Recv(); err == nil {
+				got = append(got, resp.GetMessage())
+			}
+		}
+		if err != io.EOF || strings.Join(got, ",") != "a,b,c" {
+			t.Errorf("remote=%v server stream: %v %v", remote, got, err)
+		}
+		collect, err := client.Collect(ctx)
+		for _, w := range []string{"x", "y"} {
+			if err == nil {
+				err = collect.Send(&echo.EchoRequest{Message: w})
+			}
+		}
+		var joined *echo.EchoResponse
+		if err == nil {
+			joined, err = collect.CloseAndRecv()
+		}
+		if err != nil || joined.GetMessage() != "x y" {
+			t.Errorf("remote=%v client stream: %v %v", remote, joined, err)
+		}
+		chat, err := client.Chat(ctx)
+		var reply *echo.EchoResponse
+		if err == nil {
+			err = chat.Send(&echo.EchoRequest{Message: "hi"})
+		}
+		if err == nil {
+			reply, err = chat.Recv()
+		}
+		if err == nil {
+			err = chat.CloseSend()
+		}
+		if err != nil || reply.GetMessage() != "re: hi" {
+			t.Errorf("remote=%v bidi: %v %v", remote, reply, err)
+		}
+		if _, err := chat.Recv(); err != io.EOF {
+			t.Errorf("remote=%v bidi end: %v, want EOF", remote, err)
 		}
 		s.Stop(context.Background())
 	}

@@ -88,6 +88,35 @@ func (s *echoServer) calls() int {
 	return len(s.peers)
 }
 
+func (s *echoServer) Collect(stream grpc.ClientStreamingServer[echo.EchoRequest, echo.EchoResponse]) error {
+	var words []string
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&echo.EchoResponse{Message: strings.Join(words, " ")})
+		}
+		if err != nil {
+			return err
+		}
+		words = append(words, req.GetMessage())
+	}
+}
+
+func (s *echoServer) Chat(stream grpc.BidiStreamingServer[echo.EchoRequest, echo.EchoResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&echo.EchoResponse{Message: "re: " + req.GetMessage()}); err != nil {
+			return err
+		}
+	}
+}
+
 func (s *echoServer) lastPeer() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -49,6 +49,13 @@ type Registrar interface {
 	Register(svc Service)
 }
 
+// ConnProvider gives connections to services by fully-qualified name.
+// [*Server] implements it (see [Server.Conn]); generated
+// New<Service>ClientFrom functions take one.
+type ConnProvider interface {
+	Conn(service string) grpc.ClientConnInterface
+}
+
 // name returns the service's full name for messages.
 func (s Service) name() string {
 	if s.Desc != nil {

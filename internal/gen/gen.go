@@ -75,6 +75,7 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	g.P("const _ = ", runtimePackage.Ident("SupportPackageIsVersion1"))
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
+		generateClient(g, s)
 	}
 	for _, s := range f.services {
 		if p.ServerMain != "" {

@@ -17,13 +17,15 @@ type serviceNames struct {
 	// Declared by protoc-gen-goms in the service's Go package. They are
 	// <Svc>Name and Register<Svc>, with "_" appended while they collide
 	// with an identifier another plugin or another service declares there.
-	Name     string // const <Svc>Name: the fully-qualified service name
-	Register string // func Register<Svc>: the registration glue
+	Name       string // const <Svc>Name: the fully-qualified service name
+	Register   string // func Register<Svc>: the registration glue
+	ClientFrom string // func New<Svc>ClientFrom: the typed client by service name
 
 	// Declared by protoc-gen-go-grpc in the same package.
 	ServiceDesc   string // <Svc>_ServiceDesc
 	Server        string // <Svc>Server interface
 	NewClient     string // New<Svc>Client
+	Client        string // <Svc>Client interface
 	Unimplemented string // Unimplemented<Svc>Server
 
 	// Declared by protoc-gen-grpc-gateway in the same package.
@@ -88,9 +90,11 @@ func newNameTable(plugin *protogen.Plugin, p Params) nameTable {
 				table[s] = &serviceNames{
 					Name:                  free(taken, svc+"Name"),
 					Register:              free(taken, "Register"+svc),
+					ClientFrom:            free(taken, "New"+svc+"ClientFrom"),
 					ServiceDesc:           svc + "_ServiceDesc",
 					Server:                svc + "Server",
 					NewClient:             "New" + svc + "Client",
+					Client:                svc + "Client",
 					Unimplemented:         "Unimplemented" + svc + "Server",
 					RegisterHandlerClient: "Register" + svc + p.RegisterFuncSuffix + "Client",
 					Constructor:           "New" + svc,

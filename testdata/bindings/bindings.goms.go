@@ -31,6 +31,14 @@ func RegisterLibraryService(r runtime.Registrar, impl LibraryServiceServer) {
 	})
 }
 
+// NewLibraryServiceClientFrom returns a client of the LibraryService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewLibraryServiceClientFrom(c runtime.ConnProvider) LibraryServiceClient {
+	return NewLibraryServiceClient(c.Conn(LibraryServiceName))
+}
+
 // OnlyAdditionalServiceName is the fully-qualified name of the OnlyAdditionalService service.
 const OnlyAdditionalServiceName = "goms.testdata.bindings.OnlyAdditionalService"
 
@@ -49,6 +57,14 @@ func RegisterOnlyAdditionalService(r runtime.Registrar, impl OnlyAdditionalServi
 	})
 }
 
+// NewOnlyAdditionalServiceClientFrom returns a client of the OnlyAdditionalService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewOnlyAdditionalServiceClientFrom(c runtime.ConnProvider) OnlyAdditionalServiceClient {
+	return NewOnlyAdditionalServiceClient(c.Conn(OnlyAdditionalServiceName))
+}
+
 // PatternlessServiceName is the fully-qualified name of the PatternlessService service.
 const PatternlessServiceName = "goms.testdata.bindings.PatternlessService"
 
@@ -63,4 +79,12 @@ func RegisterPatternlessService(r runtime.Registrar, impl PatternlessServiceServ
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("PatternlessService"),
 	})
+}
+
+// NewPatternlessServiceClientFrom returns a client of the PatternlessService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewPatternlessServiceClientFrom(c runtime.ConnProvider) PatternlessServiceClient {
+	return NewPatternlessServiceClient(c.Conn(PatternlessServiceName))
 }

@@ -31,3 +31,11 @@ func RegisterEchoService(r runtime.Registrar, impl EchoServiceServer) {
 		Gateway:    runtime.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
 	})
 }
+
+// NewEchoServiceClientFrom returns a client of the EchoService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewEchoServiceClientFrom(c runtime.ConnProvider) EchoServiceClient {
+	return NewEchoServiceClient(c.Conn(EchoServiceName))
+}

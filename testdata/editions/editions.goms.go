@@ -30,3 +30,11 @@ func RegisterNoteService(r runtime.Registrar, impl NoteServiceServer) {
 		Gateway:    runtime.Gateway(RegisterNoteServiceHandlerClient, NewNoteServiceClient),
 	})
 }
+
+// NewNoteServiceClientFrom returns a client of the NoteService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewNoteServiceClientFrom(c runtime.ConnProvider) NoteServiceClient {
+	return NewNoteServiceClient(c.Conn(NoteServiceName))
+}

@@ -29,3 +29,11 @@ func RegisterGreeterService(r runtime.Registrar, impl GreeterServiceServer) {
 		Descriptor: File_httpoff_httpoff_proto.Services().ByName("GreeterService"),
 	})
 }
+
+// NewGreeterServiceClientFrom returns a client of the GreeterService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewGreeterServiceClientFrom(c runtime.ConnProvider) GreeterServiceClient {
+	return NewGreeterServiceClient(c.Conn(GreeterServiceName))
+}

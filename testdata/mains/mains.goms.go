@@ -31,6 +31,14 @@ func RegisterGreeterService(r runtime.Registrar, impl GreeterServiceServer) {
 	})
 }
 
+// NewGreeterServiceClientFrom returns a client of the GreeterService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewGreeterServiceClientFrom(c runtime.ConnProvider) GreeterServiceClient {
+	return NewGreeterServiceClient(c.Conn(GreeterServiceName))
+}
+
 // InternalServiceName is the fully-qualified name of the InternalService service.
 const InternalServiceName = "goms.testdata.mains.InternalService"
 
@@ -44,4 +52,12 @@ func RegisterInternalService(r runtime.Registrar, impl InternalServiceServer) {
 		Impl:       impl,
 		Descriptor: File_mains_mains_proto.Services().ByName("InternalService"),
 	})
+}
+
+// NewInternalServiceClientFrom returns a client of the InternalService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewInternalServiceClientFrom(c runtime.ConnProvider) InternalServiceClient {
+	return NewInternalServiceClient(c.Conn(InternalServiceName))
 }

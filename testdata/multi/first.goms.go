@@ -31,6 +31,14 @@ func RegisterAlphaService(r runtime.Registrar, impl AlphaServiceServer) {
 	})
 }
 
+// NewAlphaServiceClientFrom returns a client of the AlphaService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewAlphaServiceClientFrom(c runtime.ConnProvider) AlphaServiceClient {
+	return NewAlphaServiceClient(c.Conn(AlphaServiceName))
+}
+
 // BetaServiceName is the fully-qualified name of the BetaService service.
 const BetaServiceName = "goms.testdata.multi.BetaService"
 
@@ -44,4 +52,12 @@ func RegisterBetaService(r runtime.Registrar, impl BetaServiceServer) {
 		Impl:       impl,
 		Descriptor: File_multi_first_proto.Services().ByName("BetaService"),
 	})
+}
+
+// NewBetaServiceClientFrom returns a client of the BetaService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewBetaServiceClientFrom(c runtime.ConnProvider) BetaServiceClient {
+	return NewBetaServiceClient(c.Conn(BetaServiceName))
 }

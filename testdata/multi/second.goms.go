@@ -31,3 +31,11 @@ func RegisterGammaService(r runtime.Registrar, impl GammaServiceServer) {
 		Gateway:    runtime.Gateway(RegisterGammaServiceHandlerClient, NewGammaServiceClient),
 	})
 }
+
+// NewGammaServiceClientFrom returns a client of the GammaService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewGammaServiceClientFrom(c runtime.ConnProvider) GammaServiceClient {
+	return NewGammaServiceClient(c.Conn(GammaServiceName))
+}

@@ -32,6 +32,14 @@ func RegisterEcho_(r runtime.Registrar, impl EchoServer) {
 	})
 }
 
+// NewEchoClientFrom returns a client of the Echo service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewEchoClientFrom(c runtime.ConnProvider) EchoClient {
+	return NewEchoClient(c.Conn(EchoName_))
+}
+
 // EchoServerName is the fully-qualified name of the EchoServer service.
 const EchoServerName = "goms.testdata.names.EchoServer"
 
@@ -45,6 +53,14 @@ func RegisterEchoServer_(r runtime.Registrar, impl EchoServerServer) {
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("EchoServer"),
 	})
+}
+
+// NewEchoServerClientFrom returns a client of the EchoServer service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewEchoServerClientFrom(c runtime.ConnProvider) EchoServerClient {
+	return NewEchoServerClient(c.Conn(EchoServerName))
 }
 
 // SnakeCaseServiceName is the fully-qualified name of the snake_case_service service.
@@ -64,6 +80,14 @@ func RegisterSnakeCaseService(r runtime.Registrar, impl SnakeCaseServiceServer) 
 	})
 }
 
+// NewSnakeCaseServiceClientFrom returns a client of the snake_case_service service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewSnakeCaseServiceClientFrom(c runtime.ConnProvider) SnakeCaseServiceClient {
+	return NewSnakeCaseServiceClient(c.Conn(SnakeCaseServiceName))
+}
+
 // HTTPThingName_ is the fully-qualified name of the HTTPThing service.
 const HTTPThingName_ = "goms.testdata.names.HTTPThing"
 
@@ -81,6 +105,14 @@ func RegisterHTTPThing(r runtime.Registrar, impl HTTPThingServer) {
 	})
 }
 
+// NewHTTPThingClientFrom returns a client of the HTTPThing service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewHTTPThingClientFrom(c runtime.ConnProvider) HTTPThingClient {
+	return NewHTTPThingClient(c.Conn(HTTPThingName_))
+}
+
 // FuncName is the fully-qualified name of the func service.
 const FuncName = "goms.testdata.names.func"
 
@@ -94,6 +126,14 @@ func RegisterFunc(r runtime.Registrar, impl FuncServer) {
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("func"),
 	})
+}
+
+// NewFuncClientFrom returns a client of the func service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewFuncClientFrom(c runtime.ConnProvider) FuncClient {
+	return NewFuncClient(c.Conn(FuncName))
 }
 
 // OldServiceName is the fully-qualified name of the OldService service.
@@ -113,4 +153,14 @@ func RegisterOldService(r runtime.Registrar, impl OldServiceServer) {
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("OldService"),
 	})
+}
+
+// NewOldServiceClientFrom returns a client of the OldService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+//
+// Deprecated: Do not use.
+func NewOldServiceClientFrom(c runtime.ConnProvider) OldServiceClient {
+	return NewOldServiceClient(c.Conn(OldServiceName))
 }

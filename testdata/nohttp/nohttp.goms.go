@@ -29,6 +29,14 @@ func RegisterPingService(r runtime.Registrar, impl PingServiceServer) {
 	})
 }
 
+// NewPingServiceClientFrom returns a client of the PingService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewPingServiceClientFrom(c runtime.ConnProvider) PingServiceClient {
+	return NewPingServiceClient(c.Conn(PingServiceName))
+}
+
 // LegacyServiceName is the fully-qualified name of the LegacyService service.
 //
 // Deprecated: Do not use.
@@ -46,4 +54,14 @@ func RegisterLegacyService(r runtime.Registrar, impl LegacyServiceServer) {
 		Impl:       impl,
 		Descriptor: File_nohttp_nohttp_proto.Services().ByName("LegacyService"),
 	})
+}
+
+// NewLegacyServiceClientFrom returns a client of the LegacyService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+//
+// Deprecated: Do not use.
+func NewLegacyServiceClientFrom(c runtime.ConnProvider) LegacyServiceClient {
+	return NewLegacyServiceClient(c.Conn(LegacyServiceName))
 }

@@ -30,3 +30,11 @@ func RegisterLegacyService(r runtime.Registrar, impl LegacyServiceServer) {
 		Gateway:    runtime.Gateway(RegisterLegacyServiceHandlerClient, NewLegacyServiceClient),
 	})
 }
+
+// NewLegacyServiceClientFrom returns a client of the LegacyService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewLegacyServiceClientFrom(c runtime.ConnProvider) LegacyServiceClient {
+	return NewLegacyServiceClient(c.Conn(LegacyServiceName))
+}

@@ -30,3 +30,11 @@ func RegisterCounterService(r runtime.Registrar, impl CounterServiceServer) {
 		Gateway:    runtime.Gateway(RegisterCounterServiceHandlerClient, NewCounterServiceClient),
 	})
 }
+
+// NewCounterServiceClientFrom returns a client of the CounterService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewCounterServiceClientFrom(c runtime.ConnProvider) CounterServiceClient {
+	return NewCounterServiceClient(c.Conn(CounterServiceName))
+}

@@ -30,3 +30,11 @@ func RegisterPlaceService(r runtime.Registrar, impl PlaceServiceServer) {
 		Gateway:    runtime.Gateway(RegisterPlaceServiceHandlerClient, NewPlaceServiceClient),
 	})
 }
+
+// NewPlaceServiceClientFrom returns a client of the PlaceService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewPlaceServiceClientFrom(c runtime.ConnProvider) PlaceServiceClient {
+	return NewPlaceServiceClient(c.Conn(PlaceServiceName))
+}

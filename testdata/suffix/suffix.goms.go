@@ -31,3 +31,11 @@ func RegisterTimeService(r runtime.Registrar, impl TimeServiceServer) {
 		Gateway:    runtime.Gateway(RegisterTimeServiceGwClient, NewTimeServiceClient),
 	})
 }
+
+// NewTimeServiceClientFrom returns a client of the TimeService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewTimeServiceClientFrom(c runtime.ConnProvider) TimeServiceClient {
+	return NewTimeServiceClient(c.Conn(TimeServiceName))
+}

@@ -32,6 +32,14 @@ func RegisterStreamService(r runtime.Registrar, impl StreamServiceServer) {
 	})
 }
 
+// NewStreamServiceClientFrom returns a client of the StreamService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewStreamServiceClientFrom(c runtime.ConnProvider) StreamServiceClient {
+	return NewStreamServiceClient(c.Conn(StreamServiceName))
+}
+
 // PatternlessServiceName is the fully-qualified name of the PatternlessService service.
 const PatternlessServiceName = "goms.testdata.unbound.PatternlessService"
 
@@ -48,6 +56,14 @@ func RegisterPatternlessService(r runtime.Registrar, impl PatternlessServiceServ
 	})
 }
 
+// NewPatternlessServiceClientFrom returns a client of the PatternlessService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewPatternlessServiceClientFrom(c runtime.ConnProvider) PatternlessServiceClient {
+	return NewPatternlessServiceClient(c.Conn(PatternlessServiceName))
+}
+
 // EmptyServiceName is the fully-qualified name of the EmptyService service.
 const EmptyServiceName = "goms.testdata.unbound.EmptyService"
 
@@ -61,4 +77,12 @@ func RegisterEmptyService(r runtime.Registrar, impl EmptyServiceServer) {
 		Impl:       impl,
 		Descriptor: File_unbound_unbound_proto.Services().ByName("EmptyService"),
 	})
+}
+
+// NewEmptyServiceClientFrom returns a client of the EmptyService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewEmptyServiceClientFrom(c runtime.ConnProvider) EmptyServiceClient {
+	return NewEmptyServiceClient(c.Conn(EmptyServiceName))
 }

@@ -30,3 +30,11 @@ func RegisterWellKnownService(r runtime.Registrar, impl WellKnownServiceServer) 
 		Gateway:    runtime.Gateway(RegisterWellKnownServiceHandlerClient, NewWellKnownServiceClient),
 	})
 }
+
+// NewWellKnownServiceClientFrom returns a client of the WellKnownService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewWellKnownServiceClientFrom(c runtime.ConnProvider) WellKnownServiceClient {
+	return NewWellKnownServiceClient(c.Conn(WellKnownServiceName))
+}

@@ -30,3 +30,11 @@ func RegisterClockService(r runtime.Registrar, impl ClockServiceServer) {
 		Gateway:    runtime.Gateway(RegisterClockServiceHandlerClient, NewClockServiceClient),
 	})
 }
+
+// NewClockServiceClientFrom returns a client of the ClockService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewClockServiceClientFrom(c runtime.ConnProvider) ClockServiceClient {
+	return NewClockServiceClient(c.Conn(ClockServiceName))
+}

@@ -30,3 +30,11 @@ func RegisterUserService(r runtime.Registrar, impl UserServiceServer) {
 		Gateway:    runtime.Gateway(RegisterUserServiceHandlerClient, NewUserServiceClient),
 	})
 }
+
+// NewUserServiceClientFrom returns a client of the UserService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewUserServiceClientFrom(c runtime.ConnProvider) UserServiceClient {
+	return NewUserServiceClient(c.Conn(UserServiceName))
+}

@@ -19,7 +19,7 @@ func main() {
 		catalogv1.RegisterCatalogService(s, catalog.New())
 		// The order service prices orders with the catalog: in-process when
 		// this process hosts it, over gRPC at its target otherwise.
-		pricing := catalogv1.NewCatalogServiceClient(s.Conn(catalogv1.CatalogServiceName))
+		pricing := catalogv1.NewCatalogServiceClientFrom(s)
 		ordersv1.RegisterOrderService(s, orders.New(pricing))
 		return nil
 	})

@@ -30,3 +30,11 @@ func RegisterCatalogService(r runtime.Registrar, impl CatalogServiceServer) {
 		Gateway:    runtime.Gateway(RegisterCatalogServiceHandlerClient, NewCatalogServiceClient),
 	})
 }
+
+// NewCatalogServiceClientFrom returns a client of the CatalogService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewCatalogServiceClientFrom(c runtime.ConnProvider) CatalogServiceClient {
+	return NewCatalogServiceClient(c.Conn(CatalogServiceName))
+}

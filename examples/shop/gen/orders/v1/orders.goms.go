@@ -31,3 +31,11 @@ func RegisterOrderService(r runtime.Registrar, impl OrderServiceServer) {
 		Gateway:    runtime.Gateway(RegisterOrderServiceHandlerClient, NewOrderServiceClient),
 	})
 }
+
+// NewOrderServiceClientFrom returns a client of the OrderService service wherever
+// it runs: in-process when this process hosts it, otherwise over the
+// connection the runtime dialled at start-up to its configured target.
+// See [runtime.Server.Conn].
+func NewOrderServiceClientFrom(c runtime.ConnProvider) OrderServiceClient {
+	return NewOrderServiceClient(c.Conn(OrderServiceName))
+}
