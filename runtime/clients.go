@@ -137,6 +137,9 @@ func (s *Server) resolveClients() error {
 		if target == "" && s.cfg.Mode == ModeHTTP {
 			target = s.cfg.Upstream
 		}
+		if target == "" && s.etcd != nil {
+			target = s.etcd.target(name)
+		}
 		if target == "" {
 			missing = append(missing, name)
 			continue
@@ -145,7 +148,7 @@ func (s *Server) resolveClients() error {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return fmt.Errorf("goms: %s: not hosted by this process and no target configured; set targets (flag -targets %s=<target>, or GOMS_TARGETS)",
+		return fmt.Errorf("goms: %s: not hosted by this process and no target configured; set targets (flag -targets %s=<target>, or GOMS_TARGETS) or etcd.endpoints",
 			strings.Join(missing, ", "), missing[0])
 	}
 	for _, target := range slices.Sorted(maps.Keys(byTarget)) {
@@ -171,6 +174,12 @@ func (s *Server) dialPooled(target string, services []string) (*grpc.ClientConn,
 		grpc.WithIdleTimeout(0), // stay connected: calls never wait for a dial
 	}
 	dialTarget := target
+	if strings.HasPrefix(target, "etcd://") {
+		if s.etcd == nil {
+			return nil, fmt.Errorf("goms: target %q of %s needs etcd.endpoints", target, strings.Join(services, ", "))
+		}
+		extra = append(extra, grpc.WithResolvers(s.etcd.resolver))
+	}
 	if addrs, ok := staticAddresses(target); ok {
 		r := manual.NewBuilderWithScheme("goms-static")
 		state := resolver.State{}

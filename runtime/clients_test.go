@@ -131,7 +131,7 @@ func TestConnReadiness(t *testing.T) {
 
 func TestConnErrors(t *testing.T) {
 	_, _, err := frontServer(t, func(*runtime.Config) {})
-	want := "goms: goms.testdata.echo.EchoService: not hosted by this process and no target configured; set targets (flag -targets goms.testdata.echo.EchoService=<target>, or GOMS_TARGETS)"
+	want := "goms: goms.testdata.echo.EchoService: not hosted by this process and no target configured; set targets (flag -targets goms.testdata.echo.EchoService=<target>, or GOMS_TARGETS) or etcd.endpoints"
 	if err == nil || err.Error() != want {
 		t.Errorf("Start without a target: %v\nwant %s", err, want)
 	}

@@ -165,6 +165,21 @@ type Config struct {
 	// /readyz answers 503 naming them. Key client.connect_timeout,
 	// default 10s.
 	ConnectTimeout time.Duration
+	// EtcdEndpoints, when set, turn on service discovery through etcd: the
+	// server registers each service it hosts under a lease, and services
+	// without a target are found at etcd:///<prefix>/<service>. Key
+	// etcd.endpoints (a list; comma-separated in flags and env).
+	EtcdEndpoints []string
+	// EtcdPrefix is the key prefix of the registrations. Key etcd.prefix,
+	// default "goms".
+	EtcdPrefix string
+	// EtcdLeaseTTL is how long a registration outlives a process that
+	// died without deregistering. Key etcd.lease_ttl, default 10s.
+	EtcdLeaseTTL time.Duration
+	// EtcdAdvertise is the host:port registered for this server. Key
+	// etcd.advertise_addr; default the gRPC address, which must then name
+	// a host.
+	EtcdAdvertise string
 	// Services holds the per-service sections of the configuration file,
 	// by fully-qualified service name. Key services.
 	Services map[string]ServiceConfig
@@ -208,6 +223,8 @@ func DefaultConfig() Config {
 		LogFormat:         "text",
 		ShutdownGrace:     DefaultShutdownGrace,
 		CallTimeout:       10 * time.Second,
+		EtcdPrefix:        "goms",
+		EtcdLeaseTTL:      10 * time.Second,
 		ConnectTimeout:    10 * time.Second,
 	}
 }
@@ -344,6 +361,14 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.CallTimeout) }},
 		{"client.connect_timeout", "how long start-up waits for the targets to be reachable",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ConnectTimeout) }},
+		{"etcd.endpoints", "etcd endpoints for service discovery, comma-separated; empty: off",
+			func(c *Config) flag.Value { return (*listValue)(&c.EtcdEndpoints) }},
+		{"etcd.prefix", "key prefix of the service registrations in etcd",
+			func(c *Config) flag.Value { return (*stringValue)(&c.EtcdPrefix) }},
+		{"etcd.lease_ttl", "lifetime of a registration whose process stopped renewing it",
+			func(c *Config) flag.Value { return (*durationValue)(&c.EtcdLeaseTTL) }},
+		{"etcd.advertise_addr", "host:port registered for this server; empty: the gRPC address",
+			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.EtcdAdvertise) }},
 		{"tls.cert_file", "TLS certificate (PEM) for gRPC and HTTP; empty: plaintext",
 			func(c *Config) flag.Value { return (*stringValue)(&c.TLSCertFile) }},
 		{"tls.key_file", "TLS private key (PEM) of tls.cert_file",
@@ -593,6 +618,9 @@ func (c Config) Validate() error {
 	}
 	if (c.ClientTLSCertFile == "") != (c.ClientTLSKeyFile == "") {
 		return errors.New("client_tls.cert_file and client_tls.key_file go together: set both or neither")
+	}
+	if len(c.EtcdEndpoints) > 0 && c.EtcdLeaseTTL < time.Second {
+		return fmt.Errorf("etcd.lease_ttl %s: must be at least 1s", c.EtcdLeaseTTL)
 	}
 	if c.ShutdownGrace < 0 {
 		return fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace)

@@ -49,7 +49,8 @@ type Server struct {
 	dialed   []*grpc.ClientConn
 
 	tel      *telemetry
-	trace    *tracing // nil: tracing off
+	etcd     *registry // nil: no service discovery
+	trace    *tracing  // nil: tracing off
 	local    localConn
 	grpcLis  net.Listener
 	httpLis  net.Listener
@@ -233,6 +234,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.tls = tlsCfg
+	if len(s.cfg.EtcdEndpoints) > 0 {
+		if s.etcd, err = newRegistry(s.cfg); err != nil {
+			return err
+		}
+	}
 	if s.cfg.Mode.servesHTTP() {
 		// The gateway reaches services hosted elsewhere like any client.
 		for _, svc := range s.services {
@@ -247,6 +253,19 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := s.listen(); err != nil {
 		return err
+	}
+	advertise := ""
+	if s.etcd != nil && s.cfg.Mode.servesGRPC() {
+		listening := s.cfg.GRPCAddr
+		if s.grpcLis != nil {
+			listening = s.grpcLis.Addr().String()
+		} else if s.httpLis != nil {
+			listening = s.httpLis.Addr().String()
+		}
+		if advertise, err = advertiseAddr(s.cfg, listening); err != nil {
+			s.closeAll()
+			return err
+		}
 	}
 	var descs []*grpc.ServiceDesc
 	for _, svc := range s.services {
@@ -291,6 +310,19 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	for _, c := range s.dialed {
 		c.Connect()
+	}
+	if advertise != "" {
+		var names []string
+		for _, svc := range s.services {
+			if s.hosted(svc.name()) && s.cfg.service(svc.name()).GRPC {
+				names = append(names, svc.name())
+			}
+		}
+		if err := s.etcd.register(names, advertise, s.log.Warn); err != nil {
+			s.abort()
+			return err
+		}
+		s.log.Info("registered in etcd", "services", strings.Join(names, ","), "addr", advertise)
 	}
 	s.started = true
 	s.ready.Store(true)
@@ -558,6 +590,13 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.ready.Store(false)
 	s.stopNow()
+	if s.etcd != nil {
+		// Deregister before draining, so that clients stop picking this
+		// server while it finishes the calls in flight.
+		if err := s.etcd.deregister(); err != nil {
+			s.log.Warn("etcd: deregister", "err", err)
+		}
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		s.log.Info("stopping", "grace", time.Until(deadline).Round(time.Millisecond))
 	} else {
@@ -604,6 +643,19 @@ func (s *Server) Stop(ctx context.Context) error {
 	return nil
 }
 
+// abort stops servers that Start began before it failed.
+func (s *Server) abort() {
+	if s.grpcSrv != nil {
+		s.grpcSrv.Stop()
+	}
+	for _, h := range []*http.Server{s.httpSrv, s.adminSrv} {
+		if h != nil {
+			h.Close()
+		}
+	}
+	s.closeAll()
+}
+
 // closeAll releases listeners and connections after a failed Start.
 func (s *Server) closeAll() {
 	for _, l := range []net.Listener{s.grpcLis, s.httpLis, s.adminLis} {
@@ -617,6 +669,9 @@ func (s *Server) closeAll() {
 func (s *Server) closeConns() {
 	for _, c := range append(s.pooled, s.dialed...) {
 		c.Close()
+	}
+	if s.etcd != nil {
+		s.etcd.client.Close()
 	}
 }
 

@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/naming/endpoints"
+	etcdresolver "go.etcd.io/etcd/client/v3/naming/resolver"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/resolver"
+)
+
+// registry registers the services a server hosts in etcd, under a lease,
+// and resolves etcd:/// targets, with etcd's own naming packages: a
+// service's endpoints are the keys <prefix>/<service>/<address>, which
+// etcd's gRPC resolver watches.
+type registry struct {
+	client   *clientv3.Client
+	resolver resolver.Builder
+	prefix   string
+	ttl      time.Duration
+
+	mu     sync.Mutex
+	lease  clientv3.LeaseID
+	cancel context.CancelFunc // stops the keep-alive loop
+	done   chan struct{}
+}
+
+// newRegistry connects to etcd and checks that it answers within timeout.
+func newRegistry(cfg Config) (*registry, error) {
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.EtcdEndpoints,
+		DialTimeout: cfg.ConnectTimeout,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.EtcdEndpoints, ","), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout)
+	defer cancel()
+	if _, err := client.Get(ctx, cfg.EtcdPrefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("etcd %s: not reachable within %s (client.connect_timeout): %w",
+			strings.Join(cfg.EtcdEndpoints, ","), cfg.ConnectTimeout, err)
+	}
+	b, err := etcdresolver.NewBuilder(client)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &registry{client: client, resolver: b, prefix: cfg.EtcdPrefix, ttl: cfg.EtcdLeaseTTL}, nil
+}
+
+// target is the etcd target of a service: etcd:///<prefix>/<service>.
+func (r *registry) target(service string) string { return "etcd:///" + r.prefix + "/" + service }
+
+// register puts addr under every service name, on one lease kept alive
+// until deregister; if the lease is lost (etcd unreachable for longer than
+// the TTL), it registers again once etcd answers.
+func (r *registry) register(services []string, addr string, log func(msg string, args ...any)) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := r.put(ctx, services, addr); err != nil {
+		cancel()
+		return err
+	}
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		for {
+			r.mu.Lock()
+			lease := r.lease
+			r.mu.Unlock()
+			alive, err := r.client.KeepAlive(ctx, lease)
+			if err == nil {
+				for range alive { // drained until the lease is lost or ctx ends
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			log("etcd lease lost; registering again", "services", strings.Join(services, ","), "addr", addr)
+			for ctx.Err() == nil {
+				if err := r.put(ctx, services, addr); err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// put grants a lease and writes one endpoint key per service on it.
+func (r *registry) put(ctx context.Context, services []string, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	grant, err := r.client.Grant(ctx, int64(r.ttl/time.Second))
+	if err != nil {
+		return fmt.Errorf("etcd: lease: %w", err)
+	}
+	for _, svc := range services {
+		em, err := endpoints.NewManager(r.client, r.prefix+"/"+svc)
+		if err == nil {
+			err = em.AddEndpoint(ctx, r.prefix+"/"+svc+"/"+addr, endpoints.Endpoint{Addr: addr}, clientv3.WithLease(grant.ID))
+		}
+		if err != nil {
+			return fmt.Errorf("etcd: register %s at %s: %w", svc, addr, err)
+		}
+	}
+	r.mu.Lock()
+	r.lease = grant.ID
+	r.mu.Unlock()
+	return nil
+}
+
+// deregister revokes the lease, which deletes every endpoint key at once,
+// and stops the keep-alive loop.
+func (r *registry) deregister() error {
+	if r.cancel == nil {
+		return nil
+	}
+	r.cancel()
+	<-r.done
+	r.mu.Lock()
+	lease := r.lease
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := r.client.Revoke(ctx, lease)
+	return err
+}
+
+// advertiseAddr is the address other processes dial to reach this server
+// over gRPC: etcd.advertise_addr, or the address the gRPC server listens
+// on when it names a host.
+func advertiseAddr(cfg Config, listening string) (string, error) {
+	if cfg.EtcdAdvertise != "" {
+		return cfg.EtcdAdvertise, nil
+	}
+	host, _, err := net.SplitHostPort(listening)
+	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		return "", errors.New("etcd.advertise_addr: the gRPC server listens on all interfaces (" + listening +
+			"); set the address other processes should dial, such as the pod IP and port")
+	}
+	return listening, nil
+}
