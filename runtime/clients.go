@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
@@ -57,7 +58,7 @@ func (s *Server) clientFor(service string) *serviceConn {
 	}
 	c, ok := s.clients[service]
 	if !ok {
-		c = &serviceConn{service: service, timeout: s.cfg.CallTimeout}
+		c = &serviceConn{service: service, timeout: s.cfg.CallTimeout, propagate: s.cfg.PropagateMetadata}
 		s.clients[service] = c
 	}
 	return c
@@ -66,10 +67,11 @@ func (s *Server) clientFor(service string) *serviceConn {
 // serviceConn is what [Server.Conn] returns: a stable handle whose
 // destination, in-process or remote, is set when the server starts.
 type serviceConn struct {
-	service string
-	timeout time.Duration
-	conn    atomic.Pointer[grpc.ClientConnInterface]
-	err     error // why there is no destination, after Start
+	service   string
+	timeout   time.Duration
+	propagate []string // incoming metadata keys passed on
+	conn      atomic.Pointer[grpc.ClientConnInterface]
+	err       error // why there is no destination, after Start
 }
 
 func (c *serviceConn) dest() (grpc.ClientConnInterface, error) {
@@ -92,7 +94,32 @@ func (c *serviceConn) Invoke(ctx context.Context, method string, args, reply any
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	return conn.Invoke(ctx, method, args, reply, opts...)
+	return conn.Invoke(c.passOn(ctx), method, args, reply, opts...)
+}
+
+// passOn copies the configured keys of the incoming metadata (the call
+// being handled) to the outgoing metadata, unless already set there.
+func (c *serviceConn) passOn(ctx context.Context) context.Context {
+	if len(c.propagate) == 0 {
+		return ctx
+	}
+	in, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ctx
+	}
+	out, _ := metadata.FromOutgoingContext(ctx)
+	var kv []string
+	for _, k := range c.propagate {
+		if vs := in.Get(k); len(vs) > 0 && len(out.Get(k)) == 0 {
+			for _, v := range vs {
+				kv = append(kv, k, v)
+			}
+		}
+	}
+	if len(kv) == 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
 
 // NewStream does not apply the call timeout: streams are often meant to
@@ -102,7 +129,7 @@ func (c *serviceConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 	if err != nil {
 		return nil, err
 	}
-	return conn.NewStream(ctx, desc, method, opts...)
+	return conn.NewStream(c.passOn(ctx), desc, method, opts...)
 }
 
 // hosted reports whether this process serves the named service itself:

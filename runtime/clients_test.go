@@ -10,7 +10,9 @@ import (
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -232,4 +234,57 @@ func TestConnAllKinds(t *testing.T) {
 		}
 		s.Stop(context.Background())
 	}
+}
+
+// TestConnPropagatesMetadata checks that x-request-id travels from the
+// incoming call to the calls its handler makes through Conn.
+func TestConnPropagatesMetadata(t *testing.T) {
+	seen := make(chan string, 1)
+	backendCfg := runtime.DefaultConfig()
+	backendCfg.Mode = runtime.ModeGRPC
+	backend := serveConfig(t, backendCfg, runtime.WithUnaryInterceptors(
+		func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			md, _ := metadata.FromIncomingContext(ctx)
+			if ids := md.Get("x-request-id"); len(ids) > 0 && strings.HasSuffix(info.FullMethod, "/Echo") {
+				select {
+				case seen <- ids[0]:
+				default:
+				}
+			}
+			return h(ctx, req)
+		}))
+	cfg := runtime.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Serve = []string{nohttp.PingServiceName}
+	cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
+	front := runtime.New(cfg)
+	nohttp.RegisterPingService(front, forwardingPing{echo: echo.NewEchoServiceClientFrom(front)})
+	echo.RegisterEchoService(front, nil)
+	if err := front.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer front.Stop(context.Background())
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "req-42")
+	if _, err := nohttp.NewPingServiceClient(front.LocalConn()).Ping(ctx, &nohttp.PingRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-seen:
+		if id != "req-42" {
+			t.Errorf("backend saw x-request-id %q, want req-42", id)
+		}
+	default:
+		t.Error("backend did not see x-request-id")
+	}
+}
+
+// forwardingPing answers Ping by calling echo.
+type forwardingPing struct {
+	nohttp.UnimplementedPingServiceServer
+	echo echo.EchoServiceClient
+}
+
+func (p forwardingPing) Ping(ctx context.Context, _ *nohttp.PingRequest) (*nohttp.PingResponse, error) {
+	_, err := p.echo.Echo(ctx, &echo.EchoRequest{Message: "fwd"})
+	return &nohttp.PingResponse{}, err
 }

@@ -160,6 +160,11 @@ type Config struct {
 	// CallTimeout is the deadline of calls through [Server.Conn] whose
 	// context has none. Key client.call_timeout, default 10s.
 	CallTimeout time.Duration
+	// PropagateMetadata lists the incoming metadata keys that calls made
+	// through [Server.Conn] inside a handler carry on to the next service,
+	// unless the caller set them itself. Key client.propagate_metadata,
+	// default x-request-id.
+	PropagateMetadata []string
 	// ConnectTimeout bounds the wait for the targets to be reachable at
 	// start-up; until then, and for good if the wait ends without them,
 	// /readyz answers 503 naming them. Key client.connect_timeout,
@@ -223,6 +228,7 @@ func DefaultConfig() Config {
 		LogFormat:         "text",
 		ShutdownGrace:     DefaultShutdownGrace,
 		CallTimeout:       10 * time.Second,
+		PropagateMetadata: []string{"x-request-id"},
 		EtcdPrefix:        "goms",
 		EtcdLeaseTTL:      10 * time.Second,
 		ConnectTimeout:    10 * time.Second,
@@ -359,6 +365,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*mapValue)(&c.Targets) }},
 		{"client.call_timeout", "deadline of calls to other services whose context has none",
 			func(c *Config) flag.Value { return (*durationValue)(&c.CallTimeout) }},
+		{"client.propagate_metadata", "incoming metadata keys passed on to the calls a handler makes, comma-separated",
+			func(c *Config) flag.Value { return (*listValue)(&c.PropagateMetadata) }},
 		{"client.connect_timeout", "how long start-up waits for the targets to be reachable",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ConnectTimeout) }},
 		{"etcd.endpoints", "etcd endpoints for service discovery, comma-separated; empty: off",
