@@ -23,11 +23,18 @@ func generateServerMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *servi
 
 	g.P("// Command ", n.ServerMainDir, " serves the ", s.Desc.FullName(), " service,")
 	g.P("// implemented by ", n.Constructor, " in ", p.ImplPackage, ",")
-	g.P("// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:")
-	g.P("//")
-	g.P("//	", n.ServerMainDir, " -mode gateway   # gRPC and HTTP/JSON in one process (default)")
-	g.P("//	", n.ServerMainDir, " -mode grpc      # gRPC only")
-	g.P("//	", n.ServerMainDir, " -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC")
+	if s.http {
+		g.P("// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:")
+		g.P("//")
+		g.P("//	", n.ServerMainDir, " -mode gateway   # gRPC and HTTP/JSON in one process (default)")
+		g.P("//	", n.ServerMainDir, " -mode grpc      # gRPC only")
+		g.P("//	", n.ServerMainDir, " -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC")
+	} else {
+		g.P("// on gRPC (the service has no HTTP rules). Flags or GOMS_* variables")
+		g.P("// set the address and the rest of the configuration:")
+		g.P("//")
+		g.P("//	", n.ServerMainDir, " -grpc-addr 127.0.0.1:42001")
+	}
 	g.P("//")
 	g.P("// Run it with -help for every flag.")
 	generateComments(g, s.Comments.Leading, s.deprecated)

@@ -6,11 +6,10 @@
 
 // Command internal-service serves the goms.testdata.mains.InternalService service,
 // implemented by NewInternalService in github.com/goms-io/goms/testdata/mains/impl,
-// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:
+// on gRPC (the service has no HTTP rules). Flags or GOMS_* variables
+// set the address and the rest of the configuration:
 //
-//	internal-service -mode gateway   # gRPC and HTTP/JSON in one process (default)
-//	internal-service -mode grpc      # gRPC only
-//	internal-service -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC
+//	internal-service -grpc-addr 127.0.0.1:42001
 //
 // Run it with -help for every flag.
 //
