@@ -6,11 +6,10 @@
 
 // Command echo-server serves the goms.testdata.names.EchoServer service,
 // implemented by NewEchoServer in github.com/goms-io/goms/testdata/names/s,
-// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:
+// on gRPC (the service has no HTTP rules). Flags or GOMS_* variables
+// set the address and the rest of the configuration:
 //
-//	echo-server -mode gateway   # gRPC and HTTP/JSON in one process (default)
-//	echo-server -mode grpc      # gRPC only
-//	echo-server -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC
+//	echo-server -grpc-addr 127.0.0.1:42001
 //
 // Run it with -help for every flag.
 //

@@ -6,11 +6,10 @@
 
 // Command func serves the goms.testdata.names.func service,
 // implemented by NewFunc in github.com/goms-io/goms/testdata/names/s,
-// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:
+// on gRPC (the service has no HTTP rules). Flags or GOMS_* variables
+// set the address and the rest of the configuration:
 //
-//	func -mode gateway   # gRPC and HTTP/JSON in one process (default)
-//	func -mode grpc      # gRPC only
-//	func -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC
+//	func -grpc-addr 127.0.0.1:42001
 //
 // Run it with -help for every flag.
 //

@@ -6,11 +6,10 @@
 
 // Command old-service serves the goms.testdata.names.OldService service,
 // implemented by NewOldService in github.com/goms-io/goms/testdata/names/s,
-// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:
+// on gRPC (the service has no HTTP rules). Flags or GOMS_* variables
+// set the address and the rest of the configuration:
 //
-//	old-service -mode gateway   # gRPC and HTTP/JSON in one process (default)
-//	old-service -mode grpc      # gRPC only
-//	old-service -mode http -upstream host:port   # HTTP/JSON, forwarded over gRPC
+//	old-service -grpc-addr 127.0.0.1:42001
 //
 // Run it with -help for every flag.
 //
