@@ -35,9 +35,11 @@ import (
 // has no deadline gets [Config.CallTimeout].
 //
 // Conn may be called before [Server.Start], typically while registering
-// services; where the service is served is decided at Start, which fails
-// when a service asked for is neither hosted nor has a target. Calls made
-// before Start fail with codes.Unavailable.
+// services; where the service is served is decided at Start. Calls made
+// before Start fail with codes.Unavailable, and so do calls to a service
+// that is neither hosted nor has a target, with a message saying what to
+// configure: a process may build services it does not host, whose
+// clients it never uses.
 func (s *Server) Conn(service string) grpc.ClientConnInterface {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,7 +151,6 @@ func (s *Server) served(name string) bool {
 // connection, or a pooled connection to its target (one per distinct
 // target, shared by the services behind it).
 func (s *Server) resolveClients() error {
-	var missing []string
 	byTarget := make(map[string][]string)
 	for name, c := range s.clients {
 		if c.conn.Load() != nil {
@@ -168,15 +169,14 @@ func (s *Server) resolveClients() error {
 			target = s.etcd.target(name)
 		}
 		if target == "" {
-			missing = append(missing, name)
+			// Not fatal: a process often builds services it does not host,
+			// whose clients it never uses. Calls say what is missing.
+			c.err = status.Errorf(codes.Unavailable,
+				"goms: %s is not hosted by this process and has no target; set targets (flag -targets %s=<target>, or GOMS_TARGETS) or etcd.endpoints",
+				name, name)
 			continue
 		}
 		byTarget[target] = append(byTarget[target], name)
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return fmt.Errorf("goms: %s: not hosted by this process and no target configured; set targets (flag -targets %s=<target>, or GOMS_TARGETS) or etcd.endpoints",
-			strings.Join(missing, ", "), missing[0])
 	}
 	for _, target := range slices.Sorted(maps.Keys(byTarget)) {
 		names := byTarget[target]

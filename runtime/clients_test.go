@@ -132,10 +132,14 @@ func TestConnReadiness(t *testing.T) {
 }
 
 func TestConnErrors(t *testing.T) {
-	_, _, err := frontServer(t, func(*runtime.Config) {})
-	want := "goms: goms.testdata.echo.EchoService: not hosted by this process and no target configured; set targets (flag -targets goms.testdata.echo.EchoService=<target>, or GOMS_TARGETS) or etcd.endpoints"
-	if err == nil || err.Error() != want {
-		t.Errorf("Start without a target: %v\nwant %s", err, want)
+	_, client, err := frontServer(t, func(*runtime.Config) {})
+	if err != nil {
+		t.Fatalf("Start with a client of a service that has no target: %v", err)
+	}
+	_, err = client.Echo(context.Background(), &echo.EchoRequest{})
+	want := "goms: goms.testdata.echo.EchoService is not hosted by this process and has no target; set targets (flag -targets goms.testdata.echo.EchoService=<target>, or GOMS_TARGETS) or etcd.endpoints"
+	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != want {
+		t.Errorf("call to a service without a target: %v\nwant Unavailable: %s", err, want)
 	}
 	_, _, err = frontServer(t, func(c *runtime.Config) { c.Serve = []string{"no.Such"} })
 	if err == nil || !strings.HasPrefix(err.Error(), `goms: serve: unknown service "no.Such"; registered: goms.testdata.nohttp.PingService`) {

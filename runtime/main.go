@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -84,7 +85,7 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 		stop()
 	}()
 	if err := s.Run(ctx); err != nil {
-		fmt.Fprintf(stderr, "goms: %v\n", err)
+		fmt.Fprintf(stderr, "goms: %s\n", strings.TrimPrefix(err.Error(), "goms: "))
 		return 1
 	}
 	return 0

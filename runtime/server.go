@@ -305,6 +305,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	if s.adminLis != nil {
+		s.log.Info("serving admin", "addr", s.adminLis.Addr().String())
 		s.adminSrv = s.newHTTPServer(s.adminHandler(http.NotFoundHandler()))
 		s.serve("admin", s.adminLis, s.adminSrv.Serve)
 	}

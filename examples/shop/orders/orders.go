@@ -1,5 +1,6 @@
 // Package orders implements the example shop's OrderService. It prices
-// orders by calling the CatalogService over gRPC and keeps them in memory.
+// orders by calling the CatalogService over gRPC (which asks the
+// StockService in turn) and keeps them in memory.
 package orders
 
 import (
@@ -31,35 +32,60 @@ func New(catalog catalogv1.CatalogServiceClient) *Service {
 
 // CreateOrder prices the items with the catalog and stores the order.
 func (s *Service) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {
-	if len(req.GetItems()) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "an order needs at least one item")
+	lines, total, err := s.price(ctx, req.GetItems())
+	if err != nil {
+		return nil, err
 	}
-	order := &ordersv1.Order{}
-	for i, item := range req.GetItems() {
-		if item.GetQuantity() <= 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "items[%d]: quantity must be positive, got %d", i, item.GetQuantity())
-		}
-		resp, err := s.catalog.GetProduct(ctx, &catalogv1.GetProductRequest{Id: item.GetProductId()})
-		if status.Code(err) == codes.NotFound {
-			return nil, status.Errorf(codes.InvalidArgument, "items[%d]: unknown product %q", i, item.GetProductId())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("price items[%d]: %w", i, err)
-		}
-		price := resp.GetProduct().GetPriceCents()
-		order.Lines = append(order.Lines, &ordersv1.OrderLine{
-			ProductId:      item.GetProductId(),
-			Quantity:       item.GetQuantity(),
-			UnitPriceCents: price,
-		})
-		order.TotalCents += price * int64(item.GetQuantity())
-	}
+	order := &ordersv1.Order{Lines: lines, TotalCents: total}
 	s.mu.Lock()
 	s.nextID++
 	order.Id = fmt.Sprintf("o-%d", s.nextID)
 	s.orders[order.Id] = order
 	s.mu.Unlock()
 	return &ordersv1.CreateOrderResponse{Order: proto.CloneOf(order)}, nil
+}
+
+// QuoteOrder prices the items with the catalog and stores nothing.
+func (s *Service) QuoteOrder(ctx context.Context, req *ordersv1.QuoteOrderRequest) (*ordersv1.QuoteOrderResponse, error) {
+	lines, total, err := s.price(ctx, req.GetItems())
+	if err != nil {
+		return nil, err
+	}
+	return &ordersv1.QuoteOrderResponse{Lines: lines, TotalCents: total}, nil
+}
+
+// price asks the catalog for the price and stock of every item. Errors of
+// the catalog other than NotFound (such as Unavailable) keep their code.
+func (s *Service) price(ctx context.Context, items []*ordersv1.Item) ([]*ordersv1.OrderLine, int64, error) {
+	if len(items) == 0 {
+		return nil, 0, status.Error(codes.InvalidArgument, "an order needs at least one item")
+	}
+	var lines []*ordersv1.OrderLine
+	var total int64
+	for i, item := range items {
+		if item.GetQuantity() <= 0 {
+			return nil, 0, status.Errorf(codes.InvalidArgument, "items[%d]: quantity must be positive, got %d", i, item.GetQuantity())
+		}
+		resp, err := s.catalog.GetProduct(ctx, &catalogv1.GetProductRequest{Id: item.GetProductId()})
+		if status.Code(err) == codes.NotFound {
+			return nil, 0, status.Errorf(codes.InvalidArgument, "items[%d]: unknown product %q", i, item.GetProductId())
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("price items[%d]: %w", i, err)
+		}
+		product := resp.GetProduct()
+		if item.GetQuantity() > product.GetUnitsInStock() {
+			return nil, 0, status.Errorf(codes.FailedPrecondition, "items[%d]: %d of %q ordered, %d in stock",
+				i, item.GetQuantity(), item.GetProductId(), product.GetUnitsInStock())
+		}
+		lines = append(lines, &ordersv1.OrderLine{
+			ProductId:      item.GetProductId(),
+			Quantity:       item.GetQuantity(),
+			UnitPriceCents: product.GetPriceCents(),
+		})
+		total += product.GetPriceCents() * int64(item.GetQuantity())
+	}
+	return lines, total, nil
 }
 
 // GetOrder returns a stored order, or NotFound.

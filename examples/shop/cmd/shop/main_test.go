@@ -21,6 +21,7 @@ import (
 
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -109,8 +110,10 @@ func startShop(t *testing.T, mode string, args ...string) *proc {
 	}
 	go io.Copy(io.Discard, pr)
 	t.Cleanup(func() {
-		if p.cmd.ProcessState != nil {
+		select {
+		case <-p.done: // stopped or killed by the test
 			return
+		default:
 		}
 		if err := p.stop(); err != nil {
 			t.Errorf("shop %v: %v; output:\n%s", args, err, p.out)
@@ -135,6 +138,12 @@ func (p *proc) stop() error {
 	return nil
 }
 
+// kill sends SIGKILL and waits for the process to exit.
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
 func dial(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -151,16 +160,31 @@ func ctx(t *testing.T) context.Context {
 	return ctx
 }
 
-// checkGRPC runs the example's calls with a plain grpc-go client.
-func checkGRPC(t *testing.T, addr string) {
-	conn := dial(t, addr)
-	catalog := catalogv1.NewCatalogServiceClient(conn)
-	orders := ordersv1.NewOrderServiceClient(conn)
+// edge says where the shared assertions reach a topology of the shop: its
+// HTTP/JSON edge and the gRPC address of a process hosting each service.
+// In one process they are all the same.
+type edge struct {
+	http                   string
+	orders, catalog, stock string
+}
+
+// sameAddr is the edge of one process serving everything.
+func sameAddr(grpcAddr, httpAddr string) edge {
+	return edge{http: httpAddr, orders: grpcAddr, catalog: grpcAddr, stock: grpcAddr}
+}
+
+// checkGRPC runs the example's calls with a plain grpc-go client. The order
+// service's calls cross all three services (orders → catalog → stock), the
+// catalog's cross two, ListProducts as a stream on both hops.
+func checkGRPC(t *testing.T, e edge) {
+	orders := ordersv1.NewOrderServiceClient(dial(t, e.orders))
+	catalog := catalogv1.NewCatalogServiceClient(dial(t, e.catalog))
+	stock := stockv1.NewStockServiceClient(dial(t, e.stock))
 
 	t.Run("grpc/GetProduct", func(t *testing.T) {
 		resp, err := catalog.GetProduct(ctx(t), &catalogv1.GetProductRequest{Id: "tea"})
-		if err != nil || resp.GetProduct().GetPriceCents() != 450 {
-			t.Fatalf("GetProduct(tea) = %v, %v", resp, err)
+		if err != nil || resp.GetProduct().GetPriceCents() != 450 || resp.GetProduct().GetUnitsInStock() != 100 {
+			t.Fatalf("GetProduct(tea) = %v, %v; want 450 cents, 100 in stock", resp, err)
 		}
 	})
 	t.Run("grpc/GetProduct/NotFound", func(t *testing.T) {
@@ -169,12 +193,12 @@ func checkGRPC(t *testing.T, addr string) {
 			t.Fatalf("GetProduct(caviar) error = %v, want NotFound", err)
 		}
 	})
-	t.Run("grpc/ListProducts", func(t *testing.T) {
+	t.Run("grpc/ListProducts/stream", func(t *testing.T) {
 		stream, err := catalog.ListProducts(ctx(t), &catalogv1.ListProductsRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []string
+		var got []string
 		for {
 			resp, err := stream.Recv()
 			if err == io.EOF {
@@ -183,10 +207,16 @@ func checkGRPC(t *testing.T, addr string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, resp.GetProduct().GetId())
+			got = append(got, fmt.Sprintf("%s:%d", resp.GetProduct().GetId(), resp.GetProduct().GetUnitsInStock()))
 		}
-		if got := strings.Join(ids, ","); got != "coffee,croissant,tea" {
-			t.Fatalf("streamed %s", got)
+		if got, want := strings.Join(got, ","), "coffee:25,croissant:6,tea:100"; got != want {
+			t.Fatalf("streamed %s, want %s", got, want)
+		}
+	})
+	t.Run("grpc/GetStock", func(t *testing.T) {
+		resp, err := stock.GetStock(ctx(t), &stockv1.GetStockRequest{ProductId: "coffee"})
+		if err != nil || resp.GetStock().GetUnits() != 25 {
+			t.Fatalf("GetStock(coffee) = %v, %v", resp, err)
 		}
 	})
 	t.Run("grpc/CreateOrder", func(t *testing.T) {
@@ -201,10 +231,25 @@ func checkGRPC(t *testing.T, addr string) {
 			t.Fatalf("GetOrder = %v, %v", got, err)
 		}
 	})
+	t.Run("grpc/QuoteOrder", func(t *testing.T) {
+		resp, err := orders.QuoteOrder(ctx(t), &ordersv1.QuoteOrderRequest{Items: []*ordersv1.Item{
+			{ProductId: "coffee", Quantity: 1}, {ProductId: "croissant", Quantity: 6},
+		}})
+		if err != nil || resp.GetTotalCents() != 890+6*180 || len(resp.GetLines()) != 2 {
+			t.Fatalf("QuoteOrder = %v, %v", resp, err)
+		}
+	})
 	t.Run("grpc/CreateOrder/InvalidArgument", func(t *testing.T) {
 		_, err := orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "caviar", Quantity: 1}}})
-		if status.Code(err) != codes.InvalidArgument {
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `unknown product "caviar"`) {
 			t.Fatalf("CreateOrder(caviar) error = %v, want InvalidArgument", err)
+		}
+	})
+	t.Run("grpc/QuoteOrder/FailedPrecondition", func(t *testing.T) {
+		// The stock level comes from the far end of the chain.
+		_, err := orders.QuoteOrder(ctx(t), &ordersv1.QuoteOrderRequest{Items: []*ordersv1.Item{{ProductId: "croissant", Quantity: 7}}})
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), `7 of "croissant" ordered, 6 in stock`) {
+			t.Fatalf("QuoteOrder(7 croissants) error = %v, want FailedPrecondition", err)
 		}
 	})
 }
@@ -220,13 +265,20 @@ type httpCall struct {
 func checkHTTP(t *testing.T, addr string) {
 	for _, c := range []httpCall{
 		{"GetProduct", "GET", "/v1/products/coffee", "", 200,
-			[]string{`"id":"coffee"`, `"priceCents":"890"`}},
+			[]string{`"id":"coffee"`, `"priceCents":"890"`, `"unitsInStock":25`}},
 		{"GetProduct/NotFound", "GET", "/v1/products/caviar", "", 404,
 			[]string{`"code":5`, `"message":"product \"caviar\" not found"`, `"details":[]`}},
-		{"ListProducts/stream", "GET", "/v1/products", "", 200,
-			[]string{`{"result":{"product":{"id":"coffee"`, `{"result":{"product":{"id":"croissant"`, `{"result":{"product":{"id":"tea"`}},
+		{"ListProducts/stream", "GET", "/v1/products", "", 200, []string{
+			`{"result":{"product":{"id":"coffee","name":"Coffee beans, 250 g","priceCents":"890","unitsInStock":25}}}` + "\n",
+			`{"result":{"product":{"id":"croissant","name":"Croissant","priceCents":"180","unitsInStock":6}}}` + "\n",
+			`{"result":{"product":{"id":"tea","name":"Green tea, 50 bags","priceCents":"450","unitsInStock":100}}}` + "\n",
+		}},
 		{"CreateOrder", "POST", "/v1/orders", `{"items":[{"productId":"coffee","quantity":2}]}`, 200,
 			[]string{`"totalCents":"1780"`, `"unitPriceCents":"890"`}},
+		{"QuoteOrder", "POST", "/v1/orders:quote", `{"items":[{"productId":"tea","quantity":2},{"productId":"croissant","quantity":3}]}`, 200,
+			[]string{`"totalCents":"1440"`, `{"productId":"croissant","quantity":3,"unitPriceCents":"180"}`}},
+		{"QuoteOrder/FailedPrecondition", "POST", "/v1/orders:quote", `{"items":[{"productId":"croissant","quantity":7}]}`, 400,
+			[]string{`"code":9`, `7 of \"croissant\" ordered, 6 in stock`}},
 		{"CreateOrder/InvalidArgument", "POST", "/v1/orders", `{"items":[{"productId":"tea","quantity":0}]}`, 400,
 			[]string{`"code":3`, `quantity must be positive`}},
 		{"CreateOrder/MalformedJSON", "POST", "/v1/orders", `{"items":[{`, 400,
@@ -266,15 +318,31 @@ func checkHTTP(t *testing.T, addr string) {
 	}
 }
 
-func TestGatewayMode(t *testing.T) {
-	p := startShop(t, "gateway")
-	checkGRPC(t, p.grpcAddr)
-	checkHTTP(t, p.httpAddr)
+// checkCurl makes one call across the chain with curl.
+func checkCurl(t *testing.T, addr string) {
+	t.Run("curl/QuoteOrder", func(t *testing.T) {
+		out, err := exec.CommandContext(ctx(t), "curl", "-sS", "-w", `\n%{http_code}\n`,
+			"-X", "POST", "http://"+addr+"/v1/orders:quote",
+			"-d", `{"items":[{"productId":"coffee","quantity":1},{"productId":"tea","quantity":1}]}`).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl: %v\n%s", err, out)
+		}
+		if got := compactJSON(out); !strings.Contains(got, `"totalCents":"1340"`) || !strings.HasSuffix(got, "\n200\n") {
+			t.Fatalf("curl POST /v1/orders:quote answered:\n%s", got)
+		}
+	})
+}
+
+// checkShop runs every shared assertion against a topology.
+func checkShop(t *testing.T, e edge) {
+	checkGRPC(t, e)
+	checkHTTP(t, e.http)
+	checkCurl(t, e.http)
 }
 
 func TestGRPCMode(t *testing.T) {
 	p := startShop(t, "grpc")
-	checkGRPC(t, p.grpcAddr)
+	checkGRPC(t, sameAddr(p.grpcAddr, ""))
 	if strings.Contains(p.out.String(), "serving HTTP") {
 		t.Errorf("grpc mode serves HTTP:\n%s", p.out)
 	}
@@ -286,27 +354,6 @@ func TestHTTPMode(t *testing.T) {
 	checkHTTP(t, front.httpAddr)
 	if strings.Contains(front.out.String(), "serving gRPC") {
 		t.Errorf("http mode serves gRPC:\n%s", front.out)
-	}
-}
-
-// TestRemoteCatalog runs the order service against a catalog in another
-// process: the same binary, split by configuration.
-func TestRemoteCatalog(t *testing.T) {
-	catalogProc := startShop(t, "grpc", "-serve", "shop.catalog.v1.CatalogService")
-	ordersProc := startShop(t, "grpc", "-serve", "shop.orders.v1.OrderService",
-		"-targets", "shop.catalog.v1.CatalogService="+catalogProc.grpcAddr)
-	orders := ordersv1.NewOrderServiceClient(dial(t, ordersProc.grpcAddr))
-	resp, err := orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "tea", Quantity: 1}}})
-	if err != nil || resp.GetOrder().GetTotalCents() != 450 {
-		t.Fatalf("CreateOrder via remote catalog = %v, %v", resp, err)
-	}
-	// With the catalog gone, pricing fails with Unavailable, not a crash.
-	if err := catalogProc.stop(); err != nil {
-		t.Fatal(err)
-	}
-	_, err = orders.CreateOrder(ctx(t), &ordersv1.CreateOrderRequest{Items: []*ordersv1.Item{{ProductId: "tea", Quantity: 1}}})
-	if status.Code(err) != codes.Unavailable {
-		t.Fatalf("CreateOrder with the catalog down: %v, want Unavailable", err)
 	}
 }
 

@@ -21,7 +21,9 @@ const CatalogServiceName = "shop.catalog.v1.CatalogService"
 // and routes its HTTP rules through the HTTP gateway.
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
-// CatalogService serves the products the shop sells.
+// CatalogService serves the products the shop sells, with the units in
+// stock it asks the StockService for over gRPC. Its methods only read, so
+// calls to it are retried on UNAVAILABLE.
 func RegisterCatalogService(r runtime.Registrar, impl CatalogServiceServer) {
 	r.Register(runtime.Service{
 		Desc:       &CatalogService_ServiceDesc,

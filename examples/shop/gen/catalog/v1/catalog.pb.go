@@ -30,7 +30,9 @@ type Product struct {
 	// Name is the product's display name.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// PriceCents is the unit price in euro cents.
-	PriceCents    int64 `protobuf:"varint,3,opt,name=price_cents,json=priceCents,proto3" json:"price_cents,omitempty"`
+	PriceCents int64 `protobuf:"varint,3,opt,name=price_cents,json=priceCents,proto3" json:"price_cents,omitempty"`
+	// UnitsInStock is the number of units in stock, from the StockService.
+	UnitsInStock  int32 `protobuf:"varint,4,opt,name=units_in_stock,json=unitsInStock,proto3" json:"units_in_stock,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -82,6 +84,13 @@ func (x *Product) GetName() string {
 func (x *Product) GetPriceCents() int64 {
 	if x != nil {
 		return x.PriceCents
+	}
+	return 0
+}
+
+func (x *Product) GetUnitsInStock() int32 {
+	if x != nil {
+		return x.UnitsInStock
 	}
 	return 0
 }
@@ -265,23 +274,24 @@ var File_shop_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_shop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1dshop/catalog/v1/catalog.proto\x12\x0fshop.catalog.v1\x1a\x1cgoogle/api/annotations.proto\"N\n" +
+	"\x1dshop/catalog/v1/catalog.proto\x12\x0fshop.catalog.v1\x1a\x1cgoogle/api/annotations.proto\"t\n" +
 	"\aProduct\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
 	"\vprice_cents\x18\x03 \x01(\x03R\n" +
-	"priceCents\"#\n" +
+	"priceCents\x12$\n" +
+	"\x0eunits_in_stock\x18\x04 \x01(\x05R\funitsInStock\"#\n" +
 	"\x11GetProductRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
 	"\x12GetProductResponse\x122\n" +
 	"\aproduct\x18\x01 \x01(\v2\x18.shop.catalog.v1.ProductR\aproduct\"\x15\n" +
 	"\x13ListProductsRequest\"J\n" +
 	"\x14ListProductsResponse\x122\n" +
-	"\aproduct\x18\x01 \x01(\v2\x18.shop.catalog.v1.ProductR\aproduct2\xf7\x01\n" +
-	"\x0eCatalogService\x12p\n" +
+	"\aproduct\x18\x01 \x01(\v2\x18.shop.catalog.v1.ProductR\aproduct2\xfd\x01\n" +
+	"\x0eCatalogService\x12s\n" +
 	"\n" +
-	"GetProduct\x12\".shop.catalog.v1.GetProductRequest\x1a#.shop.catalog.v1.GetProductResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/products/{id}\x12s\n" +
-	"\fListProducts\x12$.shop.catalog.v1.ListProductsRequest\x1a%.shop.catalog.v1.ListProductsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products0\x01B@Z>github.com/goms-io/goms/examples/shop/gen/catalog/v1;catalogv1b\x06proto3"
+	"GetProduct\x12\".shop.catalog.v1.GetProductRequest\x1a#.shop.catalog.v1.GetProductResponse\"\x1c\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/products/{id}\x90\x02\x01\x12v\n" +
+	"\fListProducts\x12$.shop.catalog.v1.ListProductsRequest\x1a%.shop.catalog.v1.ListProductsResponse\"\x17\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products\x90\x02\x010\x01B@Z>github.com/goms-io/goms/examples/shop/gen/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_shop_catalog_v1_catalog_proto_rawDescOnce sync.Once

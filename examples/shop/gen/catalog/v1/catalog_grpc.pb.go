@@ -27,7 +27,9 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// CatalogService serves the products the shop sells.
+// CatalogService serves the products the shop sells, with the units in
+// stock it asks the StockService for over gRPC. Its methods only read, so
+// calls to it are retried on UNAVAILABLE.
 type CatalogServiceClient interface {
 	// GetProduct returns one product by its ID, or NOT_FOUND.
 	GetProduct(ctx context.Context, in *GetProductRequest, opts ...grpc.CallOption) (*GetProductResponse, error)
@@ -76,7 +78,9 @@ type CatalogService_ListProductsClient = grpc.ServerStreamingClient[ListProducts
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
 //
-// CatalogService serves the products the shop sells.
+// CatalogService serves the products the shop sells, with the units in
+// stock it asks the StockService for over gRPC. Its methods only read, so
+// calls to it are retried on UNAVAILABLE.
 type CatalogServiceServer interface {
 	// GetProduct returns one product by its ID, or NOT_FOUND.
 	GetProduct(context.Context, *GetProductRequest) (*GetProductResponse, error)

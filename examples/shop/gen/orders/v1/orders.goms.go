@@ -22,7 +22,8 @@ const OrderServiceName = "shop.orders.v1.OrderService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // OrderService takes orders. It prices them with the CatalogService, which
-// it calls over gRPC.
+// it calls over gRPC, and which asks the StockService in turn: a call to
+// the order service crosses three services.
 func RegisterOrderService(r runtime.Registrar, impl OrderServiceServer) {
 	r.Register(runtime.Service{
 		Desc:       &OrderService_ServiceDesc,

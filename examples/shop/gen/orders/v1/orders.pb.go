@@ -297,6 +297,107 @@ func (x *CreateOrderResponse) GetOrder() *Order {
 	return nil
 }
 
+// QuoteOrderRequest lists the items to price.
+type QuoteOrderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Items to price; at least one.
+	Items         []*Item `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuoteOrderRequest) Reset() {
+	*x = QuoteOrderRequest{}
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuoteOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuoteOrderRequest) ProtoMessage() {}
+
+func (x *QuoteOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuoteOrderRequest.ProtoReflect.Descriptor instead.
+func (*QuoteOrderRequest) Descriptor() ([]byte, []int) {
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *QuoteOrderRequest) GetItems() []*Item {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// QuoteOrderResponse carries the priced items.
+type QuoteOrderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lines are the items with their prices.
+	Lines []*OrderLine `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	// TotalCents is the sum of the lines, in euro cents.
+	TotalCents    int64 `protobuf:"varint,2,opt,name=total_cents,json=totalCents,proto3" json:"total_cents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuoteOrderResponse) Reset() {
+	*x = QuoteOrderResponse{}
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuoteOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuoteOrderResponse) ProtoMessage() {}
+
+func (x *QuoteOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuoteOrderResponse.ProtoReflect.Descriptor instead.
+func (*QuoteOrderResponse) Descriptor() ([]byte, []int) {
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *QuoteOrderResponse) GetLines() []*OrderLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *QuoteOrderResponse) GetTotalCents() int64 {
+	if x != nil {
+		return x.TotalCents
+	}
+	return 0
+}
+
 // GetOrderRequest names the order to return.
 type GetOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -308,7 +409,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[5]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +421,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[5]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +434,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{5}
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetOrderRequest) GetId() string {
@@ -354,7 +455,7 @@ type GetOrderResponse struct {
 
 func (x *GetOrderResponse) Reset() {
 	*x = GetOrderResponse{}
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[6]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -366,7 +467,7 @@ func (x *GetOrderResponse) String() string {
 func (*GetOrderResponse) ProtoMessage() {}
 
 func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[6]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -379,7 +480,7 @@ func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
 func (*GetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{6}
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetOrderResponse) GetOrder() *Order {
@@ -411,15 +512,23 @@ const file_shop_orders_v1_orders_proto_rawDesc = "" +
 	"\x12CreateOrderRequest\x12*\n" +
 	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemR\x05items\"B\n" +
 	"\x13CreateOrderResponse\x12+\n" +
-	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order\"!\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order\"?\n" +
+	"\x11QuoteOrderRequest\x12*\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemR\x05items\"f\n" +
+	"\x12QuoteOrderResponse\x12/\n" +
+	"\x05lines\x18\x01 \x03(\v2\x19.shop.orders.v1.OrderLineR\x05lines\x12\x1f\n" +
+	"\vtotal_cents\x18\x02 \x01(\x03R\n" +
+	"totalCents\"!\n" +
 	"\x0fGetOrderRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
 	"\x10GetOrderResponse\x12+\n" +
-	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xe5\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xdd\x02\n" +
 	"\fOrderService\x12m\n" +
 	"\vCreateOrder\x12\".shop.orders.v1.CreateOrderRequest\x1a#.shop.orders.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
-	"/v1/orders\x12f\n" +
-	"\bGetOrder\x12\x1f.shop.orders.v1.GetOrderRequest\x1a .shop.orders.v1.GetOrderResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/orders/{id}B>Z<github.com/goms-io/goms/examples/shop/gen/orders/v1;ordersv1b\x06proto3"
+	"/v1/orders\x12s\n" +
+	"\n" +
+	"QuoteOrder\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1e\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/orders:quote\x90\x02\x01\x12i\n" +
+	"\bGetOrder\x12\x1f.shop.orders.v1.GetOrderRequest\x1a .shop.orders.v1.GetOrderResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/orders/{id}\x90\x02\x01B>Z<github.com/goms-io/goms/examples/shop/gen/orders/v1;ordersv1b\x06proto3"
 
 var (
 	file_shop_orders_v1_orders_proto_rawDescOnce sync.Once
@@ -433,30 +542,36 @@ func file_shop_orders_v1_orders_proto_rawDescGZIP() []byte {
 	return file_shop_orders_v1_orders_proto_rawDescData
 }
 
-var file_shop_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_shop_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_shop_orders_v1_orders_proto_goTypes = []any{
 	(*Order)(nil),               // 0: shop.orders.v1.Order
 	(*OrderLine)(nil),           // 1: shop.orders.v1.OrderLine
 	(*Item)(nil),                // 2: shop.orders.v1.Item
 	(*CreateOrderRequest)(nil),  // 3: shop.orders.v1.CreateOrderRequest
 	(*CreateOrderResponse)(nil), // 4: shop.orders.v1.CreateOrderResponse
-	(*GetOrderRequest)(nil),     // 5: shop.orders.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),    // 6: shop.orders.v1.GetOrderResponse
+	(*QuoteOrderRequest)(nil),   // 5: shop.orders.v1.QuoteOrderRequest
+	(*QuoteOrderResponse)(nil),  // 6: shop.orders.v1.QuoteOrderResponse
+	(*GetOrderRequest)(nil),     // 7: shop.orders.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),    // 8: shop.orders.v1.GetOrderResponse
 }
 var file_shop_orders_v1_orders_proto_depIdxs = []int32{
 	1, // 0: shop.orders.v1.Order.lines:type_name -> shop.orders.v1.OrderLine
 	2, // 1: shop.orders.v1.CreateOrderRequest.items:type_name -> shop.orders.v1.Item
 	0, // 2: shop.orders.v1.CreateOrderResponse.order:type_name -> shop.orders.v1.Order
-	0, // 3: shop.orders.v1.GetOrderResponse.order:type_name -> shop.orders.v1.Order
-	3, // 4: shop.orders.v1.OrderService.CreateOrder:input_type -> shop.orders.v1.CreateOrderRequest
-	5, // 5: shop.orders.v1.OrderService.GetOrder:input_type -> shop.orders.v1.GetOrderRequest
-	4, // 6: shop.orders.v1.OrderService.CreateOrder:output_type -> shop.orders.v1.CreateOrderResponse
-	6, // 7: shop.orders.v1.OrderService.GetOrder:output_type -> shop.orders.v1.GetOrderResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2, // 3: shop.orders.v1.QuoteOrderRequest.items:type_name -> shop.orders.v1.Item
+	1, // 4: shop.orders.v1.QuoteOrderResponse.lines:type_name -> shop.orders.v1.OrderLine
+	0, // 5: shop.orders.v1.GetOrderResponse.order:type_name -> shop.orders.v1.Order
+	3, // 6: shop.orders.v1.OrderService.CreateOrder:input_type -> shop.orders.v1.CreateOrderRequest
+	5, // 7: shop.orders.v1.OrderService.QuoteOrder:input_type -> shop.orders.v1.QuoteOrderRequest
+	7, // 8: shop.orders.v1.OrderService.GetOrder:input_type -> shop.orders.v1.GetOrderRequest
+	4, // 9: shop.orders.v1.OrderService.CreateOrder:output_type -> shop.orders.v1.CreateOrderResponse
+	6, // 10: shop.orders.v1.OrderService.QuoteOrder:output_type -> shop.orders.v1.QuoteOrderResponse
+	8, // 11: shop.orders.v1.OrderService.GetOrder:output_type -> shop.orders.v1.GetOrderResponse
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_shop_orders_v1_orders_proto_init() }
@@ -470,7 +585,7 @@ func file_shop_orders_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shop_orders_v1_orders_proto_rawDesc), len(file_shop_orders_v1_orders_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	OrderService_CreateOrder_FullMethodName = "/shop.orders.v1.OrderService/CreateOrder"
+	OrderService_QuoteOrder_FullMethodName  = "/shop.orders.v1.OrderService/QuoteOrder"
 	OrderService_GetOrder_FullMethodName    = "/shop.orders.v1.OrderService/GetOrder"
 )
 
@@ -28,11 +29,17 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // OrderService takes orders. It prices them with the CatalogService, which
-// it calls over gRPC.
+// it calls over gRPC, and which asks the StockService in turn: a call to
+// the order service crosses three services.
 type OrderServiceClient interface {
 	// CreateOrder prices the items with the catalog and stores the order.
-	// Unknown products and non-positive quantities are INVALID_ARGUMENT.
+	// Unknown products and non-positive quantities are INVALID_ARGUMENT; a
+	// quantity over the units in stock is FAILED_PRECONDITION. Orders do not
+	// reserve stock.
 	CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*CreateOrderResponse, error)
+	// QuoteOrder prices the items like CreateOrder, with the same errors,
+	// but stores nothing.
+	QuoteOrder(ctx context.Context, in *QuoteOrderRequest, opts ...grpc.CallOption) (*QuoteOrderResponse, error)
 	// GetOrder returns a stored order by its ID, or NOT_FOUND.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
 }
@@ -55,6 +62,16 @@ func (c *orderServiceClient) CreateOrder(ctx context.Context, in *CreateOrderReq
 	return out, nil
 }
 
+func (c *orderServiceClient) QuoteOrder(ctx context.Context, in *QuoteOrderRequest, opts ...grpc.CallOption) (*QuoteOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QuoteOrderResponse)
+	err := c.cc.Invoke(ctx, OrderService_QuoteOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *orderServiceClient) GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOrderResponse)
@@ -70,11 +87,17 @@ func (c *orderServiceClient) GetOrder(ctx context.Context, in *GetOrderRequest, 
 // for forward compatibility.
 //
 // OrderService takes orders. It prices them with the CatalogService, which
-// it calls over gRPC.
+// it calls over gRPC, and which asks the StockService in turn: a call to
+// the order service crosses three services.
 type OrderServiceServer interface {
 	// CreateOrder prices the items with the catalog and stores the order.
-	// Unknown products and non-positive quantities are INVALID_ARGUMENT.
+	// Unknown products and non-positive quantities are INVALID_ARGUMENT; a
+	// quantity over the units in stock is FAILED_PRECONDITION. Orders do not
+	// reserve stock.
 	CreateOrder(context.Context, *CreateOrderRequest) (*CreateOrderResponse, error)
+	// QuoteOrder prices the items like CreateOrder, with the same errors,
+	// but stores nothing.
+	QuoteOrder(context.Context, *QuoteOrderRequest) (*QuoteOrderResponse, error)
 	// GetOrder returns a stored order by its ID, or NOT_FOUND.
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
@@ -89,6 +112,9 @@ type UnimplementedOrderServiceServer struct{}
 
 func (UnimplementedOrderServiceServer) CreateOrder(context.Context, *CreateOrderRequest) (*CreateOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) QuoteOrder(context.Context, *QuoteOrderRequest) (*QuoteOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method QuoteOrder not implemented")
 }
 func (UnimplementedOrderServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
@@ -132,6 +158,24 @@ func _OrderService_CreateOrder_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_QuoteOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuoteOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).QuoteOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_QuoteOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).QuoteOrder(ctx, req.(*QuoteOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OrderService_GetOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetOrderRequest)
 	if err := dec(in); err != nil {
@@ -160,6 +204,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateOrder",
 			Handler:    _OrderService_CreateOrder_Handler,
+		},
+		{
+			MethodName: "QuoteOrder",
+			Handler:    _OrderService_QuoteOrder_Handler,
 		},
 		{
 			MethodName: "GetOrder",

@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/goms-io/goms/examples/shop"
+	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
+	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
+	"github.com/goms-io/goms/runtime"
+	"google.golang.org/grpc"
+)
+
+// ChainImpl names a deployment of the example shop's three-service chain:
+// a QuoteOrder call to the order service asks the catalog service for the
+// price, which asks the stock service for the units in stock.
+type ChainImpl string
+
+// The deployments of the chain. Both run in the calling process, every
+// server a runtime.Server with the runtime's defaults (logger discarded,
+// as in startGoMs), listening on loopback.
+const (
+	// OneBinary is one GoMs server in gateway mode hosting the three
+	// services: the order service calls the catalog, and the catalog the
+	// stock, through the server's in-process connection.
+	OneBinary ChainImpl = "one-binary"
+	// Split is one GoMs server in grpc mode per service (serve), each
+	// calling the next over a loopback gRPC connection to its target, plus
+	// a GoMs server in http mode as the HTTP edge (upstream: the order
+	// service; the catalog's routes to its target): the deployment as
+	// three processes, run in one.
+	Split ChainImpl = "split"
+)
+
+// ChainImpls lists the deployments of the chain.
+var ChainImpls = []ChainImpl{OneBinary, Split}
+
+// Chain is a running deployment of the chain.
+type Chain struct {
+	// GRPCAddr is the gRPC address of the server hosting the order service.
+	GRPCAddr string
+	// HTTPAddr is the address of the HTTP edge.
+	HTTPAddr string
+	// Local is the in-process connection of the server hosting the order
+	// service.
+	Local grpc.ClientConnInterface
+
+	stops []func() error
+}
+
+// StartChain starts impl on free loopback ports. Close stops it.
+func StartChain(impl ChainImpl) (*Chain, error) {
+	c := &Chain{}
+	var err error
+	switch impl {
+	case OneBinary:
+		var s *runtime.Server
+		if s, err = c.start(runtime.ModeGateway, nil, nil, ""); err == nil {
+			c.GRPCAddr, c.HTTPAddr, c.Local = s.GRPCAddr(), s.HTTPAddr(), s.LocalConn()
+		}
+	case Split:
+		err = c.startSplit()
+	default:
+		err = fmt.Errorf("unknown chain impl %q", impl)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("start chain %s: %w", impl, err)
+	}
+	return c, nil
+}
+
+func (c *Chain) startSplit() error {
+	stock, err := c.start(runtime.ModeGRPC, []string{stockv1.StockServiceName}, nil, "")
+	if err != nil {
+		return err
+	}
+	catalog, err := c.start(runtime.ModeGRPC, []string{catalogv1.CatalogServiceName},
+		map[string]string{stockv1.StockServiceName: stock.GRPCAddr()}, "")
+	if err != nil {
+		return err
+	}
+	orders, err := c.start(runtime.ModeGRPC, []string{ordersv1.OrderServiceName},
+		map[string]string{catalogv1.CatalogServiceName: catalog.GRPCAddr()}, "")
+	if err != nil {
+		return err
+	}
+	edge, err := c.start(runtime.ModeHTTP, nil,
+		map[string]string{catalogv1.CatalogServiceName: catalog.GRPCAddr()}, orders.GRPCAddr())
+	if err != nil {
+		return err
+	}
+	c.GRPCAddr, c.HTTPAddr, c.Local = orders.GRPCAddr(), edge.HTTPAddr(), orders.LocalConn()
+	return nil
+}
+
+// start starts a GoMs server with the shop's services registered
+// (shop.Register), hosting serve (empty: all) and calling the others at
+// targets.
+func (c *Chain) start(mode runtime.Mode, serve []string, targets map[string]string, upstream string) (*runtime.Server, error) {
+	cfg := runtime.DefaultConfig()
+	cfg.Mode = mode
+	cfg.GRPCAddr, cfg.HTTPAddr = LoopbackAddrs.GRPC, LoopbackAddrs.HTTP
+	cfg.Serve, cfg.Targets, cfg.Upstream = serve, targets, upstream
+	cfg.ShutdownGrace = time.Second
+	srv := runtime.New(cfg, runtime.WithLogger(slog.New(slog.DiscardHandler)))
+	shop.Register(srv)
+	if err := srv.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("%s server (serve %s): %w", mode, strings.Join(serve, ","), err)
+	}
+	c.stops = append(c.stops, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		return srv.Stop(ctx)
+	})
+	return srv, nil
+}
+
+// Close stops the chain's servers, the last started first.
+func (c *Chain) Close() error {
+	var errs []error
+	for i := len(c.stops) - 1; i >= 0; i-- {
+		errs = append(errs, c.stops[i]())
+	}
+	c.stops = nil
+	return errors.Join(errs...)
+}
