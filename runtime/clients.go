@@ -349,3 +349,40 @@ func idempotentMethods(service string) []string {
 	}
 	return out
 }
+
+// interceptedConn runs client interceptors, first outermost, around calls
+// on an in-process connection (grpc-go applies them only to its own
+// connections).
+type interceptedConn struct {
+	conn   grpc.ClientConnInterface
+	unary  []grpc.UnaryClientInterceptor
+	stream []grpc.StreamClientInterceptor
+}
+
+func (c interceptedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	return c.invoke(0, ctx, method, args, reply, opts)
+}
+
+func (c interceptedConn) invoke(i int, ctx context.Context, method string, args, reply any, opts []grpc.CallOption) error {
+	if i == len(c.unary) {
+		return c.conn.Invoke(ctx, method, args, reply, opts...)
+	}
+	return c.unary[i](ctx, method, args, reply, nil,
+		func(ctx context.Context, method string, args, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+			return c.invoke(i+1, ctx, method, args, reply, opts)
+		}, opts...)
+}
+
+func (c interceptedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return c.newStream(0, ctx, desc, method, opts)
+}
+
+func (c interceptedConn) newStream(i int, ctx context.Context, desc *grpc.StreamDesc, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	if i == len(c.stream) {
+		return c.conn.NewStream(ctx, desc, method, opts...)
+	}
+	return c.stream[i](ctx, desc, nil, method,
+		func(ctx context.Context, desc *grpc.StreamDesc, _ *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return c.newStream(i+1, ctx, desc, method, opts)
+		}, opts...)
+}

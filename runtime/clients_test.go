@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,4 +292,53 @@ type forwardingPing struct {
 func (p forwardingPing) Ping(ctx context.Context, _ *nohttp.PingRequest) (*nohttp.PingResponse, error) {
 	_, err := p.echo.Echo(ctx, &echo.EchoRequest{Message: "fwd"})
 	return &nohttp.PingResponse{}, err
+}
+
+// TestClientInterceptors checks that client interceptors run for calls
+// through Conn, co-located and remote, unary and streaming.
+func TestClientInterceptors(t *testing.T) {
+	backend, _ := startServer(t, runtime.ModeGRPC)
+	for _, remote := range []bool{false, true} {
+		var calls []string
+		var mu sync.Mutex
+		record := func(kind, method string) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, kind+" "+method)
+		}
+		opt := runtime.WithClientInterceptors(
+			[]grpc.UnaryClientInterceptor{func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				record("unary", method)
+				return invoker(ctx, method, req, reply, cc, opts...)
+			}},
+			[]grpc.StreamClientInterceptor{func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+				record("stream", method)
+				return streamer(ctx, desc, cc, method, opts...)
+			}})
+		cfg := runtime.DefaultConfig()
+		cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+		if remote {
+			cfg.Serve = []string{nohttp.PingServiceName}
+			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
+		}
+		s := runtime.New(cfg, opt)
+		nohttp.RegisterPingService(s, &pingServer{})
+		echo.RegisterEchoService(s, &echoServer{})
+		client := echo.NewEchoServiceClientFrom(s)
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		stream, err := client.Expand(context.Background(), &echo.EchoRequest{Message: "a"})
+		for err == nil {
+			_, err = stream.Recv()
+		}
+		s.Stop(context.Background())
+		want := "unary /goms.testdata.echo.EchoService/Echo,stream /goms.testdata.echo.EchoService/Expand"
+		if got := strings.Join(calls, ","); got != want {
+			t.Errorf("remote=%v: interceptors saw %s, want %s", remote, got, want)
+		}
+	}
 }

@@ -22,6 +22,8 @@ type options struct {
 	logger   *slog.Logger
 	unary    []grpc.UnaryServerInterceptor
 	stream   []grpc.StreamServerInterceptor
+	cunary   []grpc.UnaryClientInterceptor
+	cstream  []grpc.StreamClientInterceptor
 	grpcOpts []grpc.ServerOption
 	muxOpts  []gwruntime.ServeMuxOption
 	dialOpts []grpc.DialOption
@@ -47,6 +49,17 @@ func WithUnaryInterceptors(i ...grpc.UnaryServerInterceptor) Option {
 // every streaming call, over gRPC and in-process alike.
 func WithStreamInterceptors(i ...grpc.StreamServerInterceptor) Option {
 	return optionFunc(func(o *options) { o.stream = append(o.stream, i...) })
+}
+
+// WithClientInterceptors appends client interceptors, which run, in
+// order, for every call made through [Server.Conn], [Server.LocalConn]
+// and [Server.Dial]: over the network and in-process alike. On an
+// in-process call the interceptor's *grpc.ClientConn argument is nil.
+func WithClientInterceptors(unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) Option {
+	return optionFunc(func(o *options) {
+		o.cunary = append(o.cunary, unary...)
+		o.cstream = append(o.cstream, stream...)
+	})
 }
 
 // WithGRPCServerOptions appends options for the underlying [grpc.Server]

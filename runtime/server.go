@@ -117,10 +117,14 @@ func (s *Server) LocalConn() grpc.ClientConnInterface { return s.localClient() }
 // localClient is the in-process connection as clients use it: traced when
 // tracing is on.
 func (s *Server) localClient() grpc.ClientConnInterface {
-	if s.trace == nil {
-		return &s.local
+	var conn grpc.ClientConnInterface = &s.local
+	if len(s.opts.cunary) > 0 || len(s.opts.cstream) > 0 {
+		conn = interceptedConn{conn: conn, unary: s.opts.cunary, stream: s.opts.cstream}
 	}
-	return tracedConn{conn: &s.local, h: s.trace.client}
+	if s.trace != nil {
+		conn = tracedConn{conn: conn, h: s.trace.client}
+	}
+	return conn
 }
 
 // Dial returns a client connection to target (grpc-go syntax) owned by the
@@ -157,6 +161,12 @@ func (s *Server) dialOptions(extra []grpc.DialOption) ([]grpc.DialOption, error)
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.tel.clientDialOptions()...)
 	if s.trace != nil {
 		opts = append(opts, grpc.WithStatsHandler(s.trace.client))
+	}
+	if len(s.opts.cunary) > 0 {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(s.opts.cunary...))
+	}
+	if len(s.opts.cstream) > 0 {
+		opts = append(opts, grpc.WithChainStreamInterceptor(s.opts.cstream...))
 	}
 	opts = append(opts, s.opts.dialOpts...)
 	return append(opts, extra...), nil
