@@ -27,6 +27,17 @@ run: ## Run the example shop in gateway mode (gRPC 127.0.0.1:42001, HTTP 127.0.0
 test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
 	go test -race -count=1 ./...
 	go test -run='^$$' -bench=. -benchtime=1x ./bench/
+	$(MAKE) fuzz
+
+# How long make fuzz runs each fuzz target (make test: the default).
+FUZZTIME ?= 10s
+FUZZ := FuzzHTTPJSON:./reliability/ FuzzLoadConfig:./runtime/ FuzzParams:./internal/gen/
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>/testdata/fuzz
+	@for f in $(FUZZ); do n=$${f%%:*}; p=$${f#*:}; \
+	  echo "go test -run='^$$' -fuzz='^$$n\$$' -fuzztime=$(FUZZTIME) $$p"; \
+	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
 lint: googleapis ## go vet, gofmt, buf lint and buf format

@@ -22,6 +22,7 @@ import (
 	_ "github.com/goms-io/goms/testdata/proto3opt"
 	_ "github.com/goms-io/goms/testdata/sourcerel"
 	_ "github.com/goms-io/goms/testdata/suffix"
+	_ "github.com/goms-io/goms/testdata/types"
 	_ "github.com/goms-io/goms/testdata/unbound"
 	_ "github.com/goms-io/goms/testdata/wkt"
 )
