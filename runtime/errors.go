@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
@@ -139,8 +142,16 @@ func bodyTooLarge(r *http.Request) bool {
 
 // limitBody caps request bodies at max bytes: a declared larger body is
 // refused at once with 413; a chunked one fails when it crosses the limit.
+// It also refuses paths and query strings that are not valid UTF-8 with
+// 400, as a gRPC server would refuse such string fields (the in-process
+// connection does not serialize, so nothing else would catch them).
 func limitBody(next http.Handler, max int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validUTF8(r.URL) {
+			writeError(w, r, http.StatusBadRequest,
+				status.Error(codes.InvalidArgument, "request path or query is not valid UTF-8"))
+			return
+		}
 		if r.ContentLength > int64(max) {
 			writeError(w, r, http.StatusRequestEntityTooLarge,
 				status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", max))
@@ -149,6 +160,18 @@ func limitBody(next http.Handler, max int) http.Handler {
 		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(max))}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// validUTF8 reports whether u's decoded path and query are valid UTF-8.
+func validUTF8(u *url.URL) bool {
+	if !utf8.ValidString(u.Path) {
+		return false
+	}
+	if strings.IndexByte(u.RawQuery, '%') < 0 {
+		return utf8.ValidString(u.RawQuery)
+	}
+	q, err := url.QueryUnescape(u.RawQuery)
+	return err != nil || utf8.ValidString(q) // malformed escapes: the gateway answers them
 }
 
 // limitedBody notes when http.MaxBytesReader reports the limit.

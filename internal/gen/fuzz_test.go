@@ -29,14 +29,6 @@ func FuzzParams(f *testing.F) {
 		req.Parameter = proto.String(parameter)
 		resp := Run(req)
 		if e := resp.GetError(); e != "" {
-			if strings.Contains(e, "unparsable Go source") {
-				t.Skip("known bug, see TestParamsInvalidUTF8")
-			}
-			if strings.HasPrefix(e, "invalid Go import path") {
-				// Found by fuzzing: protogen's own error for a bad M<file>=
-				// parameter spans several lines; GoMs passes it on as is.
-				t.Skip("protogen's many-line error, see docs/RELIABILITY.md")
-			}
 			if strings.Contains(e, "\n") {
 				t.Fatalf("parameter %q: error of more than one line: %q", parameter, e)
 			}
@@ -47,13 +39,21 @@ func FuzzParams(f *testing.F) {
 	})
 }
 
-// TestParamsInvalidUTF8 is the finding of FuzzParams: an impl_package that
-// is not UTF-8 (or holds a NUL) passes the parameter check and yields unparsable Go source,
-// reported as a many-line error with the whole file.
+// TestParamsInvalidUTF8 keeps a finding of FuzzParams: an impl_package
+// that was not UTF-8 (or held a NUL) passed the parameter check and gave
+// unparsable Go source, reported over many lines with the whole file.
 func TestParamsInvalidUTF8(t *testing.T) {
-	t.Skip("bug: importPathValue (params.go) accepts invalid UTF-8 and control characters such as impl_package=\\xa7 or a NUL; the generated main does not parse and the error carries the whole file over many lines. Fix: reject import paths that are not valid UTF-8 (module.CheckImportPath) with the usual one-line parameter error")
 	req := newRequest(t, "server_main=cmd,impl_package=\xa7", "mains/mains.proto")
 	if e := Run(req).GetError(); e == "" || strings.Contains(e, "\n") {
+		t.Errorf("error %q, want one line", e)
+	}
+}
+
+// TestProtogenErrorsOneLine keeps the other finding: protogen's own error
+// for a bad M<file>= parameter spans several lines; GoMs folds it.
+func TestProtogenErrorsOneLine(t *testing.T) {
+	e := Run(newRequest(t, "Mmains/mains.proto=0", "mains/mains.proto")).GetError()
+	if e == "" || strings.Contains(e, "\n") {
 		t.Errorf("error %q, want one line", e)
 	}
 }

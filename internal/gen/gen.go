@@ -7,6 +7,7 @@ package gen
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -46,7 +47,9 @@ func run(req *pluginpb.CodeGeneratorRequest, generate func(*protogen.Plugin, Par
 	params := defaultParams()
 	plugin, err := protogen.Options{ParamFunc: params.set}.New(req)
 	if err != nil {
-		msg := err.Error()
+		// One line, as protoc and buf users read it (protogen's own
+		// messages may span several).
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 		return &pluginpb.CodeGeneratorResponse{Error: &msg}
 	}
 	params.readModule(req.GetParameter())

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Parameter names, as written after --goms_opt= or under opt: in buf.gen.yaml.
@@ -178,7 +180,8 @@ func (v *importPathValue) String() string   { return string(*v) }
 func (v *importPathValue) accepted() string { return "<import path>" }
 func (v *importPathValue) Set(s string) error {
 	if s == "" || path.Clean(s) != s || strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") ||
-		strings.ContainsAny(s, " \t\\;:\"'`") {
+		strings.ContainsAny(s, " \t\\;:\"'`") || !utf8.ValidString(s) ||
+		strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
 		return fmt.Errorf("invalid import path %q; want a Go import path such as example.com/you/greeter", s)
 	}
 	*v = importPathValue(s)
