@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,11 +14,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/types"
@@ -159,24 +158,8 @@ func stopServer(t testing.TB, s *runtime.Server) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// compactJSON removes the insignificant whitespace protojson adds at random
-// from each line of body.
-func compactJSON(body string) string {
-	var out strings.Builder
-	for line := range strings.Lines(body) {
-		var b bytes.Buffer
-		trimmed := strings.TrimSuffix(line, "\n")
-		if json.Compact(&b, []byte(trimmed)) != nil {
-			out.WriteString(line)
-			continue
-		}
-		out.WriteString(b.String())
-		if strings.HasSuffix(line, "\n") {
-			out.WriteString("\n")
-		}
-	}
-	return out.String()
-}
+// compactJSON is testutil.CompactJSON.
+var compactJSON = testutil.CompactJSON
 
 // errorBody is the JSON error contract's body for code and message.
 func errorBody(code int, message string) string {
@@ -277,22 +260,8 @@ type proc struct {
 	done                          chan struct{}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is testutil.SyncBuffer.
+type syncBuffer = testutil.SyncBuffer
 
 var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
 

@@ -1,14 +1,12 @@
 package runtime_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -198,24 +196,6 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s%v", c.family, c.labels)
 		}
 	}
-}
-
-// syncWriter is a log destination tests read while servers write.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 // TestLogs checks one log line per call and the panic stack.

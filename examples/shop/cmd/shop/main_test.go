@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
+	"github.com/goms-io/goms/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -60,22 +60,7 @@ type proc struct {
 }
 
 // syncBuffer collects a process's stderr while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
 
@@ -413,20 +398,8 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
-// compactJSON removes the insignificant whitespace protojson adds at random
-// (to keep users from depending on its output bytes) from each line.
-func compactJSON(body []byte) string {
-	var out strings.Builder
-	for line := range strings.Lines(string(body)) {
-		var b bytes.Buffer
-		if json.Compact(&b, []byte(strings.TrimSuffix(line, "\n"))) != nil {
-			out.WriteString(line)
-			continue
-		}
-		out.WriteString(b.String() + "\n")
-	}
-	return out.String()
-}
+// compactJSON is testutil.CompactJSON on bytes.
+func compactJSON(body []byte) string { return testutil.CompactJSON(string(body)) }
 
 // TestREADMECalls runs every curl and grpcurl command of the README's
 // quickstart against the example in gateway mode, so that the README cannot
