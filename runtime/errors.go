@@ -13,6 +13,8 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // statusOfCode is the one table between gRPC codes and HTTP statuses. It
@@ -102,6 +104,32 @@ func errorHandler(maxBody int) gwruntime.ErrorHandlerFunc {
 		// the status line is ours.
 		gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
 	}
+}
+
+// flatErrorMarshaler is grpc-gateway's default marshaler, except for the
+// error line of a server stream: the flat google.rpc.Status body of every
+// other HTTP error ({"code":…,"message":…,"details":[…]}) instead of
+// grpc-gateway's {"error":{…}}, so that one error body holds for streams
+// too. Messages stay {"result":{…}} lines.
+type flatErrorMarshaler struct{ *gwruntime.HTTPBodyMarshaler }
+
+// Marshal unwraps grpc-gateway's {"error": status} stream chunk.
+func (m flatErrorMarshaler) Marshal(v any) ([]byte, error) {
+	if chunk, ok := v.(map[string]proto.Message); ok && len(chunk) == 1 {
+		if st, ok := chunk["error"]; ok {
+			return m.HTTPBodyMarshaler.Marshal(st)
+		}
+	}
+	return m.HTTPBodyMarshaler.Marshal(v)
+}
+
+// newMarshaler returns the gateway's marshaler: grpc-gateway's defaults
+// (unpopulated fields emitted, unknown fields ignored), flat stream errors.
+func newMarshaler() gwruntime.Marshaler {
+	return flatErrorMarshaler{&gwruntime.HTTPBodyMarshaler{Marshaler: &gwruntime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+	}}}
 }
 
 // routingErrorHandler answers requests that match no route (404, 405) with

@@ -449,6 +449,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 
 func (s *Server) startHTTP(ctx context.Context) error {
 	muxOpts := append([]gwruntime.ServeMuxOption{
+		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, newMarshaler()),
 		gwruntime.WithErrorHandler(errorHandler(s.cfg.MaxBodyBytes)),
 		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
 	}, s.opts.muxOpts...)
