@@ -108,8 +108,6 @@ func checkHTTPAnswer(t *testing.T, what string, resp *http.Response, body string
 		json.Unmarshal([]byte(body), &st)
 		switch {
 		case st.Message == "internal error": // the panicking handler
-		case strings.Contains(st.Message, "contains invalid UTF-8"):
-			t.Skip("known bug, see TestInvalidUTF8PathRejected")
 		default:
 			t.Fatalf("%s: %d %s", what, resp.StatusCode, body)
 		}
