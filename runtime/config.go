@@ -97,6 +97,18 @@ type Config struct {
 	// MaxBodyBytes bounds HTTP request bodies; larger ones get 413.
 	// Key http.max_body_bytes, default 4 MiB.
 	MaxBodyBytes int
+	// MaxHeaderBytes bounds an HTTP request's request line and headers;
+	// larger ones get 431 with the JSON error body (up to twice the limit;
+	// beyond that net/http refuses them itself, in plain text). Key
+	// http.max_header_bytes, default 1 MiB.
+	MaxHeaderBytes int
+	// DiscardUnknown makes the HTTP gateway ignore JSON fields and enum
+	// names its protos do not declare, as grpc-gateway does by default;
+	// GoMs refuses them with 400 unless this is set. Set it where clients
+	// may be built from newer protos than the server (an http-mode front
+	// rolled out after its backends). Key http.discard_unknown, default
+	// false.
+	DiscardUnknown bool
 	// ReadHeaderTimeout cuts off HTTP clients that do not finish their
 	// headers in time. Key http.read_header_timeout, default 10s.
 	ReadHeaderTimeout time.Duration
@@ -221,6 +233,7 @@ func DefaultConfig() Config {
 		MaxSendMsgSize:    4 << 20,
 		HTTPAddr:          DefaultHTTPAddr,
 		MaxBodyBytes:      4 << 20,
+		MaxHeaderBytes:    1 << 20,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -343,6 +356,10 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*stringValue)(&c.Upstream) }},
 		{"http.max_body_bytes", "largest HTTP request body, in bytes (larger: 413)",
 			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxBodyBytes) }},
+		{"http.max_header_bytes", "largest HTTP request line and headers, in bytes (larger: 431)",
+			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxHeaderBytes) }},
+		{"http.discard_unknown", "ignore JSON fields and enum names the protos do not declare (default: 400)",
+			func(c *Config) flag.Value { return (*boolValue)(&c.DiscardUnknown) }},
 		{"http.read_header_timeout", "time an HTTP client gets to send its request headers",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ReadHeaderTimeout) }},
 		{"http.read_timeout", "time an HTTP client gets to send a whole request, body included",
@@ -594,6 +611,10 @@ func (c *Config) loadServices(path string, n *yaml.Node) error {
 	return nil
 }
 
+// minHeaderBytes is the smallest http.max_header_bytes: room for a request
+// line and the headers every client sends.
+const minHeaderBytes = 1024
+
 // Validate reports the first inconsistency in c.
 func (c Config) Validate() error {
 	var m Mode
@@ -629,6 +650,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.EtcdEndpoints) > 0 && c.EtcdLeaseTTL < time.Second {
 		return fmt.Errorf("etcd.lease_ttl %s: must be at least 1s", c.EtcdLeaseTTL)
+	}
+	if c.Mode.servesHTTP() && c.MaxHeaderBytes < minHeaderBytes {
+		return fmt.Errorf("http.max_header_bytes %d: must be at least %d", c.MaxHeaderBytes, minHeaderBytes)
 	}
 	if c.ShutdownGrace < 0 {
 		return fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace)

@@ -2,12 +2,8 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
-	"unicode/utf8"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
@@ -51,11 +47,12 @@ var statusOfCode = []struct {
 // statusOnlyCodes give the gRPC code of HTTP statuses that only the HTTP
 // layer produces (no gRPC code maps to them).
 var statusOnlyCodes = map[int]codes.Code{
-	http.StatusMethodNotAllowed:      codes.Unimplemented,
-	http.StatusRequestTimeout:        codes.DeadlineExceeded,
-	http.StatusRequestEntityTooLarge: codes.ResourceExhausted,
-	http.StatusUnsupportedMediaType:  codes.InvalidArgument,
-	http.StatusBadGateway:            codes.Unavailable,
+	http.StatusMethodNotAllowed:            codes.Unimplemented,
+	http.StatusRequestTimeout:              codes.DeadlineExceeded,
+	http.StatusRequestEntityTooLarge:       codes.ResourceExhausted,
+	http.StatusRequestHeaderFieldsTooLarge: codes.ResourceExhausted,
+	http.StatusUnsupportedMediaType:        codes.InvalidArgument,
+	http.StatusBadGateway:                  codes.Unavailable,
 }
 
 // HTTPStatus returns the HTTP status GoMs answers for an error with gRPC
@@ -71,7 +68,7 @@ func HTTPStatus(c codes.Code) int {
 
 // CodeOf returns the gRPC code GoMs gives an HTTP status: the first code
 // mapped to it, or for statuses no code maps to, 405 Unimplemented, 408
-// DeadlineExceeded, 413 ResourceExhausted, 415 InvalidArgument, 502
+// DeadlineExceeded, 413 and 431 ResourceExhausted, 415 InvalidArgument, 502
 // Unavailable; any other 4xx is InvalidArgument, anything else Unknown.
 func CodeOf(httpStatus int) codes.Code {
 	for _, e := range statusOfCode {
@@ -90,27 +87,36 @@ func CodeOf(httpStatus int) codes.Code {
 
 // errorHandler writes every error of the HTTP gateway as a google.rpc.Status
 // JSON body ({"code":…,"message":…,"details":[…]}) with the HTTP status of
-// the table. Bodies over the size limit become 413 ResourceExhausted.
-func errorHandler(maxBody int) gwruntime.ErrorHandlerFunc {
-	return func(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-		httpStatus := 0
-		if bodyTooLarge(r) {
-			httpStatus = http.StatusRequestEntityTooLarge
-			err = status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", maxBody)
-		} else {
-			httpStatus = HTTPStatus(status.Code(err))
-		}
-		// grpc-gateway's handler writes the body, headers and trailers; only
-		// the status line is ours.
-		gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+// the table. Errors in the request itself (see [inputErrorOf]) take the
+// place of whatever the call reported after them.
+func errorHandler(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var httpStatus int
+	if ie := inputErrorOf(ctx); ie != nil {
+		httpStatus, err = ie.status, ie.err
+	} else {
+		httpStatus = HTTPStatus(status.Code(err))
 	}
+	// grpc-gateway's handler writes the body, headers and trailers; only
+	// the status line is ours.
+	gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+}
+
+// streamErrorHandler gives the status of an error in the middle of a
+// server stream; an error in the request's own body wins, as in
+// [errorHandler].
+func streamErrorHandler(ctx context.Context, err error) *status.Status {
+	if ie := inputErrorOf(ctx); ie != nil {
+		err = ie.err
+	}
+	return status.Convert(err)
 }
 
 // flatErrorMarshaler is grpc-gateway's default marshaler, except for the
 // error line of a server stream: the flat google.rpc.Status body of every
 // other HTTP error ({"code":…,"message":…,"details":[…]}) instead of
 // grpc-gateway's {"error":{…}}, so that one error body holds for streams
-// too. Messages stay {"result":{…}} lines.
+// too. Messages stay {"result":{…}} lines. Its decoders report malformed
+// request bodies to the request (see [guardInput]).
 type flatErrorMarshaler struct{ *gwruntime.HTTPBodyMarshaler }
 
 // Marshal unwraps grpc-gateway's {"error": status} stream chunk.
@@ -123,12 +129,23 @@ func (m flatErrorMarshaler) Marshal(v any) ([]byte, error) {
 	return m.HTTPBodyMarshaler.Marshal(v)
 }
 
+// NewDecoder returns grpc-gateway's decoder for r; when r is a request
+// body, a decoding error also fails the request (see [requestBody]).
+func (m flatErrorMarshaler) NewDecoder(r io.Reader) gwruntime.Decoder {
+	dec := m.HTTPBodyMarshaler.NewDecoder(r)
+	if b, ok := r.(*requestBody); ok {
+		return bodyDecoder{dec, b}
+	}
+	return dec
+}
+
 // newMarshaler returns the gateway's marshaler: grpc-gateway's defaults
-// (unpopulated fields emitted, unknown fields ignored), flat stream errors.
-func newMarshaler() gwruntime.Marshaler {
+// (unpopulated fields emitted), flat stream errors, and JSON fields and
+// enum names the proto does not declare refused unless discardUnknown.
+func newMarshaler(discardUnknown bool) gwruntime.Marshaler {
 	return flatErrorMarshaler{&gwruntime.HTTPBodyMarshaler{Marshaler: &gwruntime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
-		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown},
 	}}}
 }
 
@@ -160,59 +177,3 @@ func (w *statusWriter) WriteHeader(int) { w.ResponseWriter.WriteHeader(w.status)
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// bodyTooLarge reports whether r's body went over the limit: grpc-gateway
-// reports it to errorHandler as a generic decoding error.
-func bodyTooLarge(r *http.Request) bool {
-	b, ok := r.Body.(*limitedBody)
-	return ok && b.exceeded
-}
-
-// limitBody caps request bodies at max bytes: a declared larger body is
-// refused at once with 413; a chunked one fails when it crosses the limit.
-// It also refuses paths and query strings that are not valid UTF-8 with
-// 400, as a gRPC server would refuse such string fields (the in-process
-// connection does not serialize, so nothing else would catch them).
-func limitBody(next http.Handler, max int) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !validUTF8(r.URL) {
-			writeError(w, r, http.StatusBadRequest,
-				status.Error(codes.InvalidArgument, "request path or query is not valid UTF-8"))
-			return
-		}
-		if r.ContentLength > int64(max) {
-			writeError(w, r, http.StatusRequestEntityTooLarge,
-				status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", max))
-			return
-		}
-		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(max))}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// validUTF8 reports whether u's decoded path and query are valid UTF-8.
-func validUTF8(u *url.URL) bool {
-	if !utf8.ValidString(u.Path) {
-		return false
-	}
-	if strings.IndexByte(u.RawQuery, '%') < 0 {
-		return utf8.ValidString(u.RawQuery)
-	}
-	q, err := url.QueryUnescape(u.RawQuery)
-	return err != nil || utf8.ValidString(q) // malformed escapes: the gateway answers them
-}
-
-// limitedBody notes when http.MaxBytesReader reports the limit.
-type limitedBody struct {
-	io.ReadCloser
-	exceeded bool
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	var tooLarge *http.MaxBytesError
-	if err != nil && errors.As(err, &tooLarge) {
-		b.exceeded = true
-	}
-	return n, err
-}

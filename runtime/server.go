@@ -449,8 +449,9 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 
 func (s *Server) startHTTP(ctx context.Context) error {
 	muxOpts := append([]gwruntime.ServeMuxOption{
-		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, newMarshaler()),
-		gwruntime.WithErrorHandler(errorHandler(s.cfg.MaxBodyBytes)),
+		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, newMarshaler(s.cfg.DiscardUnknown)),
+		gwruntime.WithErrorHandler(errorHandler),
+		gwruntime.WithStreamErrorHandler(streamErrorHandler),
 		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
 	}, s.opts.muxOpts...)
 	mux := gwruntime.NewServeMux(muxOpts...)
@@ -471,7 +472,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if routed == 0 && s.cfg.Mode == ModeHTTP {
 		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")
 	}
-	var h http.Handler = limitBody(mux, s.cfg.MaxBodyBytes)
+	var h http.Handler = guardInput(mux, s.cfg.MaxBodyBytes, s.cfg.MaxHeaderBytes)
 	if len(s.cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   s.cfg.CORSOrigins,
@@ -515,6 +516,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    headerHardLimit(s.cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }

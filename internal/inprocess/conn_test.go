@@ -931,6 +931,44 @@ func TestInProcessCancel(t *testing.T) {
 	})
 }
 
+// TestInProcessCancelThenCloseSend: a client that cancels and then
+// half-closes is gone, not done: its handler's Recv reports Canceled, never
+// a clean end of input (io.EOF). Over the network the outcome is a race
+// (grpc-go's client sends the cancellation from another goroutine, so a
+// CloseSend right after cancel often reaches the server first); in process
+// the cancellation always wins. The HTTP gateway relies on it: it
+// half-closes a bidi stream whose HTTP body turned out malformed right
+// after failing the call.
+func TestInProcessCancelThenCloseSend(t *testing.T) {
+	verifyNoLeaks(t)
+	handlerErr := make(chan error, 1)
+	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		err := handler(srv, ss)
+		handlerErr <- err
+		return err
+	}
+	cc := newTestConns(t, newTestService(), nil, []grpc.StreamServerInterceptor{record})[0]
+	if cc.name != "inprocess" {
+		t.Fatalf("first test conn is %s, want inprocess", cc.name)
+	}
+	for range 20 {
+		ctx, cancel := context.WithCancel(testContext(t))
+		stream, err := testpb.NewTestServiceClient(cc.cc).FullDuplexCall(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 3}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		_ = stream.CloseSend()
+		wantStatus(t, <-handlerErr, codes.Canceled, "context canceled")
+	}
+}
+
 // streamResult is what a caller observes of a stream.
 type streamResult struct {
 	Header   map[string][]string

@@ -209,6 +209,13 @@ func (s *inProcessStream) nextRequest() (proto.Message, error) {
 	select {
 	case msg, ok := <-s.requests:
 		if !ok {
+			// A client that half-closed after its context ended is gone,
+			// not done. The handler's context follows the client's
+			// asynchronously, so check the client's: over the network
+			// the outcome is a race, here the cancellation always wins.
+			if err := s.ctx.Err(); err != nil {
+				return nil, status.FromContextError(err).Err()
+			}
 			return nil, io.EOF
 		}
 		return msg, nil

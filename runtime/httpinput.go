@@ -1,0 +1,180 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// guardInput checks what can be checked of an HTTP request before the
+// gateway routes it, and answers with the JSON error body:
+//
+//   - a path or query that is not valid UTF-8: 400, as a gRPC server would
+//     refuse such string fields (the in-process connection does not
+//     serialize, so nothing else would catch them);
+//   - request line and headers over maxHeader bytes: 431;
+//   - a declared body over maxBody bytes: 413 at once; a chunked one fails
+//     when it crosses the limit.
+//
+// A request with a body also gets a context that its body cancels when it
+// cannot be decoded (see [requestBody]), so that the call it feeds ends.
+func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validUTF8(r.URL) {
+			writeError(w, r, http.StatusBadRequest,
+				status.Error(codes.InvalidArgument, "request path or query is not valid UTF-8"))
+			return
+		}
+		if headerSize(r) > maxHeader {
+			writeError(w, r, http.StatusRequestHeaderFieldsTooLarge,
+				status.Errorf(codes.ResourceExhausted, "request headers larger than %d bytes", maxHeader))
+			return
+		}
+		if r.ContentLength > int64(maxBody) {
+			writeError(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(maxBody))
+			return
+		}
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		r = r.WithContext(ctx)
+		r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(maxBody)), max: maxBody, cancel: cancel}
+		if r.ContentLength < 0 {
+			// A body of unknown length can cross the limit while a
+			// stream's answer is under way; grpc-gateway then picks the
+			// status from the gRPC code alone.
+			w = &inputStatusWriter{ResponseWriter: w, ctx: ctx}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerHardLimit is the http.Server's MaxHeaderBytes for a configured
+// limit: requests up to it reach [guardInput], which answers those over
+// the limit with the JSON body; beyond it net/http answers 431 itself, in
+// plain text, without reading the rest.
+func headerHardLimit(maxHeader int) int { return 2 * maxHeader }
+
+// headerSize approximates the bytes of r's request line and headers as
+// they came over HTTP/1.1.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len("  \r\n") + len("Host: \r\n") + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + len(": \r\n")
+		}
+	}
+	return n
+}
+
+// validUTF8 reports whether u's decoded path and query are valid UTF-8.
+func validUTF8(u *url.URL) bool {
+	if !utf8.ValidString(u.Path) {
+		return false
+	}
+	if strings.IndexByte(u.RawQuery, '%') < 0 {
+		return utf8.ValidString(u.RawQuery)
+	}
+	q, err := url.QueryUnescape(u.RawQuery)
+	return err != nil || utf8.ValidString(q) // malformed escapes: the gateway answers them
+}
+
+func bodyTooLarge(max int) error {
+	return status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", max)
+}
+
+// requestBody is a request body under [guardInput]: read through
+// http.MaxBytesReader, and able to fail its request. grpc-gateway reports
+// a body it cannot decode for a unary or client-streaming call, but for a
+// bidirectional stream it only logs it and half-closes the stream, so the
+// handler would take a malformed body for a clean end and the client get
+// 200. Failing the request's context instead ends the call (the handler
+// sees Canceled) and lets [errorHandler] and [streamErrorHandler] answer
+// with the decoding error.
+type requestBody struct {
+	io.ReadCloser
+	max      int
+	exceeded bool // http.MaxBytesReader reported the limit
+	cancel   context.CancelCauseFunc
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if err != nil && errors.As(err, &tooLarge) {
+		b.exceeded = true
+	}
+	return n, err
+}
+
+// fail ends the request with the error of a body that could not be
+// decoded.
+func (b *requestBody) fail(err error) {
+	ie := &inputError{status: http.StatusBadRequest, err: status.Error(codes.InvalidArgument, err.Error())}
+	if b.exceeded {
+		ie = &inputError{status: http.StatusRequestEntityTooLarge, err: bodyTooLarge(b.max)}
+	}
+	b.cancel(ie)
+}
+
+// inputError is what a request's context is cancelled with when its body
+// cannot be decoded: the answer the client gets.
+type inputError struct {
+	status int   // HTTP status
+	err    error // a status error
+}
+
+func (e *inputError) Error() string { return e.err.Error() }
+
+// inputErrorOf returns the error the request of ctx failed with, if any.
+func inputErrorOf(ctx context.Context) *inputError {
+	if ctx.Err() == nil {
+		return nil
+	}
+	ie, _ := context.Cause(ctx).(*inputError)
+	return ie
+}
+
+// bodyDecoder fails the request when a message of its body does not
+// decode.
+type bodyDecoder struct {
+	gwruntime.Decoder
+	body *requestBody
+}
+
+func (d bodyDecoder) Decode(v any) error {
+	err := d.Decoder.Decode(v)
+	if err != nil && !errors.Is(err, io.EOF) {
+		d.body.fail(err)
+	}
+	return err
+}
+
+// inputStatusWriter answers a request that failed its input (see
+// [inputError]) with the input error's HTTP status, whoever writes the
+// status line.
+type inputStatusWriter struct {
+	http.ResponseWriter
+	ctx context.Context
+}
+
+func (w *inputStatusWriter) WriteHeader(code int) {
+	if ie := inputErrorOf(w.ctx); ie != nil {
+		code = ie.status
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *inputStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
