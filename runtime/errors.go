@@ -133,8 +133,9 @@ func (m flatErrorMarshaler) Marshal(v any) ([]byte, error) {
 // body, a decoding error also fails the request (see [requestBody]).
 func (m flatErrorMarshaler) NewDecoder(r io.Reader) gwruntime.Decoder {
 	dec := m.HTTPBodyMarshaler.NewDecoder(r)
-	if b, ok := r.(*requestBody); ok {
-		return bodyDecoder{dec, b}
+	if b, ok := r.(*requestBody); ok && b.dec == nil {
+		b.dec = dec
+		return b
 	}
 	return dec
 }

@@ -107,12 +107,12 @@ type requestBody struct {
 	max      int
 	exceeded bool // http.MaxBytesReader reported the limit
 	cancel   context.CancelCauseFunc
+	dec      gwruntime.Decoder // set by the marshaler's NewDecoder
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	var tooLarge *http.MaxBytesError
-	if err != nil && errors.As(err, &tooLarge) {
+	if _, ok := err.(*http.MaxBytesError); ok {
 		b.exceeded = true
 	}
 	return n, err
@@ -146,17 +146,13 @@ func inputErrorOf(ctx context.Context) *inputError {
 	return ie
 }
 
-// bodyDecoder fails the request when a message of its body does not
-// decode.
-type bodyDecoder struct {
-	gwruntime.Decoder
-	body *requestBody
-}
-
-func (d bodyDecoder) Decode(v any) error {
-	err := d.Decoder.Decode(v)
+// Decode decodes the body's next message with the marshaler's decoder
+// (see flatErrorMarshaler.NewDecoder) and fails the request when the
+// message does not decode.
+func (b *requestBody) Decode(v any) error {
+	err := b.dec.Decode(v)
 	if err != nil && !errors.Is(err, io.EOF) {
-		d.body.fail(err)
+		b.fail(err)
 	}
 	return err
 }

@@ -155,8 +155,42 @@ func TestMetrics(t *testing.T) {
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "details"})
 	get(t, "http://"+s.HTTPAddr()+"/v1/echo/over-http")
 	get(t, "http://"+s.HTTPAddr()+"/v1/nowhere")
+	get(t, "http://"+s.HTTPAddr()+"/v1/expand/a%20b")
+	do(t, "POST", "http://"+s.HTTPAddr()+"/v1/collect", "application/json", strings.NewReader(`{"message":"a"}{"message":"b"}`))
+	// A front in http mode calls s over the network.
+	front := runtime.DefaultConfig()
+	front.Mode, front.Upstream = runtime.ModeHTTP, s.GRPCAddr()
+	f := serveConfig(t, front)
+	get(t, "http://"+f.HTTPAddr()+"/v1/echo/via-front")
 
-	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
+	checkMetrics(t, s.HTTPAddr(), []metricWant{
+		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "OK", "transport": "network"}},
+		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "FailedPrecondition", "transport": "network"}},
+		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "OK", "transport": "inprocess"}},
+		{"grpc_client_handled_total", map[string]string{"grpc_method": "Echo", "grpc_type": "unary", "grpc_code": "OK", "transport": "inprocess"}},
+		{"grpc_client_handled_total", map[string]string{"grpc_method": "Expand", "grpc_type": "server_stream", "grpc_code": "OK", "transport": "inprocess"}},
+		{"grpc_client_handled_total", map[string]string{"grpc_method": "Collect", "grpc_type": "client_stream", "grpc_code": "OK", "transport": "inprocess"}},
+		{"grpc_client_handling_seconds", map[string]string{"grpc_method": "Echo", "transport": "inprocess"}},
+		{"goms_http_requests_total", map[string]string{"code": "200", "method": "get"}},
+		{"goms_http_requests_total", map[string]string{"code": "404", "method": "get"}},
+		{"goms_http_request_duration_seconds", map[string]string{"code": "200"}},
+		{"go_goroutines", nil},
+	})
+	checkMetrics(t, f.HTTPAddr(), []metricWant{
+		{"grpc_client_handled_total", map[string]string{"grpc_method": "Echo", "grpc_type": "unary", "grpc_code": "OK", "transport": "network"}},
+	})
+}
+
+type metricWant struct {
+	family string
+	labels map[string]string
+}
+
+// checkMetrics fails t unless the /metrics of the server at addr has a
+// series of each family with (at least) the given labels.
+func checkMetrics(t *testing.T, addr string, want []metricWant) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,18 +214,7 @@ func TestMetrics(t *testing.T) {
 		}
 		return false
 	}
-	for _, c := range []struct {
-		family string
-		labels map[string]string
-	}{
-		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "OK", "transport": "network"}},
-		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "FailedPrecondition", "transport": "network"}},
-		{"grpc_server_handled_total", map[string]string{"grpc_method": "Echo", "grpc_code": "OK", "transport": "inprocess"}},
-		{"goms_http_requests_total", map[string]string{"code": "200", "method": "get"}},
-		{"goms_http_requests_total", map[string]string{"code": "404", "method": "get"}},
-		{"goms_http_request_duration_seconds", map[string]string{"code": "200"}},
-		{"go_goroutines", nil},
-	} {
+	for _, c := range want {
 		if !has(c.family, c.labels) {
 			t.Errorf("/metrics lacks %s%v", c.family, c.labels)
 		}

@@ -98,6 +98,12 @@ func (s *Server) Register(svc Service) {
 		panic(fmt.Sprintf("goms: Register(%s) after Start", svc.name()))
 	}
 	s.services = append(s.services, svc)
+	if s.hosted(svc.name()) {
+		s.tel.grpcServer.register(svc.Desc, overNetwork, inProcess)
+		s.tel.grpcClient.register(svc.Desc, inProcess)
+	} else {
+		s.tel.grpcClient.register(svc.Desc, overNetwork)
+	}
 }
 
 // RegisterService implements [grpc.ServiceRegistrar], so grpc-go's
@@ -121,6 +127,7 @@ func (s *Server) localClient() grpc.ClientConnInterface {
 	if len(s.opts.cunary) > 0 || len(s.opts.cstream) > 0 {
 		conn = interceptedConn{conn: conn, unary: s.opts.cunary, stream: s.opts.cstream}
 	}
+	conn = observedConn{conn: conn, m: s.tel.grpcClient}
 	if s.trace != nil {
 		conn = tracedConn{conn: conn, h: s.trace.client}
 	}
@@ -277,13 +284,6 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	var descs []*grpc.ServiceDesc
-	for _, svc := range s.services {
-		if s.hosted(svc.name()) {
-			descs = append(descs, svc.Desc)
-		}
-	}
-	s.tel.grpcServer.register(descs)
 	unary, stream := s.tel.serverInterceptors(s.log)
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
@@ -453,6 +453,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		gwruntime.WithErrorHandler(errorHandler),
 		gwruntime.WithStreamErrorHandler(streamErrorHandler),
 		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
+		gwruntime.WithOutgoingHeaderMatcher(outgoingHeader),
 	}, s.opts.muxOpts...)
 	mux := gwruntime.NewServeMux(muxOpts...)
 	routed := 0
@@ -506,6 +507,16 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	s.log.Info("serving HTTP", attrs...)
 	s.serve("HTTP", s.httpLis, s.httpSrv.Serve)
 	return nil
+}
+
+// outgoingHeader names the HTTP header of a gRPC response header as
+// grpc-gateway does (Grpc-Metadata-<key>), except the gRPC content-type,
+// which tells how the call travelled, not what it returned.
+func outgoingHeader(key string) (string, bool) {
+	if key == "content-type" {
+		return "", false
+	}
+	return gwruntime.MetadataHeaderPrefix + key, true
 }
 
 // newHTTPServer returns an http.Server for h with the configured timeouts.

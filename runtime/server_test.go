@@ -21,12 +21,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
 // echoServer implements the echo test service. A message "panic" panics;
-// DelayMs delays the answer (and stops early if the call is cancelled).
+// "header" sends the response header x-served-by: echo; DelayMs delays the answer (and stops early if the call is cancelled).
 type echoServer struct {
 	echo.UnimplementedEchoServiceServer
 	// next, when set, receives Echo calls whose message starts with "fwd".
@@ -44,6 +45,10 @@ func (s *echoServer) answer(ctx context.Context, req *echo.EchoRequest) (*echo.E
 	switch req.GetMessage() {
 	case "panic":
 		panic("echo asked to panic")
+	case "header":
+		if err := grpc.SetHeader(ctx, metadata.Pairs("x-served-by", "echo")); err != nil {
+			return nil, err
+		}
 	case "details":
 		st, _ := status.New(codes.FailedPrecondition, "stock too low").WithDetails(
 			&errdetails.ErrorInfo{Reason: "STOCK_LOW", Domain: "shop.example", Metadata: map[string]string{"sku": "tea"}})
@@ -250,6 +255,7 @@ func TestGatewayInProcess(t *testing.T) {
 	if got := impl.lastPeer(); got != "tcp" {
 		t.Errorf("gRPC call peer %q, want tcp", got)
 	}
+	checkResponseHeaders(t, s.HTTPAddr())
 	if got := log.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
 		t.Errorf("interceptor saw %q over gRPC", got)
 	}
@@ -296,6 +302,25 @@ func TestHTTPMode(t *testing.T) {
 	}
 	if front.GRPCAddr() != "" {
 		t.Errorf("http mode listens for gRPC on %s", front.GRPCAddr())
+	}
+	checkResponseHeaders(t, front.HTTPAddr())
+}
+
+// checkResponseHeaders checks that the HTTP gateway at addr passes a
+// handler's response header on as Grpc-Metadata-<key>, and not gRPC's own
+// content-type.
+func checkResponseHeaders(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/echo/header")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Grpc-Metadata-X-Served-By"); got != "echo" {
+		t.Errorf("Grpc-Metadata-X-Served-By = %q, want echo (headers %v)", got, resp.Header)
+	}
+	if got := resp.Header.Values("Grpc-Metadata-Content-Type"); got != nil {
+		t.Errorf("Grpc-Metadata-Content-Type = %q, want none", got)
 	}
 }
 

@@ -2,11 +2,11 @@ package runtime
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,8 +25,8 @@ const transportLabel = "transport"
 // that several servers in one process do not collide.
 type telemetry struct {
 	registry   *prometheus.Registry
-	grpcServer *serverMetrics
-	grpcClient *grpcprom.ClientMetrics
+	grpcServer *rpcMetrics
+	grpcClient *rpcMetrics
 	http       *httpMetrics
 }
 
@@ -34,7 +34,7 @@ func newTelemetry() *telemetry {
 	t := &telemetry{
 		registry:   prometheus.NewRegistry(),
 		grpcServer: newServerMetrics(),
-		grpcClient: grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram()),
+		grpcClient: newClientMetrics(),
 		http:       newHTTPMetrics(),
 	}
 	t.registry.MustRegister(t.grpcServer, t.grpcClient, t.http,
@@ -49,7 +49,7 @@ func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInte
 	m := t.grpcServer
 	return []grpc.UnaryServerInterceptor{
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-				mm := m.of(ctx, info.FullMethod)
+				mm := m.of(serverTransport(ctx), info.FullMethod, "unary")
 				mm.started.Inc()
 				start := time.Now()
 				resp, err := handler(ctx, req)
@@ -60,7 +60,7 @@ func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInte
 		}, []grpc.StreamServerInterceptor{
 			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 				ctx := ss.Context()
-				mm := m.of(ctx, info.FullMethod)
+				mm := m.of(serverTransport(ctx), info.FullMethod, streamKind(info.IsClientStream, info.IsServerStream))
 				mm.started.Inc()
 				start := time.Now()
 				err := handler(srv, ss)
@@ -113,12 +113,84 @@ func callLevel(code codes.Code) slog.Level {
 	return slog.LevelError
 }
 
-// clientDialOptions instrument the connections a Server dials.
+// clientDialOptions instrument the connections a Server dials: their
+// calls are recorded in the client metrics, transport "network".
 func (t *telemetry) clientDialOptions() []grpc.DialOption {
+	m := t.grpcClient
 	return []grpc.DialOption{
-		grpc.WithChainUnaryInterceptor(t.grpcClient.UnaryClientInterceptor()),
-		grpc.WithChainStreamInterceptor(t.grpcClient.StreamClientInterceptor()),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			mm := m.of(overNetwork, method, "unary")
+			mm.started.Inc()
+			start := time.Now()
+			err := invoker(ctx, method, req, reply, cc, opts...)
+			mm.done(start, err)
+			return err
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			mm := m.of(overNetwork, method, streamKind(desc.ClientStreams, desc.ServerStreams))
+			mm.started.Inc()
+			start := time.Now()
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			return observeClientStream(cs, err, desc, mm, start)
+		}),
 	}
+}
+
+// observedConn records the calls of an in-process connection in the
+// client metrics, transport "inprocess", as clientDialOptions does for
+// dialled ones (without an interceptor's closure per call).
+type observedConn struct {
+	conn grpc.ClientConnInterface
+	m    *rpcMetrics
+}
+
+func (c observedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	mm := c.m.of(inProcess, method, "unary")
+	mm.started.Inc()
+	start := time.Now()
+	err := c.conn.Invoke(ctx, method, args, reply, opts...)
+	mm.done(start, err)
+	return err
+}
+
+func (c observedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	mm := c.m.of(inProcess, method, streamKind(desc.ClientStreams, desc.ServerStreams))
+	mm.started.Inc()
+	start := time.Now()
+	cs, err := c.conn.NewStream(ctx, desc, method, opts...)
+	return observeClientStream(cs, err, desc, mm, start)
+}
+
+// observeClientStream records the end of a client stream in mm: when
+// RecvMsg fails (io.EOF being success), or when it returns the one
+// response of a stream that is not server-streaming.
+func observeClientStream(cs grpc.ClientStream, err error, desc *grpc.StreamDesc, mm *methodMetrics, start time.Time) (grpc.ClientStream, error) {
+	if err != nil {
+		mm.done(start, err)
+		return nil, err
+	}
+	return &observedClientStream{ClientStream: cs, serverStreams: desc.ServerStreams, mm: mm, start: start}, nil
+}
+
+type observedClientStream struct {
+	grpc.ClientStream
+	serverStreams bool
+	mm            *methodMetrics
+	start         time.Time
+	ended         bool // RecvMsg is not called concurrently
+}
+
+func (s *observedClientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if (err != nil || !s.serverStreams) && !s.ended {
+		s.ended = true
+		end := err
+		if end == io.EOF {
+			end = nil
+		}
+		s.mm.done(s.start, end)
+	}
+	return err
 }
 
 // instrumentHTTP counts and times the requests next serves.
