@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -111,43 +112,58 @@ func streamErrorHandler(ctx context.Context, err error) *status.Status {
 	return status.Convert(err)
 }
 
-// flatErrorMarshaler is grpc-gateway's default marshaler, except for the
-// error line of a server stream: the flat google.rpc.Status body of every
-// other HTTP error ({"code":…,"message":…,"details":[…]}) instead of
-// grpc-gateway's {"error":{…}}, so that one error body holds for streams
-// too. Messages stay {"result":{…}} lines. Its decoders report malformed
-// request bodies to the request (see [guardInput]).
-type flatErrorMarshaler struct{ *gwruntime.HTTPBodyMarshaler }
+// gatewayMarshaler is the HTTP gateway's JSON marshaler: grpc-gateway's
+// default (JSONPb in an HTTPBodyMarshaler), with three changes.
+//
+//   - The error line of a server stream is the flat google.rpc.Status body
+//     of every other HTTP error ({"code":…,"message":…,"details":[…]})
+//     instead of grpc-gateway's {"error":{…}}, so that one error body
+//     holds for streams too. Messages stay {"result":{…}} lines.
+//   - Messages are marshalled by protojson straight, without JSONPb's
+//     copy of the result into a bytes.Buffer (same bytes).
+//   - Request bodies are decoded by [requestBody.Decode], which mostly
+//     skips the encoding/json pass JSONPb makes over every message, and
+//     fails the request when a message does not decode.
+type gatewayMarshaler struct {
+	*gwruntime.HTTPBodyMarshaler
+	json *gwruntime.JSONPb
+}
 
-// Marshal unwraps grpc-gateway's {"error": status} stream chunk.
-func (m flatErrorMarshaler) Marshal(v any) ([]byte, error) {
-	if chunk, ok := v.(map[string]proto.Message); ok && len(chunk) == 1 {
-		if st, ok := chunk["error"]; ok {
-			return m.HTTPBodyMarshaler.Marshal(st)
+// newMarshaler returns the gateway's marshaler: grpc-gateway's defaults
+// (unpopulated fields emitted), and JSON fields and enum names the proto
+// does not declare refused unless discardUnknown.
+func newMarshaler(discardUnknown bool) gwruntime.Marshaler {
+	j := &gwruntime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown},
+	}
+	return gatewayMarshaler{&gwruntime.HTTPBodyMarshaler{Marshaler: j}, j}
+}
+
+// Marshal marshals messages with protojson and unwraps grpc-gateway's
+// {"error": status} stream chunk.
+func (m gatewayMarshaler) Marshal(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case *httpbody.HttpBody:
+		return v.GetData(), nil
+	case proto.Message:
+		return m.json.MarshalOptions.Marshal(v)
+	case map[string]proto.Message:
+		if st, ok := v["error"]; ok && len(v) == 1 {
+			return m.json.MarshalOptions.Marshal(st)
 		}
 	}
 	return m.HTTPBodyMarshaler.Marshal(v)
 }
 
-// NewDecoder returns grpc-gateway's decoder for r; when r is a request
-// body, a decoding error also fails the request (see [requestBody]).
-func (m flatErrorMarshaler) NewDecoder(r io.Reader) gwruntime.Decoder {
-	dec := m.HTTPBodyMarshaler.NewDecoder(r)
-	if b, ok := r.(*requestBody); ok && b.dec == nil {
-		b.dec = dec
+// NewDecoder returns the decoder of a request body (see [requestBody]), or
+// grpc-gateway's decoder for any other reader.
+func (m gatewayMarshaler) NewDecoder(r io.Reader) gwruntime.Decoder {
+	if b, ok := r.(*requestBody); ok && b.m.json == nil {
+		b.m = m
 		return b
 	}
-	return dec
-}
-
-// newMarshaler returns the gateway's marshaler: grpc-gateway's defaults
-// (unpopulated fields emitted), flat stream errors, and JSON fields and
-// enum names the proto does not declare refused unless discardUnknown.
-func newMarshaler(discardUnknown bool) gwruntime.Marshaler {
-	return flatErrorMarshaler{&gwruntime.HTTPBodyMarshaler{Marshaler: &gwruntime.JSONPb{
-		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
-		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown},
-	}}}
+	return m.HTTPBodyMarshaler.NewDecoder(r)
 }
 
 // routingErrorHandler answers requests that match no route (404, 405) with

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // guardInput checks what can be checked of an HTTP request before the
@@ -49,7 +51,7 @@ func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
 		ctx, cancel := context.WithCancelCause(r.Context())
 		defer cancel(nil)
 		r = r.WithContext(ctx)
-		r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(maxBody)), max: maxBody, cancel: cancel}
+		r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(maxBody)), length: r.ContentLength, max: maxBody, cancel: cancel}
 		if r.ContentLength < 0 {
 			// A body of unknown length can cross the limit while a
 			// stream's answer is under way; grpc-gateway then picks the
@@ -104,10 +106,17 @@ func bodyTooLarge(max int) error {
 // with the decoding error.
 type requestBody struct {
 	io.ReadCloser
+	length   int64 // Content-Length, -1 if unknown
 	max      int
 	exceeded bool // http.MaxBytesReader reported the limit
 	cancel   context.CancelCauseFunc
-	dec      gwruntime.Decoder // set by the marshaler's NewDecoder
+
+	// m is the marshaler whose NewDecoder returned the body, and dec
+	// grpc-gateway's decoder, once Decode needs it.
+	m   gatewayMarshaler
+	dec gwruntime.Decoder
+	// whole reports that the body held one message, already decoded.
+	whole bool
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -146,15 +155,45 @@ func inputErrorOf(ctx context.Context) *inputError {
 	return ie
 }
 
-// Decode decodes the body's next message with the marshaler's decoder
-// (see flatErrorMarshaler.NewDecoder) and fails the request when the
-// message does not decode.
+// Decode decodes the body's next message and fails the request when it
+// does not decode.
 func (b *requestBody) Decode(v any) error {
-	err := b.dec.Decode(v)
+	err := b.decode(v)
 	if err != nil && !errors.Is(err, io.EOF) {
 		b.fail(err)
 	}
 	return err
+}
+
+// decode decodes the body's next message. grpc-gateway's decoder frames
+// each message with encoding/json before protojson parses it: for a 64 KiB
+// message that framing costs six times the parsing. Nearly every body is
+// one message of known length, so the first call reads such a body whole
+// and hands it to protojson; only if protojson refuses it (several
+// messages, trailing data, bad input) does grpc-gateway's decoder go over
+// the same bytes, so streams and error messages stay as grpc-gateway has
+// them. A stream body with a Content-Length is thus read whole before its
+// first message is sent on.
+func (b *requestBody) decode(v any) error {
+	if b.whole {
+		return io.EOF
+	}
+	if b.dec != nil {
+		return b.dec.Decode(v)
+	}
+	var r io.Reader = b
+	if msg, ok := v.(proto.Message); ok && b.length > 0 {
+		buf := make([]byte, b.length)
+		n, err := io.ReadFull(b, buf)
+		if err == nil && b.m.json.UnmarshalOptions.Unmarshal(buf, msg) == nil {
+			b.whole = true
+			return nil
+		}
+		proto.Reset(msg)
+		r = io.MultiReader(bytes.NewReader(buf[:n]), b)
+	}
+	b.dec = b.m.HTTPBodyMarshaler.NewDecoder(r)
+	return b.dec.Decode(v)
 }
 
 // inputStatusWriter answers a request that failed its input (see

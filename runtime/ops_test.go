@@ -443,3 +443,37 @@ func TestIdleTimeout(t *testing.T) {
 		t.Errorf("reply: %q", reply)
 	}
 }
+
+// TestHTTPBodies checks request bodies of one and several messages, with
+// a Content-Length and chunked, on unary and streaming calls: the gateway
+// reads a one-message body of known length in one go and anything else
+// message by message, with the same results.
+func TestHTTPBodies(t *testing.T) {
+	s := serveConfig(t, runtime.DefaultConfig())
+	base := "http://" + s.HTTPAddr()
+	for _, tc := range []struct {
+		path, body, want string
+	}{
+		{"/v1/echo", `{"message":"a"}`, `{"message":"a"}`},
+		{"/v1/echo", ` {"message":"a"} `, `{"message":"a"}`},
+		{"/v1/echo", `{"message":"a"}{"message":"b"}`, `{"message":"a"}`}, // the first message is the request
+		{"/v1/collect", `{"message":"a"}`, `{"message":"a"}`},
+		{"/v1/collect", `{"message":"a"}{"message":"b"} {"message":"c"}`, `{"message":"a b c"}`},
+		{"/v1/chat", `{"message":"a"}`, `{"result":{"message":"re: a"}}` + "\n"},
+		{"/v1/chat", `{"message":"a"}{"message":"b"}`, `{"result":{"message":"re: a"}}` + "\n" + `{"result":{"message":"re: b"}}` + "\n"},
+	} {
+		for _, chunked := range []bool{false, true} {
+			var body io.Reader = strings.NewReader(tc.body)
+			if chunked {
+				body = io.MultiReader(body) // hides the length: sent chunked
+			}
+			resp, got := do(t, "POST", base+tc.path, "application/json", body)
+			if resp.StatusCode != 200 || got != tc.want {
+				t.Errorf("POST %s %s (chunked %v) = %d %q, want 200 %q", tc.path, tc.body, chunked, resp.StatusCode, got, tc.want)
+			}
+			if wantLength := !chunked; (resp.Request.ContentLength > 0) != wantLength {
+				t.Errorf("POST %s: request ContentLength %d, chunked %v", tc.path, resp.Request.ContentLength, chunked)
+			}
+		}
+	}
+}

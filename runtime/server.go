@@ -454,6 +454,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		gwruntime.WithStreamErrorHandler(streamErrorHandler),
 		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
 		gwruntime.WithOutgoingHeaderMatcher(outgoingHeader),
+		gwruntime.WithWriteContentLength(),
 	}, s.opts.muxOpts...)
 	mux := gwruntime.NewServeMux(muxOpts...)
 	routed := 0
