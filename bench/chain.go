@@ -5,13 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/goms-io/goms/examples/shop"
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
+	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/runtime"
 	"google.golang.org/grpc"
 )
@@ -21,9 +28,10 @@ import (
 // price, which asks the stock service for the units in stock.
 type ChainImpl string
 
-// The deployments of the chain. Both run in the calling process, every
-// server a runtime.Server with the runtime's defaults (logger discarded,
-// as in startGoMs), listening on loopback.
+// The deployments of the chain. OneBinary and Split run in the calling
+// process, every server a runtime.Server with the runtime's defaults
+// (logger discarded, as in startGoMs); Processes runs the example's
+// binary. All listen on loopback.
 const (
 	// OneBinary is one GoMs server in gateway mode hosting the three
 	// services: the order service calls the catalog, and the catalog the
@@ -35,10 +43,15 @@ const (
 	// service; the catalog's routes to its target): the deployment as
 	// three processes, run in one.
 	Split ChainImpl = "split"
+	// Processes is Split as four processes of the example's binary
+	// (examples/shop/cmd/shop, built by StartChain): the deployment the
+	// goal names. Its calls are not logged (-log-level warn), like the
+	// discarded logs of the others.
+	Processes ChainImpl = "processes"
 )
 
 // ChainImpls lists the deployments of the chain.
-var ChainImpls = []ChainImpl{OneBinary, Split}
+var ChainImpls = []ChainImpl{OneBinary, Split, Processes}
 
 // Chain is a running deployment of the chain.
 type Chain struct {
@@ -47,7 +60,7 @@ type Chain struct {
 	// HTTPAddr is the address of the HTTP edge.
 	HTTPAddr string
 	// Local is the in-process connection of the server hosting the order
-	// service.
+	// service; nil for Processes.
 	Local grpc.ClientConnInterface
 
 	stops []func() error
@@ -65,6 +78,8 @@ func StartChain(impl ChainImpl) (*Chain, error) {
 		}
 	case Split:
 		err = c.startSplit()
+	case Processes:
+		err = c.startProcesses()
 	default:
 		err = fmt.Errorf("unknown chain impl %q", impl)
 	}
@@ -129,4 +144,85 @@ func (c *Chain) Close() error {
 	}
 	c.stops = nil
 	return errors.Join(errs...)
+}
+
+// startProcesses builds the example's binary and starts the split
+// deployment as processes, on free loopback ports, each with an admin
+// address whose /readyz tells when it serves.
+func (c *Chain) startProcesses() error {
+	dir, err := os.MkdirTemp("", "goms-chain")
+	if err != nil {
+		return err
+	}
+	c.stops = append(c.stops, func() error { return os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "shop")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/goms-io/goms/examples/shop/cmd/shop").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	ports, err := freePorts(8)
+	if err != nil {
+		return err
+	}
+	stock, catalog, orders, edge := ports[0], ports[1], ports[2], ports[3]
+	for i, args := range [][]string{
+		{"-mode", "grpc", "-grpc-addr", stock, "-serve", stockv1.StockServiceName},
+		{"-mode", "grpc", "-grpc-addr", catalog, "-serve", catalogv1.CatalogServiceName,
+			"-targets", stockv1.StockServiceName + "=" + stock},
+		{"-mode", "grpc", "-grpc-addr", orders, "-serve", ordersv1.OrderServiceName,
+			"-targets", catalogv1.CatalogServiceName + "=" + catalog},
+		{"-mode", "http", "-http-addr", edge, "-upstream", orders,
+			"-targets", catalogv1.CatalogServiceName + "=" + catalog},
+	} {
+		admin := ports[4+i]
+		cmd := exec.Command(bin, append(args, "-admin-addr", admin, "-log-level", "warn", "-shutdown-grace", "1s")...)
+		var out testutil.SyncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		c.stops = append(c.stops, func() error {
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				return fmt.Errorf("shop %s: %v\n%s", strings.Join(args, " "), err, out.String())
+			}
+			return nil
+		})
+		if err := waitReady(admin); err != nil {
+			return fmt.Errorf("shop %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+	}
+	c.GRPCAddr, c.HTTPAddr = orders, edge
+	return nil
+}
+
+// freePorts returns n loopback addresses with ports that were free.
+func freePorts(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
+}
+
+// waitReady waits up to 30 s for /readyz at admin to answer 200.
+func waitReady(admin string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready within 30s (last: %v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

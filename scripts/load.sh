@@ -10,6 +10,11 @@
 #   gRPC (ghz, unary Echo, 100-byte message): grpc (bare grpc.Server), goms
 #   HTTP (wrk if installed, else hey; POST /v1/echo, 100-byte message):
 #     gateway-inproc, goms (gateway mode), gateway-endpoint, goms-http
+# Then the example shop's three-service chain (QuoteOrder: orders ->
+# catalog -> stock), p50 at each concurrency: one process (gateway mode)
+# against one process per service plus an http-mode edge process, called
+# over gRPC at the order service (ghz) and over HTTP at the edge (hey or
+# wrk).
 # Every measurement is preceded by an unrecorded warm-up. Load tool and
 # server share the machine, so compare rows of one run, not across runs.
 set -euo pipefail
@@ -23,6 +28,8 @@ googleapis=$(scripts/googleapis.sh)
 work=.tmp/load
 mkdir -p "$work"
 go build -o "$work/benchserver" ./bench/cmd/benchserver
+go build -o "$work/shop" ./examples/shop/cmd/shop
+ports=${LOAD_PORT_BASE:-42100} # the chain uses the 20 ports from here
 # ghz is pinned in its own module (tools/ghz/go.mod): its dependencies
 # would move versions in the main go.mod.
 ghz=$(go tool -modfile=tools/ghz/go.mod -n ghz)
@@ -45,7 +52,13 @@ stop_server() {
     server_pid=""
   fi
 }
-trap stop_server EXIT INT TERM
+shop_pids=()
+stop_shops() {
+  for pid in "${shop_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${shop_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  shop_pids=()
+}
+trap 'stop_server; stop_shops' EXIT INT TERM
 
 # start_server IMPL: starts benchserver and sets grpc_addr and http_addr.
 start_server() {
@@ -60,6 +73,23 @@ start_server() {
   read -r g h <"$work/addrs"
   grpc_addr=${g#grpc=}
   http_addr=${h#http=}
+}
+
+# start_shop GRPC_PORT HTTP_PORT ADMIN_PORT MODE ARGS...: starts the example
+# shop on loopback ports (0: not served) and waits until /readyz on the
+# admin port answers 200. Calls are not logged (-log-level warn).
+start_shop() {
+  local grpc=$1 http=$2 admin=$3 mode=$4 log="$work/shop-$3.log"
+  shift 4
+  "$work/shop" -mode "$mode" -grpc-addr "127.0.0.1:$grpc" -http-addr "127.0.0.1:$http" \
+    -admin-addr "127.0.0.1:$admin" -log-level warn "$@" >"$log" 2>&1 &
+  shop_pids+=($!)
+  for _ in $(seq 150); do
+    curl -fs "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  echo "load.sh: shop -mode $mode $* did not become ready: $(cat "$log")" >&2
+  exit 1
 }
 
 # to_ms VALUE UNIT: prints VALUE converted to milliseconds.
@@ -146,4 +176,52 @@ for impl in gateway-inproc goms gateway-endpoint goms-http; do
     row HTTP "$impl" "$http_tool" "$c" "$qps" "$p50" "$p99" "$errs"
   done
   stop_server
+done
+
+# The three-service chain.
+quote='{"items":[{"productId":"tea","quantity":1}]}'
+stock=shop.stock.v1.StockService catalog=shop.catalog.v1.CatalogService orders=shop.orders.v1.OrderService
+# ghz_chain ADDR CONCURRENCY N: like ghz_run, for QuoteOrder.
+ghz_chain() {
+  local out qps p50 p99 ok
+  out=$("$ghz" --insecure --proto examples/shop/proto/shop/orders/v1/orders.proto \
+    -i "examples/shop/proto,$googleapis" --call shop.orders.v1.OrderService.QuoteOrder -d "$quote" \
+    -c "$2" -n "$3" -O json "$1" | tr -d ' \n')
+  qps=$(grep -o '"rps":[0-9.e+]*' <<<"$out" | cut -d: -f2)
+  p50=$(grep -o '"percentage":50,"latency":[0-9]*' <<<"$out" | cut -d: -f3)
+  p99=$(grep -o '"percentage":99,"latency":[0-9]*' <<<"$out" | cut -d: -f3)
+  ok=$(grep -o '"statusCodeDistribution":{[^}]*}' <<<"$out" | grep -o '"OK":[0-9]*' | cut -d: -f2)
+  printf '%.0f %s %s %s\n' "$qps" "$(to_ms "$p50" ns)" "$(to_ms "$p99" ns)" "$(($3 - ${ok:-0}))"
+}
+body=$quote # what hey_run posts from here on
+
+echo
+echo "Three-service chain (QuoteOrder: orders -> catalog -> stock), example shop processes"
+echo
+row edge topology tool conc QPS "p50 ms" "p99 ms" errors
+echo "|-------|------------------|------|------|-----------|----------|----------|--------|"
+for topology in one-process split; do
+  if [ "$topology" = one-process ]; then
+    start_shop $((ports + 1)) $((ports + 2)) $((ports + 3)) gateway
+    grpc_addr=127.0.0.1:$((ports + 1)) http_addr=127.0.0.1:$((ports + 2))
+  else
+    start_shop $((ports + 4)) 0 $((ports + 5)) grpc -serve $stock
+    start_shop $((ports + 6)) 0 $((ports + 7)) grpc -serve $catalog -targets "$stock=127.0.0.1:$((ports + 4))"
+    start_shop $((ports + 8)) 0 $((ports + 9)) grpc -serve $orders -targets "$catalog=127.0.0.1:$((ports + 6))"
+    start_shop 0 $((ports + 10)) $((ports + 11)) http -upstream 127.0.0.1:$((ports + 8)) \
+      -targets "$catalog=127.0.0.1:$((ports + 6))"
+    grpc_addr=127.0.0.1:$((ports + 8)) http_addr=127.0.0.1:$((ports + 10))
+  fi
+  ghz_chain "$grpc_addr" 16 2000 >/dev/null # warm-up
+  for c in $concurrency; do
+    read -r qps p50 p99 errs < <(ghz_chain "$grpc_addr" "$c" "$requests")
+    row gRPC "$topology" ghz "$c" "$qps" "$p50" "$p99" "$errs"
+  done
+  url="http://$http_addr/v1/orders:quote"
+  hey_run "$url" 16 2000 >/dev/null # warm-up
+  for c in $concurrency; do
+    read -r qps p50 p99 errs < <(hey_run "$url" "$c" "$requests")
+    row HTTP "$topology" hey "$c" "$qps" "$p50" "$p99" "$errs"
+  done
+  stop_shops
 done
