@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
@@ -197,7 +198,10 @@ func BenchmarkColocated(b *testing.B) {
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
 			req := &echo.EchoRequest{Message: sz.message}
-			ctx := context.Background()
+			// Calls between services carry a deadline: the incoming
+			// call's, or client.call_timeout.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
 			run := func(b *testing.B, call func() (*echo.EchoResponse, error)) {
 				resp, err := call()
 				checkEcho(b, resp, err, sz.message)

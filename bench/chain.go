@@ -43,15 +43,18 @@ const (
 	// service; the catalog's routes to its target): the deployment as
 	// three processes, run in one.
 	Split ChainImpl = "split"
-	// Processes is Split as four processes of the example's binary
-	// (examples/shop/cmd/shop, built by StartChain): the deployment the
-	// goal names. Its calls are not logged (-log-level warn), like the
-	// discarded logs of the others.
+	// OneProcess is OneBinary as a process of the example's binary
+	// (examples/shop/cmd/shop, built by StartChain), so that the client
+	// is in another process, as with Processes. Its calls are not logged
+	// (-log-level warn), like the discarded logs of the others.
+	OneProcess ChainImpl = "one-process"
+	// Processes is Split as four processes of the example's binary: one
+	// per service, and the HTTP edge.
 	Processes ChainImpl = "processes"
 )
 
 // ChainImpls lists the deployments of the chain.
-var ChainImpls = []ChainImpl{OneBinary, Split, Processes}
+var ChainImpls = []ChainImpl{OneBinary, Split, OneProcess, Processes}
 
 // Chain is a running deployment of the chain.
 type Chain struct {
@@ -78,8 +81,23 @@ func StartChain(impl ChainImpl) (*Chain, error) {
 		}
 	case Split:
 		err = c.startSplit()
+	case OneProcess:
+		err = c.startProcesses(func(addrs []string) ([][]string, string, string) {
+			return [][]string{{"-mode", "gateway", "-grpc-addr", addrs[0], "-http-addr", addrs[1]}}, addrs[0], addrs[1]
+		})
 	case Processes:
-		err = c.startProcesses()
+		err = c.startProcesses(func(addrs []string) ([][]string, string, string) {
+			stock, catalog, orders, edge := addrs[0], addrs[1], addrs[2], addrs[3]
+			return [][]string{
+				{"-mode", "grpc", "-grpc-addr", stock, "-serve", stockv1.StockServiceName},
+				{"-mode", "grpc", "-grpc-addr", catalog, "-serve", catalogv1.CatalogServiceName,
+					"-targets", stockv1.StockServiceName + "=" + stock},
+				{"-mode", "grpc", "-grpc-addr", orders, "-serve", ordersv1.OrderServiceName,
+					"-targets", catalogv1.CatalogServiceName + "=" + catalog},
+				{"-mode", "http", "-http-addr", edge, "-upstream", orders,
+					"-targets", catalogv1.CatalogServiceName + "=" + catalog},
+			}, orders, edge
+		})
 	default:
 		err = fmt.Errorf("unknown chain impl %q", impl)
 	}
@@ -146,10 +164,12 @@ func (c *Chain) Close() error {
 	return errors.Join(errs...)
 }
 
-// startProcesses builds the example's binary and starts the split
-// deployment as processes, on free loopback ports, each with an admin
-// address whose /readyz tells when it serves.
-func (c *Chain) startProcesses() error {
+// startProcesses builds the example's binary and starts it once per
+// argument list that deployment returns for free loopback addresses (four
+// to use as it likes), each process with an admin address of its own
+// whose /readyz tells when it serves. deployment also says where the
+// order service and the HTTP edge are.
+func (c *Chain) startProcesses(deployment func(addrs []string) (args [][]string, grpcAddr, httpAddr string)) error {
 	dir, err := os.MkdirTemp("", "goms-chain")
 	if err != nil {
 		return err
@@ -159,21 +179,13 @@ func (c *Chain) startProcesses() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/goms-io/goms/examples/shop/cmd/shop").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	ports, err := freePorts(8)
+	addrs, err := freePorts(8)
 	if err != nil {
 		return err
 	}
-	stock, catalog, orders, edge := ports[0], ports[1], ports[2], ports[3]
-	for i, args := range [][]string{
-		{"-mode", "grpc", "-grpc-addr", stock, "-serve", stockv1.StockServiceName},
-		{"-mode", "grpc", "-grpc-addr", catalog, "-serve", catalogv1.CatalogServiceName,
-			"-targets", stockv1.StockServiceName + "=" + stock},
-		{"-mode", "grpc", "-grpc-addr", orders, "-serve", ordersv1.OrderServiceName,
-			"-targets", catalogv1.CatalogServiceName + "=" + catalog},
-		{"-mode", "http", "-http-addr", edge, "-upstream", orders,
-			"-targets", catalogv1.CatalogServiceName + "=" + catalog},
-	} {
-		admin := ports[4+i]
+	procs, grpcAddr, httpAddr := deployment(addrs[:4])
+	for i, args := range procs {
+		admin := addrs[4+i]
 		cmd := exec.Command(bin, append(args, "-admin-addr", admin, "-log-level", "warn", "-shutdown-grace", "1s")...)
 		var out testutil.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -191,7 +203,7 @@ func (c *Chain) startProcesses() error {
 			return fmt.Errorf("shop %s: %v\n%s", strings.Join(args, " "), err, out.String())
 		}
 	}
-	c.GRPCAddr, c.HTTPAddr = orders, edge
+	c.GRPCAddr, c.HTTPAddr = grpcAddr, httpAddr
 	return nil
 }
 

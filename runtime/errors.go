@@ -54,6 +54,7 @@ var statusOnlyCodes = map[int]codes.Code{
 	http.StatusRequestHeaderFieldsTooLarge: codes.ResourceExhausted,
 	http.StatusUnsupportedMediaType:        codes.InvalidArgument,
 	http.StatusBadGateway:                  codes.Unavailable,
+	http.StatusHTTPVersionNotSupported:     codes.Unimplemented,
 }
 
 // HTTPStatus returns the HTTP status GoMs answers for an error with gRPC
@@ -70,7 +71,7 @@ func HTTPStatus(c codes.Code) int {
 // CodeOf returns the gRPC code GoMs gives an HTTP status: the first code
 // mapped to it, or for statuses no code maps to, 405 Unimplemented, 408
 // DeadlineExceeded, 413 and 431 ResourceExhausted, 415 InvalidArgument, 502
-// Unavailable; any other 4xx is InvalidArgument, anything else Unknown.
+// Unavailable, 505 Unimplemented; any other 4xx is InvalidArgument, anything else Unknown.
 func CodeOf(httpStatus int) codes.Code {
 	for _, e := range statusOfCode {
 		if e.status == httpStatus {

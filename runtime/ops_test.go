@@ -139,7 +139,7 @@ func TestErrorTable(t *testing.T) {
 		}
 	}
 	for st, c := range map[int]codes.Code{405: codes.Unimplemented, 408: codes.DeadlineExceeded,
-		413: codes.ResourceExhausted, 431: codes.ResourceExhausted, 415: codes.InvalidArgument, 418: codes.InvalidArgument, 502: codes.Unavailable, 302: codes.Unknown} {
+		413: codes.ResourceExhausted, 431: codes.ResourceExhausted, 505: codes.Unimplemented, 415: codes.InvalidArgument, 418: codes.InvalidArgument, 502: codes.Unavailable, 302: codes.Unknown} {
 		if got := runtime.CodeOf(st); got != c {
 			t.Errorf("CodeOf(%d) = %v, want %v", st, got, c)
 		}

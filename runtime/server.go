@@ -398,8 +398,11 @@ func (s *Server) listen() error {
 		}
 		*l.lis = lis
 	}
-	if s.tls != nil && s.httpLis != nil {
-		s.httpLis = tls.NewListener(s.httpLis, s.tls)
+	if s.httpLis != nil {
+		s.httpLis = plainErrorListener{s.httpLis}
+		if s.tls != nil {
+			s.httpLis = tls.NewListener(s.httpLis, s.tls)
+		}
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ table "HTTP/JSON: GoMs gateway mode against raw FromEndpoint (loopback hop)" \
 table "Co-located typed call: loopback gRPC vs GoMs in-process conn vs direct method call" \
   -filter '.name:Colocated' -row /size -col '/impl@(loopback local direct)'
 table "Three-service chain (QuoteOrder: orders -> catalog -> stock): one binary vs one server per service" \
-  -filter '.name:Chain' -row /edge -col '/impl@(one-binary split processes)'
+  -filter '.name:Chain' -row /edge -col '/impl@(one-binary split one-process processes)'
 table "Server streaming, 100 messages per call, gRPC" \
   -filter '.name:StreamGRPC' -col '/impl@(grpc goms local)'
 table "Server streaming, 100 messages per call, HTTP (NDJSON)" \
