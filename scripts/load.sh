@@ -12,7 +12,8 @@
 #     gateway-inproc, goms (gateway mode), gateway-endpoint, goms-http
 # Then the example shop's three-service chain (QuoteOrder: orders ->
 # catalog -> stock), p50 at each concurrency: one process (gateway mode)
-# against one process per service plus an http-mode edge process, called
+# against one process per service plus an http-mode edge process
+# ("processes"), called
 # over gRPC at the order service (ghz) and over HTTP at the edge (hey or
 # wrk).
 # Every measurement is preceded by an unrecorded warm-up. Load tool and
@@ -37,12 +38,16 @@ hey=$(go tool -n hey)
 wrk=$(command -v wrk || true)
 
 message=$(printf 'm%.0s' $(seq 100))
-body="{\"message\":\"$message\"}"
-cat >"$work/post.lua" <<EOF
+# set_body JSON: what hey_run, wrk_run and ghz_run send from then on.
+set_body() {
+  body=$1
+  cat >"$work/post.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 EOF
+}
+set_body "{\"message\":\"$message\"}"
 
 server_pid=""
 stop_server() {
@@ -105,12 +110,13 @@ row() { # protocol impl tool concurrency qps p50ms p99ms errors
   printf '| %-5s | %-16s | %-4s | %4s | %9s | %8s | %8s | %6s |\n' "$@"
 }
 
-# ghz_run ADDR CONCURRENCY N: prints "qps p50 p99 errors".
+# ghz_run ADDR CONCURRENCY N: prints "qps p50 p99 errors" of calls to
+# ghz_method (in ghz_proto) with $body.
+ghz_proto=testdata/echo/echo.proto ghz_method=goms.testdata.echo.EchoService.Echo
 ghz_run() {
   local out
-  out=$("$ghz" --insecure --proto testdata/echo/echo.proto -i "testdata,$googleapis" \
-    --call goms.testdata.echo.EchoService.Echo -d "$body" \
-    -c "$2" -n "$3" -O json "$1" | tr -d ' \n')
+  out=$("$ghz" --insecure --proto "$ghz_proto" -i "testdata,examples/shop/proto,$googleapis" \
+    --call "$ghz_method" -d "$body" -c "$2" -n "$3" -O json "$1" | tr -d ' \n')
   local qps p50 p99 ok
   qps=$(grep -o '"rps":[0-9.e+]*' <<<"$out" | cut -d: -f2)
   p50=$(grep -o '"percentage":50,"latency":[0-9]*' <<<"$out" | cut -d: -f3)
@@ -181,26 +187,15 @@ done
 # The three-service chain.
 quote='{"items":[{"productId":"tea","quantity":1}]}'
 stock=shop.stock.v1.StockService catalog=shop.catalog.v1.CatalogService orders=shop.orders.v1.OrderService
-# ghz_chain ADDR CONCURRENCY N: like ghz_run, for QuoteOrder.
-ghz_chain() {
-  local out qps p50 p99 ok
-  out=$("$ghz" --insecure --proto examples/shop/proto/shop/orders/v1/orders.proto \
-    -i "examples/shop/proto,$googleapis" --call shop.orders.v1.OrderService.QuoteOrder -d "$quote" \
-    -c "$2" -n "$3" -O json "$1" | tr -d ' \n')
-  qps=$(grep -o '"rps":[0-9.e+]*' <<<"$out" | cut -d: -f2)
-  p50=$(grep -o '"percentage":50,"latency":[0-9]*' <<<"$out" | cut -d: -f3)
-  p99=$(grep -o '"percentage":99,"latency":[0-9]*' <<<"$out" | cut -d: -f3)
-  ok=$(grep -o '"statusCodeDistribution":{[^}]*}' <<<"$out" | grep -o '"OK":[0-9]*' | cut -d: -f2)
-  printf '%.0f %s %s %s\n' "$qps" "$(to_ms "$p50" ns)" "$(to_ms "$p99" ns)" "$(($3 - ${ok:-0}))"
-}
-body=$quote # what hey_run posts from here on
+ghz_proto=examples/shop/proto/shop/orders/v1/orders.proto ghz_method=shop.orders.v1.OrderService.QuoteOrder
+set_body "$quote"
 
 echo
 echo "Three-service chain (QuoteOrder: orders -> catalog -> stock), example shop processes"
 echo
 row edge topology tool conc QPS "p50 ms" "p99 ms" errors
 echo "|-------|------------------|------|------|-----------|----------|----------|--------|"
-for topology in one-process split; do
+for topology in one-process processes; do
   if [ "$topology" = one-process ]; then
     start_shop $((ports + 1)) $((ports + 2)) $((ports + 3)) gateway
     grpc_addr=127.0.0.1:$((ports + 1)) http_addr=127.0.0.1:$((ports + 2))
@@ -212,16 +207,20 @@ for topology in one-process split; do
       -targets "$catalog=127.0.0.1:$((ports + 6))"
     grpc_addr=127.0.0.1:$((ports + 8)) http_addr=127.0.0.1:$((ports + 10))
   fi
-  ghz_chain "$grpc_addr" 16 2000 >/dev/null # warm-up
+  ghz_run "$grpc_addr" 16 2000 >/dev/null # warm-up
   for c in $concurrency; do
-    read -r qps p50 p99 errs < <(ghz_chain "$grpc_addr" "$c" "$requests")
+    read -r qps p50 p99 errs < <(ghz_run "$grpc_addr" "$c" "$requests")
     row gRPC "$topology" ghz "$c" "$qps" "$p50" "$p99" "$errs"
   done
   url="http://$http_addr/v1/orders:quote"
   hey_run "$url" 16 2000 >/dev/null # warm-up
   for c in $concurrency; do
-    read -r qps p50 p99 errs < <(hey_run "$url" "$c" "$requests")
-    row HTTP "$topology" hey "$c" "$qps" "$p50" "$p99" "$errs"
+    if [ "$http_tool" = wrk ]; then
+      read -r qps p50 p99 errs < <(wrk_run "$url" "$c")
+    else
+      read -r qps p50 p99 errs < <(hey_run "$url" "$c" "$requests")
+    fi
+    row HTTP "$topology" "$http_tool" "$c" "$qps" "$p50" "$p99" "$errs"
   done
   stop_shops
 done
