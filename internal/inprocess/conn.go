@@ -259,13 +259,10 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 // sent before the handler returned or with the response. The handler's context
 // is cancelled when it returns.
 func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
-	hctx, cancel, stop := newHandlerContext(ctx, grpc.NewContextWithServerTransportStream(md, call))
+	hctx := newUnaryContext(ctx, grpc.NewContextWithServerTransportStream(md, call))
 	call.ctx = hctx
 	defer func() {
-		if stop != nil {
-			stop()
-		}
-		cancel()
+		hctx.returned()
 		headerSent = call.end(appErr == nil && ctx.Err() == nil && isProtoMessage(resp))
 	}()
 	resp, appErr = m.unary(m.impl, hctx, call.decode, c.unaryInt)
@@ -345,7 +342,8 @@ func (c *Conn) unknownMethodError(method string) error {
 	return status.Errorf(codes.Unimplemented, "unknown method %v for service %v", name, service)
 }
 
-// newHandlerContext returns the context a handler runs with. It is derived
+// newHandlerContext returns the context a stream handler runs with (unary
+// handlers get a [unaryContext]). It is derived
 // from vals, which must not carry any of the caller's values, and is done when
 // caller is: it has the caller's deadline (with its own timer, so that its
 // error is context.DeadlineExceeded as the caller's) and is cancelled when the
