@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"go.uber.org/goleak"
@@ -149,7 +151,7 @@ func httpCases() []httpCase {
 func TestBadInputHTTP(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	s := runtime.New(configWithFreePorts(badInputConfig()), runtime.WithLogger(discardLogger()))
-	register(s, &echoImpl{})
+	register(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +202,10 @@ func TestBadInputHTTP(t *testing.T) {
 func TestBadInputH2C(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	cfg := badInputConfig()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	cfg.GRPCAddr, cfg.HTTPAddr = addr, addr
 	s := runtime.New(cfg, runtime.WithLogger(discardLogger()))
-	register(s, &echoImpl{})
+	register(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +279,7 @@ type grpcCase struct {
 // message; then the server still serves and no goroutine is left behind.
 func TestBadInputGRPC(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	impl := &echoImpl{entered: make(chan string, 1)}
+	impl := &echotest.Server{Entered: make(chan string, 1)}
 	s := runtime.New(configWithFreePorts(badInputConfig()), runtime.WithLogger(discardLogger()))
 	register(s, impl)
 	if err := s.Start(context.Background()); err != nil {
@@ -296,7 +298,7 @@ func TestBadInputGRPC(t *testing.T) {
 	}
 	// waitEntered cancels ctx once a handler has started.
 	cancelWhenEntered := func(cancel context.CancelFunc) {
-		<-impl.entered
+		<-impl.Entered
 		cancel()
 	}
 	big := strings.Repeat("x", 2000)

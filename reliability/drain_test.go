@@ -18,6 +18,7 @@ import (
 
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -214,7 +215,7 @@ func pollReadiness(url string) *readiness {
 func (r *readiness) end() { close(r.stop); <-r.done }
 
 // sendTermAfter sends SIGTERM to p once the load has made n requests.
-func sendTermAfter(t *testing.T, p *proc, c *tally, n int64) {
+func sendTermAfter(t *testing.T, p *testutil.Process, c *tally, n int64) {
 	t.Helper()
 	for c.sent.Load() < n {
 		if c.failed.Load() > 0 || c.refused.Load() > 0 {
@@ -222,7 +223,7 @@ func sendTermAfter(t *testing.T, p *proc, c *tally, n int64) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -247,10 +248,10 @@ func checkDrain(t *testing.T, what string, c *tally, r *readiness) {
 // sends SIGTERM: readiness flips, accepted requests all succeed, new
 // connections are refused, the streams finish, and the process exits 0.
 func TestDrainUnderLoad(t *testing.T) {
-	admin := freeAddr(t)
+	admin := testutil.FreeAddr(t)
 	p := startProc(t, os.Args[0], "gateway", "-admin-addr", admin, "-shutdown-grace", "20s")
-	conns := []*grpc.ClientConn{dialGRPC(t, p.grpcAddr), dialGRPC(t, p.grpcAddr)}
-	base := "http://" + p.httpAddr
+	conns := []*grpc.ClientConn{dialGRPC(t, p.GRPCAddr), dialGRPC(t, p.GRPCAddr)}
+	base := "http://" + p.HTTPAddr
 	var calls []call
 	for i, conn := range conns {
 		client := echo.NewEchoServiceClient(conn)
@@ -286,14 +287,14 @@ func TestDrainUnderLoad(t *testing.T) {
 	if err := long(); err != nil {
 		t.Errorf("long stream open during the stop: %v", err)
 	}
-	code := p.wait(t)
+	code := p.Wait(t, 30*time.Second)
 	r.end()
 	checkDrain(t, "echo gateway", &c, r)
 	if !r.sawNotServing.Load() {
 		t.Error("/readyz never answered 503 during the drain")
 	}
 	if code != 0 {
-		t.Errorf("exit status %d, want 0; output:\n%s", code, p.out)
+		t.Errorf("exit status %d, want 0; output:\n%s", code, p.Out)
 	}
 }
 
@@ -398,19 +399,19 @@ func shopCalls(conn *grpc.ClientConn, base string) []call {
 
 // TestDrainExample drains the example shop in gateway mode under load.
 func TestDrainExample(t *testing.T) {
-	admin := freeAddr(t)
+	admin := testutil.FreeAddr(t)
 	p := startProc(t, shopBin, "gateway", "-admin-addr", admin, "-shutdown-grace", "20s")
-	calls := shopCalls(dialGRPC(t, p.grpcAddr), "http://"+p.httpAddr)
+	calls := shopCalls(dialGRPC(t, p.GRPCAddr), "http://"+p.HTTPAddr)
 	r := pollReadiness("http://" + admin + "/readyz")
 	var c tally
 	wait := load(8, 5000, calls, &c)
 	sendTermAfter(t, p, &c, 1000)
 	wait()
-	code := p.wait(t)
+	code := p.Wait(t, 30*time.Second)
 	r.end()
 	checkDrain(t, "shop gateway", &c, r)
 	if code != 0 {
-		t.Errorf("exit status %d, want 0; output:\n%s", code, p.out)
+		t.Errorf("exit status %d, want 0; output:\n%s", code, p.Out)
 	}
 }
 
@@ -420,9 +421,9 @@ func TestDrainExample(t *testing.T) {
 // naming the refused connection.
 func TestDrainBehindHTTPMode(t *testing.T) {
 	backend := startProc(t, shopBin, "grpc", "-shutdown-grace", "20s")
-	front := startProc(t, shopBin, "http", "-upstream", backend.grpcAddr, "-client-call-timeout", "5s")
+	front := startProc(t, shopBin, "http", "-upstream", backend.GRPCAddr, "-client-call-timeout", "5s")
 	var calls []call
-	for _, cl := range shopCalls(nil, "http://"+front.httpAddr) {
+	for _, cl := range shopCalls(nil, "http://"+front.HTTPAddr) {
 		do := cl.do
 		calls = append(calls, call{cl.name, func(ctx context.Context) (outcome, string) {
 			o, detail := do(ctx)
@@ -436,13 +437,13 @@ func TestDrainBehindHTTPMode(t *testing.T) {
 	wait := load(8, 5000, calls, &c)
 	sendTermAfter(t, backend, &c, 1000)
 	wait()
-	code := backend.wait(t)
+	code := backend.Wait(t, 30*time.Second)
 	checkDrain(t, "shop http mode, backend drained", &c, nil)
 	if code != 0 {
-		t.Errorf("backend exit status %d, want 0; output:\n%s", code, backend.out)
+		t.Errorf("backend exit status %d, want 0; output:\n%s", code, backend.Out)
 	}
 	// The front stays up and says why it cannot answer.
-	got := rawHTTP(t, front.httpAddr, get("/v1/products/tea"), false)
+	got := rawHTTP(t, front.HTTPAddr, get("/v1/products/tea"), false)
 	if got.status != 503 || !strings.Contains(got.body, `"code":14`) {
 		t.Errorf("front with its upstream gone: %d %s", got.status, got.body)
 	}

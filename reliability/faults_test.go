@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
@@ -48,7 +50,7 @@ func TestFaultPanic(t *testing.T) {
 	if n := strings.Count(out, `msg="panic in handler"`); n != 4 {
 		t.Errorf("%d panics logged, want 4:\n%s", n, out)
 	}
-	for _, want := range []string{`panic="echo asked to panic"`, "goroutine ", "reliability.(*echoImpl).answer"} {
+	for _, want := range []string{`panic="echo asked to panic"`, "goroutine ", "echotest.(*Server).answer"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("panic log lacks %q:\n%s", want, out)
 		}
@@ -59,7 +61,7 @@ func TestFaultPanic(t *testing.T) {
 // address, calls get 503 with the JSON error body, and succeed again by
 // themselves once the upstream comes up.
 func TestFaultUpstreamDown(t *testing.T) {
-	upstream := freeAddr(t)
+	upstream := testutil.FreeAddr(t)
 	cfg := configWithFreePorts(runtime.DefaultConfig())
 	cfg.Mode, cfg.Upstream, cfg.CallTimeout = runtime.ModeHTTP, upstream, 2*time.Second
 	front := serve(t, cfg, nil)
@@ -99,14 +101,14 @@ func TestFaultUpstreamDown(t *testing.T) {
 // configured default, reaches the upstream; the caller gets 504 and the
 // upstream handler sees its call cancelled.
 func TestFaultSlowUpstream(t *testing.T) {
-	impl := &echoImpl{}
+	impl := &echotest.Server{}
 	backendCfg := configWithFreePorts(runtime.DefaultConfig())
 	backendCfg.Mode = runtime.ModeGRPC
 	backend := serve(t, backendCfg, impl)
 	frontCfg := configWithFreePorts(runtime.DefaultConfig())
 	frontCfg.Mode, frontCfg.Upstream, frontCfg.CallTimeout = runtime.ModeHTTP, backend.GRPCAddr(), 300*time.Millisecond
 	front := serve(t, frontCfg, nil)
-	gatewayImpl := &echoImpl{}
+	gatewayImpl := &echotest.Server{}
 	gateway := serve(t, configWithFreePorts(runtime.DefaultConfig()), gatewayImpl)
 	// The caller's deadline and the upstream's (the same, propagated in
 	// grpc-timeout) race: when the upstream resets the stream first,
@@ -119,7 +121,7 @@ func TestFaultSlowUpstream(t *testing.T) {
 	for _, tc := range []struct {
 		name, addr string
 		req        []byte
-		impl       *echoImpl
+		impl       *echotest.Server
 		want       []string
 	}{
 		{"http mode, configured call timeout", front.HTTPAddr(), get("/v1/echo/slow?delayMs=60000"), impl, deadline},
@@ -128,26 +130,26 @@ func TestFaultSlowUpstream(t *testing.T) {
 		{"gateway mode, server stream", gateway.HTTPAddr(), get("/v1/expand/a%20b?delayMs=60000", "Grpc-Timeout: 100m\r\n"), gatewayImpl, streamDeadline},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := tc.impl.cancelled.Load()
+			before := tc.impl.Cancelled.Load()
 			got := rawHTTP(t, tc.addr, tc.req, false)
 			if got.status != 504 || !slices.Contains(tc.want, got.body) {
 				t.Errorf("got %d %s, want 504 and one of %q", got.status, got.body, tc.want)
 			}
-			waitFor(t, "the upstream handler to see its call cancelled", func() bool { return tc.impl.cancelled.Load() > before })
+			waitFor(t, "the upstream handler to see its call cancelled", func() bool { return tc.impl.Cancelled.Load() > before })
 		})
 	}
 	t.Run("HTTP client goes away", func(t *testing.T) {
-		before := gatewayImpl.cancelled.Load()
+		before := gatewayImpl.Cancelled.Load()
 		ctx, cancel := context.WithCancel(context.Background())
 		entered := make(chan string, 1)
-		gatewayImpl.entered = entered
-		defer func() { gatewayImpl.entered = nil }()
+		gatewayImpl.Entered = entered
+		defer func() { gatewayImpl.Entered = nil }()
 		go func() { <-entered; cancel() }()
 		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+gateway.HTTPAddr()+"/v1/echo/slow?delayMs=60000", nil)
 		if _, err := http.DefaultClient.Do(req); err == nil {
 			t.Fatal("the cancelled request succeeded")
 		}
-		waitFor(t, "the handler to see its call cancelled", func() bool { return gatewayImpl.cancelled.Load() > before })
+		waitFor(t, "the handler to see its call cancelled", func() bool { return gatewayImpl.Cancelled.Load() > before })
 	})
 }
 
@@ -172,13 +174,13 @@ func TestIdleConnections(t *testing.T) {
 	}
 	p := startProc(t, os.Args[0], "gateway")
 	// Warm the server up so that the baseline holds its lazily made state.
-	warm := echo.NewEchoServiceClient(dialGRPC(t, p.grpcAddr))
+	warm := echo.NewEchoServiceClient(dialGRPC(t, p.GRPCAddr))
 	if _, err := warm.Echo(context.Background(), &echo.EchoRequest{Message: "warm"}); err != nil {
 		t.Fatal(err)
 	}
-	rawHTTP(t, p.httpAddr, get("/v1/echo/warm"), false)
+	rawHTTP(t, p.HTTPAddr, get("/v1/echo/warm"), false)
 	time.Sleep(300 * time.Millisecond)
-	before := vmRSS(t, p.cmd.Process.Pid)
+	before := vmRSS(t, p.Cmd.Process.Pid)
 
 	var conns []*grpc.ClientConn
 	defer func() {
@@ -187,7 +189,7 @@ func TestIdleConnections(t *testing.T) {
 		}
 	}()
 	for range n {
-		c := dialGRPC(t, p.grpcAddr)
+		c := dialGRPC(t, p.GRPCAddr)
 		c.Connect()
 		conns = append(conns, c)
 	}
@@ -200,7 +202,7 @@ func TestIdleConnections(t *testing.T) {
 			}
 		}
 	}
-	afterGRPC := vmRSS(t, p.cmd.Process.Pid)
+	afterGRPC := vmRSS(t, p.Cmd.Process.Pid)
 	var httpConns []net.Conn
 	defer func() {
 		for _, c := range httpConns {
@@ -208,7 +210,7 @@ func TestIdleConnections(t *testing.T) {
 		}
 	}()
 	for range n {
-		c, err := net.Dial("tcp", p.httpAddr)
+		c, err := net.Dial("tcp", p.HTTPAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +224,7 @@ func TestIdleConnections(t *testing.T) {
 		resp.Body.Close()
 	}
 	time.Sleep(300 * time.Millisecond)
-	after := vmRSS(t, p.cmd.Process.Pid)
+	after := vmRSS(t, p.Cmd.Process.Pid)
 	perGRPC := float64(afterGRPC-before) / float64(n)
 	perHTTP := float64(after-afterGRPC) / float64(n)
 	t.Logf("idle connections: %d gRPC + %d HTTP; server VmRSS %d KiB → %d KiB → %d KiB; %.1f KiB per idle gRPC connection, %.1f KiB per idle HTTP connection",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 )
 
@@ -38,7 +39,7 @@ func FuzzHTTPJSON(f *testing.F) {
 		f.Add(seed.method, seed.path, seed.ctype, seed.body)
 	}
 	// Delays are capped: a long Expand would otherwise outlast the client.
-	impl := &echoImpl{maxDelay: time.Microsecond}
+	impl := &echotest.Server{MaxDelay: time.Microsecond}
 	cfg := configWithFreePorts(badInputConfig())
 	s := runtime.New(cfg, runtime.WithLogger(discardLogger()))
 	register(s, impl)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
@@ -46,7 +48,7 @@ func TestConnColocated(t *testing.T) {
 	cfg := runtime.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s := runtime.New(cfg)
-	impl := &echoServer{}
+	impl := &echotest.Server{}
 	client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName)) // before the service is registered
 	echo.RegisterEchoService(s, impl)
 	if _, err := client.Echo(context.Background(), &echo.EchoRequest{}); status.Code(err) != codes.Unavailable {
@@ -59,7 +61,7 @@ func TestConnColocated(t *testing.T) {
 	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := impl.lastPeer(); got != "inprocess" {
+	if got := impl.LastPeer(); got != "inprocess" {
 		t.Errorf("co-located call came from a %q peer, want inprocess", got)
 	}
 }
@@ -80,7 +82,7 @@ func TestConnRemoteRoundRobin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a, b := implA.calls(), implB.calls(); a == 0 || b == 0 {
+	if a, b := implA.Calls(), implB.Calls(); a == 0 || b == 0 {
 		t.Errorf("calls per replica: %d and %d, want both used", a, b)
 	}
 }
@@ -88,7 +90,7 @@ func TestConnRemoteRoundRobin(t *testing.T) {
 // TestConnReadiness checks that readiness waits for a dependency, names it
 // while it is missing, and turns true once it is reachable.
 func TestConnReadiness(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	front, client, err := frontServer(t, func(c *runtime.Config) {
 		c.Targets = map[string]string{echo.EchoServiceName: addr}
 	})
@@ -111,7 +113,7 @@ func TestConnReadiness(t *testing.T) {
 	cfg := runtime.DefaultConfig()
 	cfg.Mode, cfg.GRPCAddr = runtime.ModeGRPC, addr
 	backend := runtime.New(cfg)
-	echo.RegisterEchoService(backend, &echoServer{})
+	echo.RegisterEchoService(backend, &echotest.Server{})
 	if err := backend.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestCallTimeout(t *testing.T) {
 		}
 		s := runtime.New(cfg)
 		nohttp.RegisterPingService(s, &pingServer{})
-		echo.RegisterEchoService(s, &echoServer{})
+		echo.RegisterEchoService(s, &echotest.Server{})
 		client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName))
 		if err := s.Start(context.Background()); err != nil {
 			t.Fatal(err)
@@ -187,7 +189,7 @@ func TestConnAllKinds(t *testing.T) {
 		}
 		s := runtime.New(cfg)
 		nohttp.RegisterPingService(s, &pingServer{})
-		echo.RegisterEchoService(s, &echoServer{})
+		echo.RegisterEchoService(s, &echotest.Server{})
 		client := echo.NewEchoServiceClientFrom(s)
 		if err := s.Start(context.Background()); err != nil {
 			t.Fatal(err)
@@ -323,7 +325,7 @@ func TestClientInterceptors(t *testing.T) {
 		}
 		s := runtime.New(cfg, opt)
 		nohttp.RegisterPingService(s, &pingServer{})
-		echo.RegisterEchoService(s, &echoServer{})
+		echo.RegisterEchoService(s, &echotest.Server{})
 		client := echo.NewEchoServiceClientFrom(s)
 		if err := s.Start(context.Background()); err != nil {
 			t.Fatal(err)

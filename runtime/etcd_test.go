@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
@@ -29,7 +31,7 @@ func startEtcd(t *testing.T) string {
 		}
 		t.Skip("etcd not found (apt-get install etcd-server)")
 	}
-	client, peer := "http://"+freeAddr(t), "http://"+freeAddr(t)
+	client, peer := "http://"+testutil.FreeAddr(t), "http://"+testutil.FreeAddr(t)
 	cmd := exec.Command(bin, "--name", "goms-test", "--data-dir", filepath.Join(t.TempDir(), "etcd"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -155,9 +157,9 @@ func TestEtcdDiscovery(t *testing.T) {
 func TestEtcdErrors(t *testing.T) {
 	cfg := runtime.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.EtcdEndpoints, cfg.ConnectTimeout = []string{"http://" + freeAddr(t)}, 500*time.Millisecond
+	cfg.EtcdEndpoints, cfg.ConnectTimeout = []string{"http://" + testutil.FreeAddr(t)}, 500*time.Millisecond
 	s := runtime.New(cfg)
-	echo.RegisterEchoService(s, &echoServer{})
+	echo.RegisterEchoService(s, &echotest.Server{})
 	err := s.Start(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "etcd "+cfg.EtcdEndpoints[0]+": not reachable within 500ms (client.connect_timeout): ") {
 		t.Errorf("Start with etcd down: %v", err)
@@ -166,7 +168,7 @@ func TestEtcdErrors(t *testing.T) {
 	etcdURL := startEtcd(t)
 	cfg.GRPCAddr, cfg.EtcdEndpoints = "0.0.0.0:0", []string{etcdURL}
 	s = runtime.New(cfg)
-	echo.RegisterEchoService(s, &echoServer{})
+	echo.RegisterEchoService(s, &echotest.Server{})
 	err = s.Start(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "etcd.advertise_addr: the gRPC server listens on all interfaces") {
 		s.Stop(context.Background())

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/prometheus/common/expfmt"
@@ -27,7 +28,7 @@ func serveConfig(t *testing.T, cfg runtime.Config, opts ...runtime.Option) *runt
 	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s := runtime.New(cfg, opts...)
-	echo.RegisterEchoService(s, &echoServer{})
+	echo.RegisterEchoService(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,135 +1,26 @@
 package runtime_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
-
-// echoServer implements the echo test service. A message "panic" panics;
-// "header" sends the response header x-served-by: echo; DelayMs delays the answer (and stops early if the call is cancelled).
-type echoServer struct {
-	echo.UnimplementedEchoServiceServer
-	// next, when set, receives Echo calls whose message starts with "fwd".
-	next  echo.EchoServiceClient
-	mu    sync.Mutex
-	peers []string // network of each caller's peer address
-}
-
-func (s *echoServer) answer(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
-	if p, ok := peer.FromContext(ctx); ok {
-		s.mu.Lock()
-		s.peers = append(s.peers, p.Addr.Network())
-		s.mu.Unlock()
-	}
-	switch req.GetMessage() {
-	case "panic":
-		panic("echo asked to panic")
-	case "header":
-		if err := grpc.SetHeader(ctx, metadata.Pairs("x-served-by", "echo")); err != nil {
-			return nil, err
-		}
-	case "details":
-		st, _ := status.New(codes.FailedPrecondition, "stock too low").WithDetails(
-			&errdetails.ErrorInfo{Reason: "STOCK_LOW", Domain: "shop.example", Metadata: map[string]string{"sku": "tea"}})
-		return nil, st.Err()
-	}
-	select {
-	case <-time.After(time.Duration(req.GetDelayMs()) * time.Millisecond):
-	case <-ctx.Done():
-		return nil, status.FromContextError(ctx.Err()).Err()
-	}
-	return &echo.EchoResponse{Message: req.GetMessage()}, nil
-}
-
-func (s *echoServer) Echo(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
-	if s.next != nil && strings.HasPrefix(req.GetMessage(), "fwd") {
-		return s.next.Echo(ctx, req)
-	}
-	return s.answer(ctx, req)
-}
-
-func (s *echoServer) EchoBody(ctx context.Context, req *echo.EchoRequest) (*echo.EchoResponse, error) {
-	return s.answer(ctx, req)
-}
-
-func (s *echoServer) Expand(req *echo.EchoRequest, stream grpc.ServerStreamingServer[echo.EchoResponse]) error {
-	for _, word := range strings.Fields(req.GetMessage()) {
-		resp, err := s.answer(stream.Context(), &echo.EchoRequest{Message: word, DelayMs: req.GetDelayMs()})
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// calls returns how many calls reached the handler.
-func (s *echoServer) calls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.peers)
-}
-
-func (s *echoServer) Collect(stream grpc.ClientStreamingServer[echo.EchoRequest, echo.EchoResponse]) error {
-	var words []string
-	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			return stream.SendAndClose(&echo.EchoResponse{Message: strings.Join(words, " ")})
-		}
-		if err != nil {
-			return err
-		}
-		words = append(words, req.GetMessage())
-	}
-}
-
-func (s *echoServer) Chat(stream grpc.BidiStreamingServer[echo.EchoRequest, echo.EchoResponse]) error {
-	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(&echo.EchoResponse{Message: "re: " + req.GetMessage()}); err != nil {
-			return err
-		}
-	}
-}
-
-func (s *echoServer) lastPeer() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.peers) == 0 {
-		return ""
-	}
-	return s.peers[len(s.peers)-1]
-}
 
 // callLog records the methods interceptors saw.
 type callLog struct {
@@ -166,12 +57,12 @@ func (l *callLog) options() runtime.Option {
 }
 
 // startServer serves the echo service in mode on free ports until the test ends.
-func startServer(t *testing.T, mode runtime.Mode, opts ...runtime.Option) (*runtime.Server, *echoServer) {
+func startServer(t *testing.T, mode runtime.Mode, opts ...runtime.Option) (*runtime.Server, *echotest.Server) {
 	t.Helper()
 	cfg := runtime.DefaultConfig()
 	cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = mode, "127.0.0.1:0", "127.0.0.1:0"
 	s := runtime.New(cfg, opts...)
-	impl := &echoServer{}
+	impl := &echotest.Server{}
 	echo.RegisterEchoService(s, impl)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -200,15 +91,11 @@ func waitServing(t *testing.T, s *runtime.Server, mode runtime.Mode) {
 	}
 }
 
+// get fetches url and returns its status and compactJSON of its body.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, compactJSON(string(body))
+	code, body := testutil.Get(t, url)
+	return code, compactJSON(body)
 }
 
 func dial(t *testing.T, addr string) echo.EchoServiceClient {
@@ -235,7 +122,7 @@ func TestGatewayInProcess(t *testing.T) {
 	if got := log.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
 		t.Errorf("interceptor saw %q, want the unary Echo call", got)
 	}
-	if got := impl.lastPeer(); got != "inprocess" {
+	if got := impl.LastPeer(); got != "inprocess" {
 		t.Errorf("HTTP call reached the handler from a %q peer, want inprocess (no network hop)", got)
 	}
 
@@ -252,7 +139,7 @@ func TestGatewayInProcess(t *testing.T) {
 	if _, err := dial(t, s.GRPCAddr()).Echo(context.Background(), &echo.EchoRequest{Message: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := impl.lastPeer(); got != "tcp" {
+	if got := impl.LastPeer(); got != "tcp" {
 		t.Errorf("gRPC call peer %q, want tcp", got)
 	}
 	checkResponseHeaders(t, s.HTTPAddr())
@@ -328,7 +215,7 @@ func TestLocalConn(t *testing.T) {
 	cfg := runtime.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s := runtime.New(cfg)
-	echo.RegisterEchoService(s, &echoServer{})
+	echo.RegisterEchoService(s, &echotest.Server{})
 	client := echo.NewEchoServiceClient(s.LocalConn())
 	if _, err := client.Echo(context.Background(), &echo.EchoRequest{}); status.Code(err) != codes.Unavailable {
 		t.Fatalf("LocalConn before Start: %v, want Unavailable", err)
@@ -354,8 +241,8 @@ func TestStartErrors(t *testing.T) {
 	}{
 		{"no services", func(*runtime.Server) {}, runtime.ModeGateway, "goms: no services registered"},
 		{"twice", func(s *runtime.Server) {
-			echo.RegisterEchoService(s, &echoServer{})
-			echo.RegisterEchoService(s, &echoServer{})
+			echo.RegisterEchoService(s, &echotest.Server{})
+			echo.RegisterEchoService(s, &echotest.Server{})
 		}, runtime.ModeGateway, "goms: service goms.testdata.echo.EchoService registered twice"},
 		{"nil implementation", func(s *runtime.Server) { echo.RegisterEchoService(s, nil) }, runtime.ModeGRPC,
 			`goms: service goms.testdata.echo.EchoService: no implementation (nil is accepted only in mode "http" or when another process serves it, see serve)`},
@@ -379,7 +266,7 @@ func TestStartErrors(t *testing.T) {
 func TestMain(m *testing.M) {
 	if os.Getenv("GOMS_TEST_SERVE") != "" {
 		runtime.Main(func(s *runtime.Server) error {
-			echo.RegisterEchoService(s, &echoServer{})
+			echo.RegisterEchoService(s, &echotest.Server{})
 			return nil
 		})
 		return
@@ -387,68 +274,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
-
-// serveProcess starts a server process and returns it with its addresses.
-func serveProcess(t *testing.T, args ...string) (cmd *exec.Cmd, grpcAddr, httpAddr string, output func() string) {
+// serveProcess starts this test binary as an echo server process (see
+// TestMain) in gateway mode on free ports, with env added to its
+// environment. The test's end kills it if it still runs.
+func serveProcess(t *testing.T, env []string, args ...string) *testutil.Process {
 	t.Helper()
-	cmd = exec.Command(os.Args[0], append([]string{"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "GOMS_TEST_SERVE=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var out strings.Builder
-	lines := bufio.NewScanner(stderr)
-	for grpcAddr == "" || httpAddr == "" {
-		if !lines.Scan() {
-			cmd.Wait()
-			t.Fatalf("server exited before serving:\n%s", out.String())
-		}
-		out.WriteString(lines.Text() + "\n")
-		if m := servingLine.FindStringSubmatch(lines.Text()); m != nil {
-			if m[1] == "gRPC" {
-				grpcAddr = m[2]
-			} else {
-				httpAddr = m[2]
-			}
-		}
-	}
-	go func() {
-		for lines.Scan() {
-			mu.Lock()
-			out.WriteString(lines.Text() + "\n")
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	return cmd, grpcAddr, httpAddr, func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
-}
-
-// waitExit waits for cmd and returns its exit status.
-func waitExit(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("server did not exit within 20s of SIGTERM")
-	}
-	return cmd.ProcessState.ExitCode()
+	p := testutil.StartProcess(t, os.Args[0], append([]string{"GOMS_TEST_SERVE=1"}, env...), "gateway", args...)
+	t.Cleanup(p.Kill)
+	return p
 }
 
 // TestGracefulStop sends SIGTERM while a slow gRPC call and a slow HTTP
 // call are in flight: both complete, new connections are refused, and the
 // process exits 0.
 func TestGracefulStop(t *testing.T) {
-	cmd, grpcAddr, httpAddr, output := serveProcess(t, "-shutdown-grace", "10s")
-	client := dial(t, grpcAddr)
+	p := serveProcess(t, nil, "-shutdown-grace", "10s")
+	client := dial(t, p.GRPCAddr)
 	// Establish the gRPC connection before the stop begins.
 	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "warm"}); err != nil {
 		t.Fatal(err)
@@ -465,7 +306,7 @@ func TestGracefulStop(t *testing.T) {
 		grpcErr = err
 	})
 	wg.Go(func() {
-		resp, err := http.Post("http://"+httpAddr+"/v1/echo", "application/json", strings.NewReader(`{"message":"slow-http","delayMs":700}`))
+		resp, err := http.Post("http://"+p.HTTPAddr+"/v1/echo", "application/json", strings.NewReader(`{"message":"slow-http","delayMs":700}`))
 		if err != nil {
 			httpErr = err
 			return
@@ -475,10 +316,10 @@ func TestGracefulStop(t *testing.T) {
 		httpCode, httpBody = resp.StatusCode, compactJSON(string(body))
 	})
 	time.Sleep(200 * time.Millisecond) // let both calls reach the handler
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
 	// A new client cannot connect while the stop drains.
-	if _, err := http.Get("http://" + httpAddr + "/v1/echo/late"); err == nil {
+	if _, err := http.Get("http://" + p.HTTPAddr + "/v1/echo/late"); err == nil {
 		t.Error("a new HTTP connection was accepted after SIGTERM")
 	}
 	wg.Wait()
@@ -488,30 +329,30 @@ func TestGracefulStop(t *testing.T) {
 	if httpErr != nil || httpCode != 200 || httpBody != `{"message":"slow-http"}` {
 		t.Errorf("in-flight HTTP call: %v %d %s", httpErr, httpCode, httpBody)
 	}
-	if code := waitExit(t, cmd); code != 0 {
-		t.Errorf("exit status %d after a clean stop, want 0\n%s", code, output())
+	if code := p.Wait(t, 20*time.Second); code != 0 {
+		t.Errorf("exit status %d after a clean stop, want 0\n%s", code, p.Out)
 	}
 }
 
 // TestGracefulStopGraceExceeded checks that a call outliving the grace
 // period is cut off and the process reports it with exit status 1.
 func TestGracefulStopGraceExceeded(t *testing.T) {
-	cmd, grpcAddr, _, output := serveProcess(t, "-shutdown-grace", "300ms")
-	client := dial(t, grpcAddr)
+	p := serveProcess(t, nil, "-shutdown-grace", "300ms")
+	client := dial(t, p.GRPCAddr)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "too-slow", DelayMs: 10_000})
 		errc <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-errc; status.Code(err) != codes.Unavailable && status.Code(err) != codes.Canceled {
 		t.Errorf("call cut off by the stop: %v, want Unavailable or Canceled", err)
 	}
-	if code := waitExit(t, cmd); code != 1 {
+	if code := p.Wait(t, 20*time.Second); code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
-	if !strings.Contains(output(), "shutdown grace period exceeded") {
-		t.Errorf("output does not say the grace period was exceeded:\n%s", output())
+	if out := p.Out.String(); !strings.Contains(out, "shutdown grace period exceeded") {
+		t.Errorf("output does not say the grace period was exceeded:\n%s", out)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
@@ -199,17 +201,6 @@ func portOf(addr string) string {
 	return port
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestOnePort checks gRPC and HTTP on one listener, cleartext (h2c) and
 // over TLS, with plain grpc-go and net/http clients.
 func TestOnePort(t *testing.T) {
@@ -221,7 +212,7 @@ func TestOnePort(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			cfg := runtime.DefaultConfig()
-			addr := freeAddr(t)
+			addr := testutil.FreeAddr(t)
 			cfg.GRPCAddr, cfg.HTTPAddr = addr, addr
 			creds, scheme, clientTLS := insecure.NewCredentials(), "http", (*tls.Config)(nil)
 			if withTLS {
@@ -229,7 +220,7 @@ func TestOnePort(t *testing.T) {
 				creds, scheme, clientTLS = credentials.NewTLS(p.tlsClient(false)), "https", p.tlsClient(false)
 			}
 			s := runtime.New(cfg)
-			echo.RegisterEchoService(s, &echoServer{})
+			echo.RegisterEchoService(s, &echotest.Server{})
 			if err := s.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +257,7 @@ func TestTLSConfigErrors(t *testing.T) {
 			cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 			tc.set(&cfg)
 			s := runtime.New(cfg)
-			echo.RegisterEchoService(s, &echoServer{})
+			echo.RegisterEchoService(s, &echotest.Server{})
 			if err := s.Start(context.Background()); err == nil || err.Error() != tc.want {
 				s.Stop(context.Background())
 				t.Errorf("Start error %v\nwant %s", err, tc.want)

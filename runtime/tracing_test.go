@@ -5,13 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -40,7 +40,7 @@ func TestTracingChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo.RegisterEchoService(front, &echoServer{next: echo.NewEchoServiceClient(conn)})
+	echo.RegisterEchoService(front, &echotest.Server{Next: echo.NewEchoServiceClient(conn)})
 	if err := front.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -117,14 +117,13 @@ func TestOTLPFromEnvironment(t *testing.T) {
 	}))
 	defer collector.Close()
 
-	cmd, _, httpAddr, output := serveProcessEnv(t,
-		[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_SERVICE_NAME=echo-under-test"})
-	if code, _ := get(t, "http://"+httpAddr+"/v1/echo/traced"); code != 200 {
+	p := serveProcess(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_SERVICE_NAME=echo-under-test"})
+	if code, _ := get(t, "http://"+p.HTTPAddr+"/v1/echo/traced"); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if code := waitExit(t, cmd); code != 0 {
-		t.Fatalf("exit %d\n%s", code, output())
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.Wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.Out)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -147,14 +146,4 @@ func TestOTLPFromEnvironment(t *testing.T) {
 	if service != "echo-under-test" || !strings.Contains(strings.Join(names, ","), "HTTP GET") {
 		t.Errorf("collector got service %q, spans %v", service, names)
 	}
-}
-
-// serveProcessEnv is serveProcess with extra environment.
-func serveProcessEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, string, string, func() string) {
-	t.Helper()
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v) // serveProcess passes the test's environment on
-	}
-	return serveProcess(t, args...)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,10 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,102 +27,25 @@ import (
 // shopBin is the example binary, built once by TestMain.
 var shopBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "shop-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shopBin = filepath.Join(dir, "shop")
-	args := append([]string{"build", "-o", shopBin}, raceFlags...)
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build shop:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// proc is a running shop process.
-type proc struct {
-	cmd      *exec.Cmd
-	out      *syncBuffer
-	grpcAddr string
-	httpAddr string
-	done     chan struct{}
-}
-
-// syncBuffer collects a process's stderr while tests read it.
-type syncBuffer = testutil.SyncBuffer
-
-var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
+func TestMain(m *testing.M) { testutil.BuildAndRun(m, ".", &shopBin) }
 
 // startShop starts the shop with args on free ports and waits until it
 // serves what its mode serves. Cleanup stops it with SIGTERM and requires
 // exit status 0.
-func startShop(t *testing.T, mode string, args ...string) *proc {
+func startShop(t *testing.T, mode string, args ...string) *testutil.Process {
 	t.Helper()
-	args = append([]string{"-mode", mode, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, args...)
-	p := &proc{cmd: exec.Command(shopBin, args...), out: new(syncBuffer), done: make(chan struct{})}
-	pr, pw := io.Pipe()
-	p.cmd.Stderr = io.MultiWriter(p.out, pw)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); pw.Close(); close(p.done) }()
-	needGRPC, needHTTP := mode != "http", mode != "grpc"
-	lines := bufio.NewScanner(pr)
-	deadline := time.AfterFunc(30*time.Second, func() { p.cmd.Process.Kill() })
-	defer deadline.Stop()
-	for (needGRPC && p.grpcAddr == "") || (needHTTP && p.httpAddr == "") {
-		if !lines.Scan() {
-			t.Fatalf("shop %v exited before serving; output:\n%s", args, p.out)
-		}
-		if m := servingLine.FindStringSubmatch(lines.Text()); m != nil {
-			if m[1] == "gRPC" {
-				p.grpcAddr = m[2]
-			} else {
-				p.httpAddr = m[2]
-			}
-		}
-	}
-	go io.Copy(io.Discard, pr)
+	p := testutil.StartProcess(t, shopBin, nil, mode, args...)
 	t.Cleanup(func() {
 		select {
-		case <-p.done: // stopped or killed by the test
+		case <-p.Done: // stopped or killed by the test
 			return
 		default:
 		}
-		if err := p.stop(); err != nil {
-			t.Errorf("shop %v: %v; output:\n%s", args, err, p.out)
+		if err := p.Stop(); err != nil {
+			t.Errorf("shop %v: %v; output:\n%s", p.Cmd.Args[1:], err, p.Out)
 		}
 	})
 	return p
-}
-
-// stop sends SIGTERM and waits for the process to exit with status 0.
-func (p *proc) stop() error {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("did not exit within 30s of SIGTERM")
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		return fmt.Errorf("exit status %d after SIGTERM", code)
-	}
-	return nil
-}
-
-// kill sends SIGKILL and waits for the process to exit.
-func (p *proc) kill() {
-	p.cmd.Process.Kill()
-	<-p.done
 }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
@@ -327,18 +246,18 @@ func checkShop(t *testing.T, e edge) {
 
 func TestGRPCMode(t *testing.T) {
 	p := startShop(t, "grpc")
-	checkGRPC(t, sameAddr(p.grpcAddr, ""))
-	if strings.Contains(p.out.String(), "serving HTTP") {
-		t.Errorf("grpc mode serves HTTP:\n%s", p.out)
+	checkGRPC(t, sameAddr(p.GRPCAddr, ""))
+	if strings.Contains(p.Out.String(), "serving HTTP") {
+		t.Errorf("grpc mode serves HTTP:\n%s", p.Out)
 	}
 }
 
 func TestHTTPMode(t *testing.T) {
 	backend := startShop(t, "grpc")
-	front := startShop(t, "http", "-upstream", backend.grpcAddr)
-	checkHTTP(t, front.httpAddr)
-	if strings.Contains(front.out.String(), "serving gRPC") {
-		t.Errorf("http mode serves gRPC:\n%s", front.out)
+	front := startShop(t, "http", "-upstream", backend.GRPCAddr)
+	checkHTTP(t, front.HTTPAddr)
+	if strings.Contains(front.Out.String(), "serving gRPC") {
+		t.Errorf("http mode serves gRPC:\n%s", front.Out)
 	}
 }
 
@@ -422,7 +341,7 @@ func TestREADMECalls(t *testing.T) {
 	p := startShop(t, "gateway")
 	for _, call := range calls {
 		t.Run(call, func(t *testing.T) {
-			cmdline := strings.NewReplacer("127.0.0.1:8080", p.httpAddr, "127.0.0.1:42001", p.grpcAddr).Replace(call)
+			cmdline := strings.NewReplacer("127.0.0.1:8080", p.HTTPAddr, "127.0.0.1:42001", p.GRPCAddr).Replace(call)
 			if strings.HasPrefix(cmdline, "grpcurl ") || strings.HasPrefix(cmdline, "grpc-health-probe ") {
 				cmdline = "go tool " + cmdline
 			} else {

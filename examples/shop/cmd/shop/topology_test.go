@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
+	"github.com/goms-io/goms/internal/testutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -36,13 +36,13 @@ const (
 // hosting one service (-serve) with -targets naming the next, and a fourth
 // process in http mode as the HTTP edge: edge → orders → catalog → stock.
 type split struct {
-	stock, orders, edge *proc
-	catalogs            []*proc // replicas
+	stock, orders, edge *testutil.Process
+	catalogs            []*testutil.Process // replicas
 }
 
 // startCatalog starts a catalog process on grpcAddr ("127.0.0.1:0" for a
 // free port) that reads stock at stockAddr.
-func startCatalog(t *testing.T, grpcAddr, stockAddr string) *proc {
+func startCatalog(t *testing.T, grpcAddr, stockAddr string) *testutil.Process {
 	return startShop(t, "grpc", "-serve", catalogSvc, "-grpc-addr", grpcAddr, "-targets", stockSvc+"="+stockAddr)
 }
 
@@ -55,18 +55,18 @@ func startSplit(t *testing.T, catalogReplicas int) *split {
 	s := &split{stock: startShop(t, "grpc", "-serve", stockSvc)}
 	var addrs []string
 	for range catalogReplicas {
-		c := startCatalog(t, "127.0.0.1:0", s.stock.grpcAddr)
+		c := startCatalog(t, "127.0.0.1:0", s.stock.GRPCAddr)
 		s.catalogs = append(s.catalogs, c)
-		addrs = append(addrs, c.grpcAddr)
+		addrs = append(addrs, c.GRPCAddr)
 	}
 	catalogTarget := catalogSvc + "=" + strings.Join(addrs, ",")
 	s.orders = startShop(t, "grpc", "-serve", ordersSvc, "-targets", catalogTarget)
 	// The edge forwards the order service's routes to -upstream and the
 	// catalog's to its target; the stock service has no HTTP routes.
-	s.edge = startShop(t, "http", "-upstream", s.orders.grpcAddr, "-targets", catalogTarget)
-	waitReady(t, s.edge.httpAddr)
+	s.edge = startShop(t, "http", "-upstream", s.orders.GRPCAddr, "-targets", catalogTarget)
+	waitReady(t, s.edge.HTTPAddr)
 	eventually(t, 30*time.Second, func() error {
-		if !strings.Contains(s.orders.out.String(), `msg="dependency reachable" dependency="`+catalogSvc+" at ") {
+		if !strings.Contains(s.orders.Out.String(), `msg="dependency reachable" dependency="`+catalogSvc+" at ") {
 			return errors.New("the order service has not reached the catalog")
 		}
 		return nil
@@ -77,7 +77,7 @@ func startSplit(t *testing.T, catalogReplicas int) *split {
 // edge is where the shared assertions reach the split topology; gRPC calls
 // to the catalog go to its first replica.
 func (s *split) edges() edge {
-	return edge{http: s.edge.httpAddr, orders: s.orders.grpcAddr, catalog: s.catalogs[0].grpcAddr, stock: s.stock.grpcAddr}
+	return edge{http: s.edge.HTTPAddr, orders: s.orders.GRPCAddr, catalog: s.catalogs[0].GRPCAddr, stock: s.stock.GRPCAddr}
 }
 
 // TestTopologies runs the same assertions (gRPC with a plain grpc-go
@@ -87,24 +87,24 @@ func (s *split) edges() edge {
 func TestTopologies(t *testing.T) {
 	t.Run("one-process", func(t *testing.T) {
 		p := startShop(t, "gateway")
-		waitReady(t, p.httpAddr)
-		checkShop(t, sameAddr(p.grpcAddr, p.httpAddr))
+		waitReady(t, p.HTTPAddr)
+		checkShop(t, sameAddr(p.GRPCAddr, p.HTTPAddr))
 		for _, svc := range []string{ordersSvc, catalogSvc, stockSvc} {
-			if !strings.Contains(p.out.String(), "grpc.method=/"+svc+"/") {
+			if !strings.Contains(p.Out.String(), "grpc.method=/"+svc+"/") {
 				t.Errorf("no call to %s logged", svc)
 			}
 		}
-		if strings.Contains(p.out.String(), "dependency") {
-			t.Errorf("one process dialled a dependency:\n%s", p.out)
+		if strings.Contains(p.Out.String(), "dependency") {
+			t.Errorf("one process dialled a dependency:\n%s", p.Out)
 		}
 	})
 	t.Run("three-processes", func(t *testing.T) {
 		s := startSplit(t, 1)
 		checkShop(t, s.edges())
 		// The order service's calls crossed the processes.
-		for _, p := range []*proc{s.orders, s.catalogs[0], s.stock} {
-			if strings.Count(p.out.String(), "msg=call") < 3 {
-				t.Errorf("process %s logged fewer than 3 calls:\n%s", p.grpcAddr, p.out)
+		for _, p := range []*testutil.Process{s.orders, s.catalogs[0], s.stock} {
+			if strings.Count(p.Out.String(), "msg=call") < 3 {
+				t.Errorf("process %s logged fewer than 3 calls:\n%s", p.GRPCAddr, p.Out)
 			}
 		}
 	})
@@ -112,7 +112,7 @@ func TestTopologies(t *testing.T) {
 		s := startSplit(t, 2)
 		checkShop(t, s.edges())
 		// Both replicas serve the order service's calls.
-		orders := ordersv1.NewOrderServiceClient(dial(t, s.orders.grpcAddr))
+		orders := ordersv1.NewOrderServiceClient(dial(t, s.orders.GRPCAddr))
 		before := []int{getProducts(s.catalogs[0]), getProducts(s.catalogs[1])}
 		eventually(t, 30*time.Second, func() error {
 			if _, err := orders.QuoteOrder(ctx(t), quote("tea")); err != nil {
@@ -120,7 +120,7 @@ func TestTopologies(t *testing.T) {
 			}
 			for i, c := range s.catalogs {
 				if getProducts(c) == before[i] {
-					return fmt.Errorf("catalog replica %d (%s) got no GetProduct call from the order service", i, c.grpcAddr)
+					return fmt.Errorf("catalog replica %d (%s) got no GetProduct call from the order service", i, c.GRPCAddr)
 				}
 			}
 			return nil
@@ -129,8 +129,8 @@ func TestTopologies(t *testing.T) {
 }
 
 // getProducts counts the GetProduct calls a catalog process logged.
-func getProducts(p *proc) int {
-	return strings.Count(p.out.String(), "grpc.method=/"+catalogSvc+"/GetProduct grpc.code=OK")
+func getProducts(p *testutil.Process) int {
+	return strings.Count(p.Out.String(), "grpc.method=/"+catalogSvc+"/GetProduct grpc.code=OK")
 }
 
 // quote is a QuoteOrder request for one unit of product.
@@ -143,7 +143,7 @@ func quote(product string) *ordersv1.QuoteOrderRequest {
 // dependency it waits for, until the catalog starts there.
 func TestDependencyDownAtStart(t *testing.T) {
 	stock := startShop(t, "grpc", "-serve", stockSvc)
-	catalogAddr := freeAddr(t)
+	catalogAddr := testutil.FreeAddr(t)
 	// Gateway mode, so that /readyz answers on the HTTP address.
 	orders := startShop(t, "gateway", "-serve", ordersSvc, "-targets", catalogSvc+"="+catalogAddr,
 		"-client-connect-timeout", "1s")
@@ -151,7 +151,7 @@ func TestDependencyDownAtStart(t *testing.T) {
 	// Right after "serving HTTP" the server may not have marked itself
 	// started yet ({"status":"NOT_SERVING"} without waiting_for).
 	eventually(t, 30*time.Second, func() error {
-		code, body := readyz(t, orders.httpAddr)
+		code, body := readyz(t, orders.HTTPAddr)
 		if code != http.StatusServiceUnavailable || body != want {
 			return fmt.Errorf("/readyz = %d %s, want 503 %s", code, body, want)
 		}
@@ -160,21 +160,21 @@ func TestDependencyDownAtStart(t *testing.T) {
 	// After client.connect_timeout the server logs the dependency, and
 	// stays not ready.
 	eventually(t, 30*time.Second, func() error {
-		if !strings.Contains(orders.out.String(), `msg="dependency not reachable; not ready" dependency="`+catalogSvc+" at "+catalogAddr+`"`) {
+		if !strings.Contains(orders.Out.String(), `msg="dependency not reachable; not ready" dependency="`+catalogSvc+" at "+catalogAddr+`"`) {
 			return errors.New("no error logged for the missing catalog")
 		}
 		return nil
 	})
-	if code, body := readyz(t, orders.httpAddr); code != http.StatusServiceUnavailable || body != want {
+	if code, body := readyz(t, orders.HTTPAddr); code != http.StatusServiceUnavailable || body != want {
 		t.Fatalf("/readyz after the connect timeout = %d %s, want 503 %s", code, body, want)
 	}
-	client := ordersv1.NewOrderServiceClient(dial(t, orders.grpcAddr))
+	client := ordersv1.NewOrderServiceClient(dial(t, orders.GRPCAddr))
 	if _, err := client.QuoteOrder(ctx(t), quote("tea")); status.Code(err) != codes.Unavailable {
 		t.Fatalf("QuoteOrder without the catalog: %v, want Unavailable", err)
 	}
 
-	startCatalog(t, catalogAddr, stock.grpcAddr)
-	waitReady(t, orders.httpAddr)
+	startCatalog(t, catalogAddr, stock.GRPCAddr)
+	waitReady(t, orders.HTTPAddr)
 	if resp, err := client.QuoteOrder(ctx(t), quote("tea")); err != nil || resp.GetTotalCents() != 450 {
 		t.Fatalf("QuoteOrder once the catalog runs: %v, %v", resp, err)
 	}
@@ -185,16 +185,16 @@ func TestDependencyDownAtStart(t *testing.T) {
 // succeed again once the catalog is back on the same address.
 func TestDependencyLost(t *testing.T) {
 	s := startSplit(t, 1)
-	orders := ordersv1.NewOrderServiceClient(dial(t, s.orders.grpcAddr))
+	orders := ordersv1.NewOrderServiceClient(dial(t, s.orders.GRPCAddr))
 	if _, err := orders.QuoteOrder(ctx(t), quote("tea")); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := postQuote(t, s.edge.httpAddr); code != http.StatusOK {
+	if code, body := postQuote(t, s.edge.HTTPAddr); code != http.StatusOK {
 		t.Fatalf("POST /v1/orders:quote = %d %s", code, body)
 	}
 
-	catalogAddr := s.catalogs[0].grpcAddr
-	if err := s.catalogs[0].stop(); err != nil {
+	catalogAddr := s.catalogs[0].GRPCAddr
+	if err := s.catalogs[0].Stop(); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -202,13 +202,13 @@ func TestDependencyLost(t *testing.T) {
 		if status.Code(err) != codes.Unavailable {
 			t.Fatalf("QuoteOrder with the catalog stopped: %v, want Unavailable", err)
 		}
-		code, body := postQuote(t, s.edge.httpAddr)
+		code, body := postQuote(t, s.edge.HTTPAddr)
 		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":14`) {
 			t.Fatalf("POST /v1/orders:quote with the catalog stopped = %d %s, want 503, code 14", code, body)
 		}
 	}
 
-	startCatalog(t, catalogAddr, s.stock.grpcAddr)
+	startCatalog(t, catalogAddr, s.stock.GRPCAddr)
 	var unexpected []error
 	eventually(t, 60*time.Second, func() error {
 		_, err := orders.QuoteOrder(ctx(t), quote("tea"))
@@ -220,7 +220,7 @@ func TestDependencyLost(t *testing.T) {
 	if len(unexpected) > 0 {
 		t.Errorf("while the catalog came back, calls failed with other codes than Unavailable: %v", unexpected)
 	}
-	if code, body := postQuote(t, s.edge.httpAddr); code != http.StatusOK || !strings.Contains(body, `"totalCents":"450"`) {
+	if code, body := postQuote(t, s.edge.HTTPAddr); code != http.StatusOK || !strings.Contains(body, `"totalCents":"450"`) {
 		t.Fatalf("POST /v1/orders:quote after the catalog's return = %d %s", code, body)
 	}
 }
@@ -237,7 +237,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 		killedAt = 300  // calls completed when the replica is killed
 	)
 	s := startSplit(t, 2)
-	orders := ordersv1.NewOrderServiceClient(dial(t, s.orders.grpcAddr))
+	orders := ordersv1.NewOrderServiceClient(dial(t, s.orders.GRPCAddr))
 	victim, survivor := s.catalogs[0], s.catalogs[1]
 	// Wait until the order service sends calls to both replicas.
 	before := []int{getProducts(victim), getProducts(survivor)}
@@ -284,7 +284,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	doneAtKill := succeeded.Load() + failed.Load()
 	survivorAtKill := getProducts(survivor)
-	victim.kill()
+	victim.Kill()
 	wg.Wait()
 
 	t.Logf("calls: sent %d, succeeded %d, failed %d; replica killed after %d completed calls",
@@ -307,34 +307,11 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	})
 }
 
-// freeAddr returns a loopback address with a port nobody listens on (free
-// when this returns; the tests bind it shortly after).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // readyz returns the status and the trimmed body of GET /readyz at addr.
 func readyz(t *testing.T, addr string) (int, string) {
 	t.Helper()
-	return get(t, "http://"+addr+"/readyz")
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(body))
+	code, body := testutil.Get(t, "http://"+addr+"/readyz")
+	return code, strings.TrimSpace(body)
 }
 
 // postQuote asks the HTTP edge at addr for the price of one tea.

@@ -1,5 +1,0 @@
-//go:build !race
-
-package reliability
-
-var raceFlags []string
