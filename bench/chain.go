@@ -18,7 +18,6 @@ import (
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
-	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/runtime"
 	"google.golang.org/grpc"
 )
@@ -187,20 +186,31 @@ func (c *Chain) startProcesses(deployment func(addrs []string) (args [][]string,
 	for i, args := range procs {
 		admin := addrs[4+i]
 		cmd := exec.Command(bin, append(args, "-admin-addr", admin, "-log-level", "warn", "-shutdown-grace", "1s")...)
-		var out testutil.SyncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
+		logPath := filepath.Join(dir, fmt.Sprintf("shop-%d.log", i))
+		log, err := os.Create(logPath)
+		if err != nil {
 			return err
 		}
+		cmd.Stdout, cmd.Stderr = log, log
+		err = cmd.Start()
+		log.Close() // the process has its own descriptor
+		if err != nil {
+			return err
+		}
+		failed := func(err error) error {
+			out, _ := os.ReadFile(logPath)
+			return fmt.Errorf("shop %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		// Stopped before the log directory is removed (stops run last first).
 		c.stops = append(c.stops, func() error {
 			cmd.Process.Signal(syscall.SIGTERM)
 			if err := cmd.Wait(); err != nil {
-				return fmt.Errorf("shop %s: %v\n%s", strings.Join(args, " "), err, out.String())
+				return failed(err)
 			}
 			return nil
 		})
 		if err := waitReady(admin); err != nil {
-			return fmt.Errorf("shop %s: %v\n%s", strings.Join(args, " "), err, out.String())
+			return failed(err)
 		}
 	}
 	c.GRPCAddr, c.HTTPAddr = grpcAddr, httpAddr
