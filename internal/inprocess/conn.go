@@ -403,11 +403,16 @@ func outgoingMetadata(ctx context.Context) (metadata.MD, error) {
 // itself, plus :authority, content-type and user-agent as a grpc-go client
 // would send them.
 func incomingMetadata(ctx context.Context, m *inProcessMethod) (context.Context, error) {
-	md, err := outgoingMetadata(ctx)
-	if err != nil || md == nil {
-		return m.baseCtx, err
+	md, ok := metadata.FromOutgoingContext(ctx) // a copy, keys lowercased
+	if !ok {
+		return m.baseCtx, nil
 	}
-	for k := range md {
+	// One pass over the copy: check it as outgoingMetadata does, and drop
+	// the reserved keys (map iteration is most of the cost here).
+	for k, vs := range md {
+		if err := validateMetadata(k, vs); err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
 		if isReservedHeader(k) {
 			delete(md, k)
 		}
