@@ -158,6 +158,14 @@ func (m *rpcMetrics) of(transport int, fullMethod, kind string) *methodMetrics {
 	return mm.(*methodMetrics)
 }
 
+// begin records the start of a call to fullMethod of grpc_type kind over
+// transport, and returns its series and start time for done.
+func (m *rpcMetrics) begin(transport int, fullMethod, kind string) (*methodMetrics, time.Time) {
+	mm := m.of(transport, fullMethod, kind)
+	mm.started.Inc()
+	return mm, time.Now()
+}
+
 // otherMethod keys rpcMetrics.others.
 type otherMethod struct {
 	transport        int

@@ -49,9 +49,7 @@ func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInte
 	m := t.grpcServer
 	return []grpc.UnaryServerInterceptor{
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-				mm := m.of(serverTransport(ctx), info.FullMethod, "unary")
-				mm.started.Inc()
-				start := time.Now()
+				mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
 				resp, err := handler(ctx, req)
 				mm.done(start, err)
 				logCall(ctx, log, info.FullMethod, start, err)
@@ -60,9 +58,7 @@ func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInte
 		}, []grpc.StreamServerInterceptor{
 			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 				ctx := ss.Context()
-				mm := m.of(serverTransport(ctx), info.FullMethod, streamKind(info.IsClientStream, info.IsServerStream))
-				mm.started.Inc()
-				start := time.Now()
+				mm, start := m.begin(serverTransport(ctx), info.FullMethod, streamKind(info.IsClientStream, info.IsServerStream))
 				err := handler(srv, ss)
 				mm.done(start, err)
 				logCall(ctx, log, info.FullMethod, start, err)
@@ -119,17 +115,13 @@ func (t *telemetry) clientDialOptions() []grpc.DialOption {
 	m := t.grpcClient
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			mm := m.of(overNetwork, method, "unary")
-			mm.started.Inc()
-			start := time.Now()
+			mm, start := m.begin(overNetwork, method, "unary")
 			err := invoker(ctx, method, req, reply, cc, opts...)
 			mm.done(start, err)
 			return err
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			mm := m.of(overNetwork, method, streamKind(desc.ClientStreams, desc.ServerStreams))
-			mm.started.Inc()
-			start := time.Now()
+			mm, start := m.begin(overNetwork, method, streamKind(desc.ClientStreams, desc.ServerStreams))
 			cs, err := streamer(ctx, desc, cc, method, opts...)
 			return observeClientStream(cs, err, desc, mm, start)
 		}),
@@ -145,18 +137,14 @@ type observedConn struct {
 }
 
 func (c observedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	mm := c.m.of(inProcess, method, "unary")
-	mm.started.Inc()
-	start := time.Now()
+	mm, start := c.m.begin(inProcess, method, "unary")
 	err := c.conn.Invoke(ctx, method, args, reply, opts...)
 	mm.done(start, err)
 	return err
 }
 
 func (c observedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	mm := c.m.of(inProcess, method, streamKind(desc.ClientStreams, desc.ServerStreams))
-	mm.started.Inc()
-	start := time.Now()
+	mm, start := c.m.begin(inProcess, method, streamKind(desc.ClientStreams, desc.ServerStreams))
 	cs, err := c.conn.NewStream(ctx, desc, method, opts...)
 	return observeClientStream(cs, err, desc, mm, start)
 }
