@@ -2,10 +2,27 @@ package gen
 
 import (
 	"fmt"
+	"go/token"
 	"path"
 
 	"google.golang.org/protobuf/compiler/protogen"
 )
+
+// checkPackageNames rejects a Go package name, from go_package or an
+// M<file>= parameter, that cannot start a Go file: "package 0" would
+// otherwise surface as protogen's multi-line "unparsable Go source".
+func checkPackageNames(plugin *protogen.Plugin) error {
+	for _, f := range plugin.Files {
+		if !f.Generate || len(f.Services) == 0 {
+			continue
+		}
+		if name := string(f.GoPackageName); !token.IsIdentifier(name) || name == "_" {
+			return fmt.Errorf("%s: Go package name %q is not a Go identifier; set it after the \";\" in option go_package or in parameter M%s=<import path>;<name>",
+				f.Desc.Path(), name, f.Desc.Path())
+		}
+	}
+	return nil
+}
 
 // checkMains rejects parameter combinations that cannot give working
 // mains, before anything is generated. Each error is one line naming the

@@ -57,3 +57,16 @@ func TestProtogenErrorsOneLine(t *testing.T) {
 		t.Errorf("error %q, want one line", e)
 	}
 }
+
+// TestPackageNameNotIdentifier keeps a finding of FuzzParams in CI: an M
+// parameter naming the Go package "0" gave unparsable Go source, reported
+// over many lines with the whole file.
+func TestPackageNameNotIdentifier(t *testing.T) {
+	for _, name := range []string{"0", "_", "func", "a-b"} {
+		e := Run(newRequest(t, "Mmains/mains.proto=example.com/m;"+name, "mains/mains.proto")).GetError()
+		want := `mains/mains.proto: Go package name "` + name + `" is not a Go identifier; set it after the ";" in option go_package or in parameter Mmains/mains.proto=<import path>;<name>`
+		if e != want {
+			t.Errorf("package %q: error\n%q, want\n%q", name, e, want)
+		}
+	}
+}

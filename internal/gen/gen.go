@@ -29,6 +29,9 @@ const (
 // are reported in the response, which protoc and buf print for the user.
 func Run(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
 	return run(req, func(plugin *protogen.Plugin, p Params, names nameTable) error {
+		if err := checkPackageNames(plugin); err != nil {
+			return err
+		}
 		if err := checkMains(plugin, p, names); err != nil {
 			return err
 		}
