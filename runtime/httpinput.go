@@ -268,14 +268,16 @@ func (c *plainErrorConn) CloseWrite() error {
 // <text>[: <detail>]". The JSON message is the detail if there is one,
 // else the status text.
 func jsonCannedAnswer(p []byte) ([]byte, bool) {
-	s := string(p) // only for answers that pass the first checks
 	if len(p) < 13 || !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) || (p[9] != '4' && p[9] != '5') {
 		return nil, false
 	}
-	line, body, ok := strings.Cut(s[len("HTTP/1.1 "):], cannedHeaders)
+	// Every response of the connection passes here: convert to a string
+	// only what is one of the canned answers.
+	l, b, ok := bytes.Cut(p[len("HTTP/1.1 "):], []byte(cannedHeaders))
 	if !ok {
 		return nil, false
 	}
+	line, body := string(l), string(b)
 	code, err := strconv.Atoi(line[:3])
 	if err != nil || !strings.HasPrefix(body, line[:3]+" ") {
 		return nil, false

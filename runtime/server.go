@@ -122,8 +122,11 @@ func (s *Server) LocalConn() grpc.ClientConnInterface { return s.localClient() }
 
 // localClient is the in-process connection as clients use it: traced when
 // tracing is on.
-func (s *Server) localClient() grpc.ClientConnInterface {
-	var conn grpc.ClientConnInterface = &s.local
+func (s *Server) localClient() grpc.ClientConnInterface { return s.observeLocal(&s.local) }
+
+// observeLocal wraps an in-process connection with the client
+// interceptors, the client metrics and tracing.
+func (s *Server) observeLocal(conn grpc.ClientConnInterface) grpc.ClientConnInterface {
 	if len(s.opts.cunary) > 0 || len(s.opts.cstream) > 0 {
 		conn = interceptedConn{conn: conn, unary: s.opts.cunary, stream: s.opts.cstream}
 	}
@@ -467,7 +470,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		}
 		var conn grpc.ClientConnInterface = s.clients[svc.name()]
 		if s.hosted(svc.name()) {
-			conn = s.localClient()
+			conn = s.observeLocal(s.local.conn.Load().ForGateway())
 		}
 		if err := svc.Gateway(ctx, mux, conn); err != nil {
 			return fmt.Errorf("HTTP gateway: service %s: %w", svc.name(), err)

@@ -99,6 +99,8 @@ type Conn struct {
 	// grpc-go, which shares one peer among the streams of a connection, all
 	// calls share it.
 	peer *peer.Peer
+	// gateway is set on the conn [Conn.ForGateway] returns.
+	gateway bool
 }
 
 // inProcessMethod is a registered method of a local service.
@@ -176,6 +178,19 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 	return c
 }
 
+// ForGateway returns a conn to the same services for grpc-gateway's
+// generated client handlers (Register<Service>HandlerClient). The gateway
+// reads the response header and trailer only to turn them into HTTP
+// headers, and drops the content-type, so this conn leaves the
+// content-type out and gives nil metadata when the handler set none,
+// which saves building two maps on every call. Everything else is as
+// with c.
+func (c *Conn) ForGateway() *Conn {
+	g := *c
+	g.gateway = true
+	return &g
+}
+
 // Invoke performs a unary RPC and returns after the response is received into
 // reply.
 //
@@ -212,6 +227,7 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 
 	call := &unaryCall{req: req}
 	call.method = method
+	call.bare = c.gateway
 	resp, appErr, headerSent := c.runUnary(ctx, m, call, md)
 
 	co.setPeer(c.peer)
@@ -259,7 +275,8 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 // sent before the handler returned or with the response. The handler's context
 // is cancelled when it returns.
 func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
-	hctx := newUnaryContext(ctx, grpc.NewContextWithServerTransportStream(md, call))
+	hctx := &call.hctx
+	hctx.caller, hctx.vals = ctx, grpc.NewContextWithServerTransportStream(md, call)
 	call.ctx = hctx
 	defer func() {
 		hctx.returned()
@@ -312,6 +329,7 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		finished:  make(chan struct{}),
 	}
 	s.method = method
+	s.bare = c.gateway
 	s.headerSentCh = make(chan struct{})
 	s.client.s = s
 	s.server.s = s
@@ -428,6 +446,8 @@ type unaryCall struct {
 	serverTransportStream
 	// req is the caller's request; it is only read.
 	req proto.Message
+	// hctx is the handler's context (part of the call's one allocation).
+	hctx unaryContext
 }
 
 // decode is the handler's dec function: it copies the request into v.
@@ -570,8 +590,15 @@ func copyMessage(dst, src proto.Message) error {
 // responseMetadata returns a copy of md as a client receives it from a
 // grpc-go server: without the keys gRPC reserves for itself, and with the
 // content-type if withContentType is set (grpc-go reports it in the header,
-// and in the trailer of trailers-only responses).
-func responseMetadata(md metadata.MD, withContentType bool) metadata.MD {
+// and in the trailer of trailers-only responses). For the gateway (bare),
+// there is no content-type, and no map when md is empty.
+func responseMetadata(md metadata.MD, withContentType, bare bool) metadata.MD {
+	if bare {
+		if len(md) == 0 {
+			return nil
+		}
+		withContentType = false
+	}
 	out := make(metadata.MD, len(md)+1)
 	for k, vs := range md {
 		k = strings.ToLower(k)

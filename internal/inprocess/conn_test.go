@@ -1607,3 +1607,66 @@ func BenchmarkServerStream(b *testing.B) {
 		})
 	}
 }
+
+// TestInProcessForGateway checks the gateway's view of a conn: response
+// metadata without the content-type, nil when the handler set none, and
+// otherwise what the conn gives.
+func TestInProcessForGateway(t *testing.T) {
+	verifyNoLeaks(t)
+	conn := New([]Service{{Desc: &testpb.TestService_ServiceDesc, Impl: newTestService()}}, nil, nil).ForGateway()
+	client := testpb.NewTestServiceClient(conn)
+	req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("hello")}}
+	for _, tc := range []struct {
+		behavior        string
+		header, trailer map[string][]string
+		code            codes.Code
+	}{
+		{"", map[string][]string{"x-header": {"h-r1"}}, map[string][]string{"x-trailer": {"t"}}, codes.OK},
+		{"trailers-only", nil, map[string][]string{"x-trailer": {"t"}}, codes.OK},
+		{"details", map[string][]string{"x-header": {"h-r1"}}, nil, codes.FailedPrecondition},
+	} {
+		t.Run("behavior="+tc.behavior, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(withBehavior(testContext(t), tc.behavior), "x-req", "r1")
+			var header, trailer metadata.MD
+			_, err := client.UnaryCall(ctx, req, grpc.Header(&header), grpc.Trailer(&trailer))
+			if got := status.Code(err); got != tc.code {
+				t.Fatalf("got %v (%v), want %v", got, err, tc.code)
+			}
+			if got := mdOf(header); !reflect.DeepEqual(got, tc.header) {
+				t.Errorf("got header %v, want %v", got, tc.header)
+			}
+			if tc.code != codes.OK {
+				// The status's details travel in the trailer, as over gRPC.
+				if _, ok := trailer[grpcStatusDetailsKey]; !ok || trailer["x-trailer"] == nil {
+					t.Errorf("got trailer %v, want x-trailer and %s", trailer, grpcStatusDetailsKey)
+				}
+				return
+			}
+			if got := mdOf(trailer); !reflect.DeepEqual(got, tc.trailer) {
+				t.Errorf("got trailer %v, want %v", got, tc.trailer)
+			}
+		})
+	}
+	t.Run("empty", func(t *testing.T) {
+		header, trailer := metadata.MD{"stale": nil}, metadata.MD{"stale": nil}
+		if _, err := client.EmptyCall(testContext(t), &testpb.Empty{}, grpc.Header(&header), grpc.Trailer(&trailer)); err != nil {
+			t.Fatal(err)
+		}
+		if header != nil || trailer != nil {
+			t.Errorf("got header %v and trailer %v, want nil maps", header, trailer)
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		stream, err := client.StreamingOutputCall(testContext(t), &testpb.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != io.EOF {
+			t.Fatalf("Recv: %v, want EOF", err)
+		}
+		header, err := stream.Header()
+		if want := map[string][]string{"x-header": {"h"}}; err != nil || !reflect.DeepEqual(mdOf(header), want) {
+			t.Errorf("Header: %v, %v; want %v without content-type", header, err, want)
+		}
+	})
+}

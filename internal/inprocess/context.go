@@ -127,7 +127,7 @@ func (c *unaryContext) end(err error) {
 		c.mu.Unlock()
 		return
 	}
-	c.err.Store(&err)
+	c.err.Store(errorPointer(err))
 	if c.done != nil {
 		close(c.done)
 	}
@@ -150,4 +150,24 @@ func (c *unaryContext) returned() {
 		err = context.Canceled
 	}
 	c.end(err)
+}
+
+// The errors a unaryContext usually ends with, stored by address so that
+// ending one allocates nothing.
+var (
+	canceled         = context.Canceled
+	deadlineExceeded = context.DeadlineExceeded
+)
+
+// errorPointer returns a pointer to err, shared for the two context errors.
+func errorPointer(err error) *error {
+	switch err {
+	case context.Canceled:
+		return &canceled
+	case context.DeadlineExceeded:
+		return &deadlineExceeded
+	}
+	p := new(error) // not &err, which would move err to the heap on every call
+	*p = err
+	return p
 }

@@ -22,6 +22,9 @@ type serverTransportStream struct {
 	ctx context.Context
 	// headerSentCh, if not nil, is closed when the header is sent.
 	headerSentCh chan struct{}
+	// bare is set for calls of the gateway's conn (see [Conn.ForGateway]):
+	// response metadata without content-type, nil when empty.
+	bare bool
 
 	mu      sync.Mutex
 	header  metadata.MD
@@ -126,7 +129,7 @@ func (t *serverTransportStream) responseHeader() metadata.MD {
 	if !t.headerSent || t.trailersOnly {
 		return nil
 	}
-	return responseMetadata(t.header, true)
+	return responseMetadata(t.header, true, t.bare)
 }
 
 // responseTrailer returns a copy of the trailer as the client receives it
@@ -135,10 +138,13 @@ func (t *serverTransportStream) responseHeader() metadata.MD {
 // be called once the RPC ended.
 func (t *serverTransportStream) responseTrailer(st *status.Status) metadata.MD {
 	t.mu.Lock()
-	md := responseMetadata(t.trailer, t.trailersOnly)
+	md := responseMetadata(t.trailer, t.trailersOnly, t.bare)
 	t.mu.Unlock()
 	if p := st.Proto(); len(p.GetDetails()) > 0 {
 		if b, err := proto.Marshal(p); err == nil {
+			if md == nil {
+				md = make(metadata.MD, 1)
+			}
 			md[grpcStatusDetailsKey] = []string{string(b)}
 		}
 	}
