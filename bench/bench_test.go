@@ -20,7 +20,9 @@ import (
 // Every benchmark compares set-ups within one run: its sub-benchmarks are
 // named <group>/impl=<set-up>, and the set-ups of one group run one after
 // the other in each -count round, so `benchstat -col /impl` compares them
-// under the same machine noise. Calls are made one at a time.
+// under the same machine noise. Calls are made one at a time. Besides
+// ns/op, they report cpu-ns/op: the CPU time of the whole process (client,
+// servers and garbage collector, all in this process) per call.
 
 // size is a payload size the benchmarks run with.
 type size struct {
@@ -108,11 +110,13 @@ func BenchmarkUnary(b *testing.B) {
 					resp, err := client.Echo(ctx, req)
 					checkEcho(b, resp, err, sz.message)
 					b.ReportAllocs()
+					cpu := startCPU()
 					for b.Loop() {
 						if _, err := client.Echo(ctx, req); err != nil {
 							b.Fatal(err)
 						}
 					}
+					cpu.report(b)
 				})
 			}
 		})
@@ -179,9 +183,11 @@ func BenchmarkHTTP(b *testing.B) {
 					url := "http://" + servers[impl].HTTPAddr + "/v1/echo"
 					checkHTTPEcho(b, c, url, body, sz.message)
 					b.ReportAllocs()
+					cpu := startCPU()
 					for b.Loop() {
 						httpEcho(b, c, url, body)
 					}
+					cpu.report(b)
 				})
 			}
 		})
@@ -206,11 +212,13 @@ func BenchmarkColocated(b *testing.B) {
 				resp, err := call()
 				checkEcho(b, resp, err, sz.message)
 				b.ReportAllocs()
+				cpu := startCPU()
 				for b.Loop() {
 					if _, err := call(); err != nil {
 						b.Fatal(err)
 					}
 				}
+				cpu.report(b)
 			}
 			b.Run("impl=loopback", func(b *testing.B) {
 				client := grpcClient(b, srv.GRPCAddr)
@@ -289,9 +297,11 @@ func BenchmarkStreamGRPC(b *testing.B) {
 				b.Fatalf("got %d messages, want %d", n, streamWords)
 			}
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				call()
 			}
+			cpu.report(b)
 			reportMessageRate(b)
 		})
 	}
@@ -326,6 +336,7 @@ func BenchmarkStreamHTTP(b *testing.B) {
 				b.Fatalf("got %d messages, want %d", n, streamWords)
 			}
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				resp, err := c.Get(u)
 				if err != nil {
@@ -337,6 +348,7 @@ func BenchmarkStreamHTTP(b *testing.B) {
 					b.Fatalf("GET %s: %s: %v", u, resp.Status, err)
 				}
 			}
+			cpu.report(b)
 			reportMessageRate(b)
 		})
 	}
