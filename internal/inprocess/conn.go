@@ -276,7 +276,7 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 // is cancelled when it returns.
 func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
 	hctx := &call.hctx
-	hctx.caller, hctx.vals = ctx, grpc.NewContextWithServerTransportStream(md, call)
+	hctx.init(ctx, grpc.NewContextWithServerTransportStream(md, call))
 	call.ctx = hctx
 	defer func() {
 		hctx.returned()

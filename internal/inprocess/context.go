@@ -43,11 +43,11 @@ type unaryContext struct {
 // afterFunc is a function registered with unaryContext.AfterFunc.
 type afterFunc struct{ f func() }
 
-// newUnaryContext returns the context of a handler called with caller,
-// with the values of vals, which must not carry any of the caller's.
-// The caller must call end when the handler returns.
-func newUnaryContext(caller, vals context.Context) *unaryContext {
-	return &unaryContext{caller: caller, vals: vals}
+// init makes c the context of a handler called with caller, with the
+// values of vals, which must not carry any of the caller's. The caller
+// must call returned when the handler returns.
+func (c *unaryContext) init(caller, vals context.Context) {
+	c.caller, c.vals = caller, vals
 }
 
 // Deadline returns the caller's deadline.

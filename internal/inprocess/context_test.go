@@ -10,6 +10,14 @@ import (
 
 type ctxKey string
 
+// newUnaryContext returns a handler context for caller with vals's values,
+// as the unary call path sets up the one it embeds.
+func newUnaryContext(caller, vals context.Context) *unaryContext {
+	c := new(unaryContext)
+	c.init(caller, vals)
+	return c
+}
+
 // TestUnaryContext checks unaryContext against what a grpc-go handler's
 // context does: the caller's deadline, the caller's end (DeadlineExceeded
 // or Canceled, for contexts derived from it too), the end of the handler
