@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -179,12 +180,17 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 }
 
 // ForGateway returns a conn to the same services for grpc-gateway's
-// generated client handlers (Register<Service>HandlerClient). The gateway
-// reads the response header and trailer only to turn them into HTTP
-// headers, and drops the content-type, so this conn leaves the
-// content-type out and gives nil metadata when the handler set none,
-// which saves building two maps on every call. Everything else is as
-// with c.
+// generated client handlers (Register<Service>HandlerClient), which save
+// work a general caller needs:
+//
+//   - The gateway reads the response header and trailer only to turn them
+//     into HTTP headers, and drops the content-type: this conn leaves the
+//     content-type out and gives nil metadata when the handler set none.
+//   - A handler's incoming metadata is built when something looks it up
+//     (see [lazyIncoming]), not on every call, and is not checked as a
+//     client's would be: grpc-gateway forwards only valid keys and values.
+//
+// Everything else is as with c.
 func (c *Conn) ForGateway() *Conn {
 	g := *c
 	g.gateway = true
@@ -219,13 +225,13 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 	if !ok {
 		return unmarshalError(reply)
 	}
-	md, err := incomingMetadata(ctx, m)
+	call := &unaryCall{req: req}
+	md, err := c.handlerValues(ctx, m, &call.incoming)
 	if err != nil {
 		return err
 	}
 	co := parseCallOptions(opts)
 
-	call := &unaryCall{req: req}
 	call.method = method
 	call.bare = c.gateway
 	resp, appErr, headerSent := c.runUnary(ctx, m, call, md)
@@ -310,15 +316,6 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		return nil, status.FromContextError(err).Err()
 	}
 	m := c.methods[method]
-	var md context.Context
-	if m != nil {
-		var err error
-		if md, err = incomingMetadata(ctx, m); err != nil {
-			return nil, err
-		}
-	} else if _, err := outgoingMetadata(ctx); err != nil {
-		return nil, err
-	}
 	s := &inProcessStream{
 		conn:      c,
 		m:         m,
@@ -327,6 +324,15 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		requests:  make(chan proto.Message, inProcessStreamBuffer),
 		responses: make(chan proto.Message, inProcessStreamBuffer),
 		finished:  make(chan struct{}),
+	}
+	var md context.Context
+	if m != nil {
+		var err error
+		if md, err = c.handlerValues(ctx, m, &s.incoming); err != nil {
+			return nil, err
+		}
+	} else if _, err := outgoingMetadata(ctx); err != nil {
+		return nil, err
 	}
 	s.method = method
 	s.bare = c.gateway
@@ -435,10 +441,68 @@ func incomingMetadata(ctx context.Context, m *inProcessMethod) (context.Context,
 			delete(md, k)
 		}
 	}
+	return m.withIncoming(md), nil
+}
+
+// withIncoming returns m's peer context with md, to which it adds the keys
+// a grpc-go client sends, as the handler's incoming metadata.
+func (m *inProcessMethod) withIncoming(md metadata.MD) context.Context {
 	md[":authority"] = m.authority
 	md["content-type"] = inProcessContentTypeValue
 	md["user-agent"] = inProcessUserAgentValue
-	return metadata.NewIncomingContext(m.peerCtx, md), nil
+	return metadata.NewIncomingContext(m.peerCtx, md)
+}
+
+// handlerValues returns the context the values of a handler of m come
+// from, for a call made with ctx: the peer and the incoming metadata. For
+// the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]).
+func (c *Conn) handlerValues(ctx context.Context, m *inProcessMethod, lazy *lazyIncoming) (context.Context, error) {
+	if !c.gateway {
+		return incomingMetadata(ctx, m)
+	}
+	lazy.Context, lazy.caller, lazy.m = m.peerCtx, ctx, m
+	return lazy, nil
+}
+
+// lazyIncoming is the values context of a handler called through the
+// gateway's conn: the incoming metadata is built from the caller's
+// outgoing metadata the first time a lookup needs it, which many calls
+// never do (turning grpc-gateway's metadata into the handler's is most of
+// what an in-process call costs otherwise). Lookups the peer context
+// answers, such as the peer itself, do not build it. The metadata is not
+// checked as a client's would be: grpc-gateway forwards only valid keys
+// and values.
+type lazyIncoming struct {
+	context.Context // m.peerCtx: the peer; no deadline, never done
+	caller          context.Context
+	m               *inProcessMethod
+
+	once     sync.Once
+	incoming context.Context
+}
+
+// Value returns the peer context's value for key, or else the incoming
+// metadata context's.
+func (l *lazyIncoming) Value(key any) any {
+	if v := l.Context.Value(key); v != nil {
+		return v
+	}
+	l.once.Do(l.build)
+	return l.incoming.Value(key)
+}
+
+func (l *lazyIncoming) build() {
+	md, ok := metadata.FromOutgoingContext(l.caller)
+	if !ok {
+		l.incoming = l.m.baseCtx
+		return
+	}
+	for k := range md {
+		if isReservedHeader(k) {
+			delete(md, k)
+		}
+	}
+	l.incoming = l.m.withIncoming(md)
 }
 
 // unaryCall is the state of a unary call made with Invoke.
@@ -446,8 +510,10 @@ type unaryCall struct {
 	serverTransportStream
 	// req is the caller's request; it is only read.
 	req proto.Message
-	// hctx is the handler's context (part of the call's one allocation).
-	hctx unaryContext
+	// hctx is the handler's context and incoming its values for the
+	// gateway's conn (part of the call's one allocation).
+	hctx     unaryContext
+	incoming lazyIncoming
 }
 
 // decode is the handler's dec function: it copies the request into v.

@@ -1670,3 +1670,75 @@ func TestInProcessForGateway(t *testing.T) {
 		}
 	})
 }
+
+// TestInProcessForGatewayContext checks that a handler called through the
+// gateway's conn sees the context it sees through the conn itself: the
+// same incoming metadata (built lazily), peer, method and no caller
+// values, in unary and streaming calls.
+func TestInProcessForGatewayContext(t *testing.T) {
+	verifyNoLeaks(t)
+	svc := newTestService()
+	conn := New([]Service{{Desc: &testpb.TestService_ServiceDesc, Impl: svc}}, nil, nil)
+	type view struct {
+		MD                                  map[string][]string
+		HasOutgoing                         bool
+		CallerValue                         any
+		PeerAddr, PeerLocal, PeerNet, Method string
+		SetHeaderErr                        error
+	}
+	see := func(t *testing.T, cc grpc.ClientConnInterface, stream bool) view {
+		ctx := context.WithValue(withBehavior(testContext(t), "inspect"), callerKey{}, "caller")
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-req", "r1", "grpc-status", "13", "te", "trailers")
+		client := testpb.NewTestServiceClient(cc)
+		if stream {
+			s, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Recv(); err != io.EOF {
+				t.Fatalf("Recv: %v, want EOF", err)
+			}
+		} else if _, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		in := svc.lastInspection()
+		return view{mdOf(in.md), in.hasOutgoing, in.callerValue, in.peerAddr, in.peerLocal, in.peerNetwork, in.method, in.setHeaderErr}
+	}
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			want := see(t, conn, stream)
+			if got := see(t, conn.ForGateway(), stream); !reflect.DeepEqual(got, want) {
+				t.Errorf("through the gateway's conn the handler saw\n%+v\nthrough the conn\n%+v", got, want)
+			}
+			if want.MD["x-req"] == nil || want.MD["grpc-status"] != nil || want.MD[":authority"] == nil {
+				t.Errorf("metadata %v: want x-req and :authority, without grpc-status", want.MD)
+			}
+		})
+	}
+}
+
+// TestLazyIncoming checks that the gateway's handler values build the
+// incoming metadata only when a lookup needs it.
+func TestLazyIncoming(t *testing.T) {
+	conn := New([]Service{{Desc: &testpb.TestService_ServiceDesc, Impl: newTestService()}}, nil, nil).ForGateway()
+	m := conn.methods["/grpc.testing.TestService/UnaryCall"]
+	caller := metadata.AppendToOutgoingContext(context.Background(), "x-req", "r1")
+	var lazy lazyIncoming
+	vals, err := conn.handlerValues(caller, m, &lazy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := peer.FromContext(vals); !ok || p != conn.peer {
+		t.Errorf("peer %v, %v; want the conn's", p, ok)
+	}
+	if lazy.incoming != nil {
+		t.Error("looking up the peer built the incoming metadata")
+	}
+	md, _ := metadata.FromIncomingContext(vals)
+	if got := md.Get("x-req"); len(got) != 1 || got[0] != "r1" {
+		t.Errorf("incoming x-req %v, want [r1]", got)
+	}
+	if lazy.incoming == nil {
+		t.Error("the incoming metadata was not kept")
+	}
+}

@@ -32,6 +32,8 @@ type inProcessStream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// incoming holds the handler's values for the gateway's conn.
+	incoming lazyIncoming
 	// hctx is the handler's context, cancelled when the RPC ends.
 	hctx                  context.Context
 	cancelHandler         context.CancelFunc
