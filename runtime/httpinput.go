@@ -55,13 +55,17 @@ func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
 		ctx, cancel := context.WithCancelCause(r.Context())
 		defer cancel(nil)
 		r = r.WithContext(ctx)
-		r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(maxBody)), length: r.ContentLength, max: maxBody, cancel: cancel}
+		body := r.Body
 		if r.ContentLength < 0 {
-			// A body of unknown length can cross the limit while a
-			// stream's answer is under way; grpc-gateway then picks the
-			// status from the gRPC code alone.
+			// A body of declared length is within the limit (checked
+			// above), and net/http (HTTP/2 too) never reads past its
+			// length; one of unknown length is limited as it is read, and
+			// can cross the limit while a stream's answer is under way:
+			// grpc-gateway then picks the status from the gRPC code alone.
+			body = http.MaxBytesReader(w, body, int64(maxBody))
 			w = &inputStatusWriter{ResponseWriter: w, ctx: ctx}
 		}
+		r.Body = &requestBody{ReadCloser: body, length: r.ContentLength, max: maxBody, cancel: cancel}
 		next.ServeHTTP(w, r)
 	})
 }
