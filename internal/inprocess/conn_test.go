@@ -1680,11 +1680,11 @@ func TestInProcessForGatewayContext(t *testing.T) {
 	svc := newTestService()
 	conn := New([]Service{{Desc: &testpb.TestService_ServiceDesc, Impl: svc}}, nil, nil)
 	type view struct {
-		MD                                  map[string][]string
-		HasOutgoing                         bool
-		CallerValue                         any
+		MD                                   map[string][]string
+		HasOutgoing                          bool
+		CallerValue                          any
 		PeerAddr, PeerLocal, PeerNet, Method string
-		SetHeaderErr                        error
+		SetHeaderErr                         error
 	}
 	see := func(t *testing.T, cc grpc.ClientConnInterface, stream bool) view {
 		ctx := context.WithValue(withBehavior(testContext(t), "inspect"), callerKey{}, "caller")
