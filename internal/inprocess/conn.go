@@ -425,8 +425,9 @@ func outgoingMetadata(ctx context.Context) (metadata.MD, error) {
 // the peer and the incoming metadata a handler of m sees when called with ctx:
 // a copy of the caller's outgoing metadata without the keys gRPC reserves for
 // itself, plus :authority, content-type and user-agent as a grpc-go client
-// would send them.
-func incomingMetadata(ctx context.Context, m *inProcessMethod) (context.Context, error) {
+// would send them. With check, the metadata is first checked as grpc-go's
+// client checks it.
+func incomingMetadata(ctx context.Context, m *inProcessMethod, check bool) (context.Context, error) {
 	md, ok := metadata.FromOutgoingContext(ctx) // a copy, keys lowercased
 	if !ok {
 		return m.baseCtx, nil
@@ -434,23 +435,19 @@ func incomingMetadata(ctx context.Context, m *inProcessMethod) (context.Context,
 	// One pass over the copy: check it as outgoingMetadata does, and drop
 	// the reserved keys (map iteration is most of the cost here).
 	for k, vs := range md {
-		if err := validateMetadata(k, vs); err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
+		if check {
+			if err := validateMetadata(k, vs); err != nil {
+				return nil, status.Error(codes.Internal, err.Error())
+			}
 		}
 		if isReservedHeader(k) {
 			delete(md, k)
 		}
 	}
-	return m.withIncoming(md), nil
-}
-
-// withIncoming returns m's peer context with md, to which it adds the keys
-// a grpc-go client sends, as the handler's incoming metadata.
-func (m *inProcessMethod) withIncoming(md metadata.MD) context.Context {
 	md[":authority"] = m.authority
 	md["content-type"] = inProcessContentTypeValue
 	md["user-agent"] = inProcessUserAgentValue
-	return metadata.NewIncomingContext(m.peerCtx, md)
+	return metadata.NewIncomingContext(m.peerCtx, md), nil
 }
 
 // handlerValues returns the context the values of a handler of m come
@@ -458,7 +455,7 @@ func (m *inProcessMethod) withIncoming(md metadata.MD) context.Context {
 // the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]).
 func (c *Conn) handlerValues(ctx context.Context, m *inProcessMethod, lazy *lazyIncoming) (context.Context, error) {
 	if !c.gateway {
-		return incomingMetadata(ctx, m)
+		return incomingMetadata(ctx, m, true)
 	}
 	lazy.Context, lazy.caller, lazy.m = m.peerCtx, ctx, m
 	return lazy, nil
@@ -492,17 +489,7 @@ func (l *lazyIncoming) Value(key any) any {
 }
 
 func (l *lazyIncoming) build() {
-	md, ok := metadata.FromOutgoingContext(l.caller)
-	if !ok {
-		l.incoming = l.m.baseCtx
-		return
-	}
-	for k := range md {
-		if isReservedHeader(k) {
-			delete(md, k)
-		}
-	}
-	l.incoming = l.m.withIncoming(md)
+	l.incoming, _ = incomingMetadata(l.caller, l.m, false) // fails only when checking
 }
 
 // unaryCall is the state of a unary call made with Invoke.
