@@ -184,7 +184,7 @@ func TestBadInputHTTP(t *testing.T) {
 	t.Run("h2c client on the HTTP port", func(t *testing.T) {
 		// Two ports (the default): the HTTP port speaks HTTP/1 only, so an
 		// HTTP/2 prior-knowledge client is refused by net/http.
-		code, body, err := h2cRequest(s.HTTPAddr(), "POST", "/v1/echo", `{"message":`)
+		code, body, err := h2cRequest(s.HTTPAddr(), "POST", "/v1/echo", `{"message":`, true)
 		if err == nil {
 			t.Errorf("h2c on an HTTP/1 port: %d %s, want the connection refused", code, body)
 		}
@@ -221,7 +221,7 @@ func TestBadInputH2C(t *testing.T) {
 		{"h2c unknown route", "GET", "/v1/nowhere", "", 404, errorBody(5, "Not Found")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body, err := h2cRequest(addr, tc.method, tc.path, tc.body)
+			code, body, err := h2cRequest(addr, tc.method, tc.path, tc.body, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,8 +232,9 @@ func TestBadInputH2C(t *testing.T) {
 	}
 }
 
-// h2cRequest makes one request over cleartext HTTP/2 with prior knowledge.
-func h2cRequest(addr, method, path, body string) (int, string, error) {
+// h2cRequest makes one request over cleartext HTTP/2 with prior knowledge
+// and returns the body, compacted if compact is set.
+func h2cRequest(addr, method, path, body string, compact bool) (int, string, error) {
 	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}
@@ -251,6 +252,9 @@ func h2cRequest(addr, method, path, body string) (int, string, error) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if !compact {
+		return resp.StatusCode, string(data), nil
+	}
 	return resp.StatusCode, compactJSON(string(data)), nil
 }
 
@@ -574,31 +578,67 @@ func TestDiscardUnknown(t *testing.T) {
 // stream's body ends the call: the handler sees Canceled, as when a
 // network client goes away, and the HTTP client gets the decoding error as
 // the stream's last line (or as the whole answer, when the error comes
-// before the first response).
+// before the first response). It holds over HTTP/1 and h2c in gateway
+// mode, and in http mode, where the call goes to a remote upstream.
 func TestBidiMalformedMessage(t *testing.T) {
 	handlerErr := make(chan error, 1)
-	s := serve(t, configWithFreePorts(badInputConfig()), nil, runtime.WithStreamInterceptors(
+	observe := runtime.WithStreamInterceptors(
 		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 			err := handler(srv, ss)
 			handlerErr <- err
 			return err
-		}))
-	got := rawHTTP(t, s.HTTPAddr(), post("/v1/chat", jsonCT, `{"message":"a"}{"message":`), false)
-	lines := strings.Split(strings.TrimSuffix(normalize(got.body), "\n"), "\n")
-	wantErr := errorBody(3, "unexpected EOF")
-	switch {
-	case got.status == 200 && len(lines) == 2 && lines[0] == `{"result":{"message":"re: a"}}` && lines[1] == wantErr:
-	case got.status == 400 && len(lines) == 1 && lines[0] == wantErr:
-	default:
-		t.Errorf("got %d %q, want the decoding error %s, after the first answer or alone", got.status, got.body, wantErr)
+		})
+	const body = `{"message":"a"}{"message":`
+	http1 := func(addr string) (int, string) {
+		got := rawHTTP(t, addr, post("/v1/chat", jsonCT, body), false)
+		return got.status, got.body
 	}
-	select {
-	case err := <-handlerErr:
-		if status.Code(err) != codes.Canceled {
-			t.Errorf("handler returned %v, want Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("handler did not return")
+	onePort := configWithFreePorts(badInputConfig())
+	onePort.HTTPAddr = testutil.FreeAddr(t)
+	onePort.GRPCAddr = onePort.HTTPAddr
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) string // returns the HTTP address
+		call  func(addr string) (int, string)
+	}{
+		{"gateway mode, HTTP/1", func(t *testing.T) string {
+			return serve(t, configWithFreePorts(badInputConfig()), nil, observe).HTTPAddr()
+		}, http1},
+		{"gateway mode, h2c", func(t *testing.T) string {
+			return serve(t, onePort, nil, observe).HTTPAddr()
+		}, func(addr string) (int, string) {
+			code, got, err := h2cRequest(addr, "POST", "/v1/chat", body, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return code, got
+		}},
+		{"http mode", func(t *testing.T) string {
+			backend := serve(t, configWithFreePorts(badInputConfig()), nil, observe)
+			cfg := configWithFreePorts(badInputConfig())
+			cfg.Mode, cfg.Upstream = runtime.ModeHTTP, backend.GRPCAddr()
+			return serve(t, cfg, nil).HTTPAddr()
+		}, http1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, got := tc.call(tc.start(t))
+			lines := strings.Split(strings.TrimSuffix(normalize(got), "\n"), "\n")
+			wantErr := errorBody(3, "unexpected EOF")
+			switch {
+			case code == 200 && len(lines) == 2 && lines[0] == `{"result":{"message":"re: a"}}` && lines[1] == wantErr:
+			case code == 400 && len(lines) == 1 && lines[0] == wantErr:
+			default:
+				t.Errorf("got %d %q, want the decoding error %s, after the first answer or alone", code, got, wantErr)
+			}
+			select {
+			case err := <-handlerErr:
+				if status.Code(err) != codes.Canceled {
+					t.Errorf("handler returned %v, want Canceled", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("handler did not return")
+			}
+		})
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -30,10 +32,16 @@ import (
 //   - a declared body over maxBody bytes: 413 at once; a chunked one fails
 //     when it crosses the limit.
 //
-// A request with a body also gets a context that its body cancels when it
-// cannot be decoded (see [requestBody]), so that the call it feeds ends.
+// A request with a body gets a [requestBody], which the gateway's stream
+// calls and error handlers find through the request's [bodySlot].
 func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var slot *bodySlot
+		if r.ProtoMajor == 1 {
+			if slot, _ = r.Context().Value(bodySlotKey{}).(*bodySlot); slot != nil {
+				slot.body = nil // the connection's previous request is over
+			}
+		}
 		if !validUTF8(r.URL) {
 			writeError(w, r, http.StatusBadRequest,
 				status.Error(codes.InvalidArgument, "request path or query is not valid UTF-8"))
@@ -52,22 +60,84 @@ func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx, cancel := context.WithCancelCause(r.Context())
-		defer cancel(nil)
-		r = r.WithContext(ctx)
-		body := r.Body
+		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody}
 		if r.ContentLength < 0 {
 			// A body of declared length is within the limit (checked
 			// above), and net/http (HTTP/2 too) never reads past its
 			// length; one of unknown length is limited as it is read, and
 			// can cross the limit while a stream's answer is under way:
 			// grpc-gateway then picks the status from the gRPC code alone.
-			body = http.MaxBytesReader(w, body, int64(maxBody))
-			w = &inputStatusWriter{ResponseWriter: w, ctx: ctx}
+			body.ReadCloser = http.MaxBytesReader(w, r.Body, int64(maxBody))
+			w = &inputStatusWriter{ResponseWriter: w, body: body}
 		}
-		r.Body = &requestBody{ReadCloser: body, length: r.ContentLength, max: maxBody, cancel: cancel}
+		if slot == nil {
+			// HTTP/2: the connection serves other requests meanwhile.
+			slot = new(bodySlot)
+			r = r.WithContext(context.WithValue(r.Context(), bodySlotKey{}, slot))
+		}
+		slot.body = body
+		r.Body = body
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodySlot holds the [requestBody] of the request being served, for the
+// code grpc-gateway calls with the request's context only: the stream
+// calls of the gateway's connection ([gatewayConn]) and the error
+// handlers. An HTTP/1 connection serves one request at a time, so one slot
+// in the connection's context ([withBodySlot]) serves all its requests and
+// costs nothing per request; an HTTP/2 request gets a slot of its own.
+type bodySlot struct{ body *requestBody }
+
+type bodySlotKey struct{}
+
+// withBodySlot is the HTTP server's ConnContext: it gives each connection
+// the slot its HTTP/1 requests use.
+func withBodySlot(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, bodySlotKey{}, new(bodySlot))
+}
+
+// requestBodyOf returns the body of the request ctx serves, nil if it has
+// none.
+func requestBodyOf(ctx context.Context) *requestBody {
+	if slot, _ := ctx.Value(bodySlotKey{}).(*bodySlot); slot != nil {
+		return slot.body
+	}
+	return nil
+}
+
+// inputErrorOf returns the error the request ctx serves failed with
+// because of its body, if any.
+func inputErrorOf(ctx context.Context) *inputError {
+	if b := requestBodyOf(ctx); b != nil {
+		return b.failed.Load()
+	}
+	return nil
+}
+
+// gatewayConn is the connection the HTTP gateway calls services through.
+// grpc-gateway reports a body it cannot decode for a unary or
+// client-streaming call, but for a bidirectional stream it only logs it
+// and half-closes the stream, so the handler would take a malformed body
+// for a clean end and the client get 200. A bidirectional stream opened
+// through gatewayConn ends instead, as when a network client goes away
+// (the handler sees Canceled), and the error handlers answer with the
+// decoding error.
+type gatewayConn struct{ grpc.ClientConnInterface }
+
+func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	b := requestBodyOf(ctx)
+	if b == nil || !desc.ClientStreams || !desc.ServerStreams {
+		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	b.endCall = cancel // the request's end cancels ctx too
+	return cs, nil
 }
 
 // headerHardLimit is the http.Server's MaxHeaderBytes for a configured
@@ -105,19 +175,18 @@ func bodyTooLarge(max int) error {
 }
 
 // requestBody is a request body under [guardInput]: read through
-// http.MaxBytesReader, and able to fail its request. grpc-gateway reports
-// a body it cannot decode for a unary or client-streaming call, but for a
-// bidirectional stream it only logs it and half-closes the stream, so the
-// handler would take a malformed body for a clean end and the client get
-// 200. Failing the request's context instead ends the call (the handler
-// sees Canceled) and lets [errorHandler] and [streamErrorHandler] answer
-// with the decoding error.
+// http.MaxBytesReader when its length is unknown, decoded by [Decode], and
+// able to fail its request with an [inputError].
 type requestBody struct {
 	io.ReadCloser
 	length   int64 // Content-Length, -1 if unknown
 	max      int
 	exceeded bool // http.MaxBytesReader reported the limit
-	cancel   context.CancelCauseFunc
+
+	// failed is the error the body failed its request with; endCall ends
+	// the bidirectional stream the body feeds, if any (see [gatewayConn]).
+	failed  atomic.Pointer[inputError]
+	endCall context.CancelFunc
 
 	// m is the marshaler whose NewDecoder returned the body, and dec
 	// grpc-gateway's decoder, once Decode needs it.
@@ -142,26 +211,20 @@ func (b *requestBody) fail(err error) {
 	if b.exceeded {
 		ie = &inputError{status: http.StatusRequestEntityTooLarge, err: bodyTooLarge(b.max)}
 	}
-	b.cancel(ie)
+	b.failed.Store(ie)
+	if b.endCall != nil {
+		b.endCall()
+	}
 }
 
-// inputError is what a request's context is cancelled with when its body
-// cannot be decoded: the answer the client gets.
+// inputError is the answer the client gets when its request's body
+// cannot be decoded.
 type inputError struct {
 	status int   // HTTP status
 	err    error // a status error
 }
 
 func (e *inputError) Error() string { return e.err.Error() }
-
-// inputErrorOf returns the error the request of ctx failed with, if any.
-func inputErrorOf(ctx context.Context) *inputError {
-	if ctx.Err() == nil {
-		return nil
-	}
-	ie, _ := context.Cause(ctx).(*inputError)
-	return ie
-}
 
 // Decode decodes the body's next message and fails the request when it
 // does not decode.
@@ -209,11 +272,11 @@ func (b *requestBody) decode(v any) error {
 // status line.
 type inputStatusWriter struct {
 	http.ResponseWriter
-	ctx context.Context
+	body *requestBody
 }
 
 func (w *inputStatusWriter) WriteHeader(code int) {
-	if ie := inputErrorOf(w.ctx); ie != nil {
+	if ie := w.body.failed.Load(); ie != nil {
 		code = ie.status
 	}
 	w.ResponseWriter.WriteHeader(code)

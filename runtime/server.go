@@ -472,7 +472,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		if s.hosted(svc.name()) {
 			conn = s.observeLocal(s.local.conn.Load().ForGateway())
 		}
-		if err := svc.Gateway(ctx, mux, conn); err != nil {
+		if err := svc.Gateway(ctx, mux, gatewayConn{conn}); err != nil {
 			return fmt.Errorf("HTTP gateway: service %s: %w", svc.name(), err)
 		}
 		routed++
@@ -497,6 +497,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		h = s.adminHandler(h)
 	}
 	s.httpSrv = s.newHTTPServer(h)
+	s.httpSrv.ConnContext = withBodySlot
 	if s.cfg.onePort() {
 		// gRPC and HTTP share the listener: HTTP/2 requests with a gRPC
 		// content type go to the gRPC server, cleartext (h2c) or over TLS.
