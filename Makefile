@@ -73,6 +73,10 @@ corpus: ## Fetch the generator's corpus (npm google-proto-files) into .tmp/corpu
 bench: ## Run the benchmark suite (-count=10) and print benchstat tables (see BENCHMARKS.md)
 	scripts/bench.sh
 
+.PHONY: instructions
+instructions: ## Count instructions per call for the per-call comparisons (valgrind): noise-free, unlike time
+	scripts/instructions.sh
+
 .PHONY: load
 load: googleapis ## Load-test GoMs and the raw baselines with ghz and hey (or wrk); prints QPS, p50, p99
 	scripts/load.sh

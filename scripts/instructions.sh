@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Counts the CPU instructions each set-up of the per-call comparisons
+# executes per call, with valgrind's callgrind: the figure of the suite
+# that machine noise does not move (time per call moves ±5–20% between
+# runs on a shared VM; instruction counts agree within about 1%).
+#
+#   scripts/instructions.sh            every comparison below
+#   scripts/instructions.sh REGEX      only the comparisons matching REGEX
+#
+# Each variant runs twice under callgrind, INSTR_LOW and INSTR_HIGH calls
+# (default 2000 and 8000, -test.benchtime=Nx); the difference of the two
+# totals over the difference of the call counts is the instructions per
+# call, without the set-up (servers started, first call). The whole
+# process counts: client, servers and garbage collector. GOMAXPROCS=1,
+# since callgrind runs one thread at a time and idle Ps would only add
+# scheduler spinning to the count; asynchronous preemption is off, since
+# callgrind does not survive its signals. Instructions are not time (a
+# clock read or an atomic costs many cycles, a cache miss more), so the
+# time comparisons stay the benchmarks' own (make bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v valgrind >/dev/null; then
+  echo "valgrind not found; on Debian: apt-get install -y valgrind" >&2
+  exit 1
+fi
+low=${INSTR_LOW:-2000}
+high=${INSTR_HIGH:-8000}
+only=${1:-.}
+
+# Comparisons: benchmark path, then its variants, the baseline first.
+comparisons=(
+  "BenchmarkUnary/size=small grpc goms"
+  "BenchmarkHTTP/size=small gateway-inproc goms gateway-endpoint goms-http"
+  "BenchmarkColocated/size=small loopback local direct"
+)
+
+bin=.tmp/bench-bin/bench.test
+mkdir -p .tmp/bench-bin .tmp/instructions
+go test -c -o "$bin" ./bench/
+
+# count BENCH IMPL N prints the instructions of N calls and the set-up.
+count() {
+  local log=.tmp/instructions/$RANDOM$RANDOM.log
+  local pattern="^${1%%/*}\$/^${1#*/}\$/^impl=$2\$"
+  (cd bench && GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind \
+    --callgrind-out-file=/dev/null --log-file="../$log" \
+    "../$bin" -test.run='^$' -test.bench="$pattern" -test.benchtime="${3}x" >/dev/null)
+  sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
+  rm -f "$log"
+}
+export -f count
+export bin
+
+echo "instructions per call (callgrind, $low and $high calls, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
+for c in "${comparisons[@]}"; do
+  read -r bench impls <<<"$c"
+  [[ $bench =~ $only ]] || continue
+  echo
+  echo "### ${bench#Benchmark}"
+  base=
+  for impl in $impls; do
+    # The two runs of a variant go in parallel: counts do not depend on
+    # what else runs.
+    read -r a b < <(printf '%s\n' "$low" "$high" | xargs -P 2 -I{} bash -c 'echo {} $(count "$0" "$1" {})' "$bench" "$impl" |
+      sort -n | awk '{print $2}' | paste -sd' ')
+    per=$(((b - a) / (high - low)))
+    if [ -z "$base" ]; then
+      base=$per
+      printf '  %-18s %9d\n' "$impl" "$per"
+    else
+      printf '  %-18s %9d  %s\n' "$impl" "$per" "$(awk -v x="$per" -v y="$base" 'BEGIN{printf "%.3gx", x/y}')"
+    fi
+  done
+done
