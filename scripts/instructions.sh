@@ -2,7 +2,7 @@
 # Counts the CPU instructions each set-up of the per-call comparisons
 # executes per call, with valgrind's callgrind: the figure of the suite
 # that machine noise does not move (time per call moves ±5–20% between
-# runs on a shared VM; instruction counts agree within about 1%).
+# runs on a shared VM; instruction counts agree within about 2%).
 #
 #   scripts/instructions.sh            every comparison below
 #   scripts/instructions.sh REGEX      only the comparisons matching REGEX

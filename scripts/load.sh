@@ -30,7 +30,11 @@ work=.tmp/load
 mkdir -p "$work"
 go build -o "$work/benchserver" ./bench/cmd/benchserver
 go build -o "$work/shop" ./examples/shop/cmd/shop
-ports=${LOAD_PORT_BASE:-42100} # the chain uses the 20 ports from here
+# The chain uses the 20 ports from LOAD_PORT_BASE, which by default sit
+# just below the kernel's ephemeral range: a port inside it can be held by
+# one of the load tools' own connections when a server starts.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+ports=${LOAD_PORT_BASE:-$((ephemeral_low - 100))}
 # ghz is pinned in its own module (tools/ghz/go.mod): its dependencies
 # would move versions in the main go.mod.
 ghz=$(go tool -modfile=tools/ghz/go.mod -n ghz)
