@@ -175,8 +175,9 @@ func bodyTooLarge(max int) error {
 }
 
 // requestBody is a request body under [guardInput]: read through
-// http.MaxBytesReader when its length is unknown, decoded by [Decode], and
-// able to fail its request with an [inputError].
+// http.MaxBytesReader when its length is unknown, decoded by
+// [requestBody.Decode], and able to fail its request with an
+// [inputError].
 type requestBody struct {
 	io.ReadCloser
 	length   int64 // Content-Length, -1 if unknown
