@@ -157,6 +157,31 @@ wrk_run() {
 http_tool=hey
 [ -n "$wrk" ] && http_tool=wrk
 
+# grpc_rows LABEL ADDR: warms up, then prints a ghz row per concurrency.
+grpc_rows() {
+  ghz_run "$2" 16 2000 >/dev/null # warm-up
+  local c qps p50 p99 errs
+  for c in $concurrency; do
+    read -r qps p50 p99 errs < <(ghz_run "$2" "$c" "$requests")
+    row gRPC "$1" ghz "$c" "$qps" "$p50" "$p99" "$errs"
+  done
+}
+
+# http_rows LABEL URL: warms up, then prints a row per concurrency, with
+# wrk if installed, else hey.
+http_rows() {
+  hey_run "$2" 16 2000 >/dev/null # warm-up
+  local c qps p50 p99 errs
+  for c in $concurrency; do
+    if [ "$http_tool" = wrk ]; then
+      read -r qps p50 p99 errs < <(wrk_run "$2" "$c")
+    else
+      read -r qps p50 p99 errs < <(hey_run "$2" "$c" "$requests")
+    fi
+    row HTTP "$1" "$http_tool" "$c" "$qps" "$p50" "$p99" "$errs"
+  done
+}
+
 echo "GoMs load test: $(go version | cut -d' ' -f3-), $(nproc) CPUs, $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+dirty')"
 echo "gRPC: ghz, $requests requests per row; HTTP: $http_tool$([ "$http_tool" = wrk ] && echo ", ${duration}s per row" || echo ", $requests requests per row"); message 100 bytes"
 echo
@@ -165,26 +190,13 @@ echo "|-------|------------------|------|------|-----------|----------|---------
 
 for impl in grpc goms; do
   start_server "$impl"
-  ghz_run "$grpc_addr" 16 2000 >/dev/null # warm-up
-  for c in $concurrency; do
-    read -r qps p50 p99 errs < <(ghz_run "$grpc_addr" "$c" "$requests")
-    row gRPC "$impl" ghz "$c" "$qps" "$p50" "$p99" "$errs"
-  done
+  grpc_rows "$impl" "$grpc_addr"
   stop_server
 done
 
 for impl in gateway-inproc goms gateway-endpoint goms-http; do
   start_server "$impl"
-  url="http://$http_addr/v1/echo"
-  hey_run "$url" 16 2000 >/dev/null # warm-up
-  for c in $concurrency; do
-    if [ "$http_tool" = wrk ]; then
-      read -r qps p50 p99 errs < <(wrk_run "$url" "$c")
-    else
-      read -r qps p50 p99 errs < <(hey_run "$url" "$c" "$requests")
-    fi
-    row HTTP "$impl" "$http_tool" "$c" "$qps" "$p50" "$p99" "$errs"
-  done
+  http_rows "$impl" "http://$http_addr/v1/echo"
   stop_server
 done
 
@@ -211,20 +223,7 @@ for topology in one-process processes; do
       -targets "$catalog=127.0.0.1:$((ports + 6))"
     grpc_addr=127.0.0.1:$((ports + 8)) http_addr=127.0.0.1:$((ports + 10))
   fi
-  ghz_run "$grpc_addr" 16 2000 >/dev/null # warm-up
-  for c in $concurrency; do
-    read -r qps p50 p99 errs < <(ghz_run "$grpc_addr" "$c" "$requests")
-    row gRPC "$topology" ghz "$c" "$qps" "$p50" "$p99" "$errs"
-  done
-  url="http://$http_addr/v1/orders:quote"
-  hey_run "$url" 16 2000 >/dev/null # warm-up
-  for c in $concurrency; do
-    if [ "$http_tool" = wrk ]; then
-      read -r qps p50 p99 errs < <(wrk_run "$url" "$c")
-    else
-      read -r qps p50 p99 errs < <(hey_run "$url" "$c" "$requests")
-    fi
-    row HTTP "$topology" "$http_tool" "$c" "$qps" "$p50" "$p99" "$errs"
-  done
+  grpc_rows "$topology" "$grpc_addr"
+  http_rows "$topology" "http://$http_addr/v1/orders:quote"
   stop_shops
 done
