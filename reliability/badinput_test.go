@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -649,5 +651,56 @@ func TestInvalidUTF8PathRejected(t *testing.T) {
 	got := rawHTTP(t, s.HTTPAddr(), get("/v1/echo/%FF"), false)
 	if got.status != 400 || !isErrorBody(got.body) {
 		t.Errorf("got %d %s, want 400 and the error contract", got.status, got.body)
+	}
+}
+
+// TestInputErrorStaysWithItsRequest: on one keep-alive HTTP/1 connection,
+// a request whose body fails to decode does not change the answers of the
+// requests after it (the connection's body slot is cleared for each).
+func TestInputErrorStaysWithItsRequest(t *testing.T) {
+	s := serve(t, configWithFreePorts(badInputConfig()), nil)
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	base := "http://" + s.HTTPAddr()
+	var conns []net.Conn
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		code               int
+	}{
+		{"POST", "/v1/echo", `{"message":`, 400, 3},
+		{"GET", "/v1/echo/panic", "", 500, 13},
+		{"POST", "/v1/chat", `0`, 400, 3},
+		{"GET", "/v1/echo/panic", "", 500, 13},
+		{"POST", "/v1/echo", `{"message":"ok"}`, 200, 0},
+	} {
+		var rd io.Reader
+		if tc.body != "" {
+			rd = strings.NewReader(tc.body)
+		}
+		req, _ := http.NewRequest(tc.method, base+tc.path, rd)
+		req.Header.Set("Content-Type", jsonCT)
+		var conn net.Conn
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { conn = info.Conn },
+		}))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conns = append(conns, conn)
+		var got struct{ Code int }
+		if resp.StatusCode != tc.status || (tc.status != 200 && (json.Unmarshal(data, &got) != nil || got.Code != tc.code)) {
+			t.Errorf("%s %s after a failed body on the same connection: got %d %s, want %d with code %d",
+				tc.method, tc.path, resp.StatusCode, data, tc.status, tc.code)
+		}
+	}
+	for _, c := range conns[1:] {
+		if c != conns[0] {
+			t.Fatal("the requests did not share one connection")
+		}
 	}
 }
