@@ -186,7 +186,7 @@ func TestBadInputHTTP(t *testing.T) {
 	t.Run("h2c client on the HTTP port", func(t *testing.T) {
 		// Two ports (the default): the HTTP port speaks HTTP/1 only, so an
 		// HTTP/2 prior-knowledge client is refused by net/http.
-		code, body, err := h2cRequest(s.HTTPAddr(), "POST", "/v1/echo", `{"message":`, true)
+		code, body, err := h2cRequest(s.HTTPAddr(), "POST", "/v1/echo", `{"message":`)
 		if err == nil {
 			t.Errorf("h2c on an HTTP/1 port: %d %s, want the connection refused", code, body)
 		}
@@ -223,7 +223,7 @@ func TestBadInputH2C(t *testing.T) {
 		{"h2c unknown route", "GET", "/v1/nowhere", "", 404, errorBody(5, "Not Found")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body, err := h2cRequest(addr, tc.method, tc.path, tc.body, true)
+			code, body, err := h2cRequest(addr, tc.method, tc.path, tc.body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,9 +234,8 @@ func TestBadInputH2C(t *testing.T) {
 	}
 }
 
-// h2cRequest makes one request over cleartext HTTP/2 with prior knowledge
-// and returns the body, compacted if compact is set.
-func h2cRequest(addr, method, path, body string, compact bool) (int, string, error) {
+// h2cRequest makes one request over cleartext HTTP/2 with prior knowledge.
+func h2cRequest(addr, method, path, body string) (int, string, error) {
 	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}
@@ -254,9 +253,6 @@ func h2cRequest(addr, method, path, body string, compact bool) (int, string, err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	if !compact {
-		return resp.StatusCode, string(data), nil
-	}
 	return resp.StatusCode, compactJSON(string(data)), nil
 }
 
@@ -591,7 +587,7 @@ func TestBidiMalformedMessage(t *testing.T) {
 			return err
 		})
 	const body = `{"message":"a"}{"message":`
-	http1 := func(addr string) (int, string) {
+	http1 := func(t *testing.T, addr string) (int, string) {
 		got := rawHTTP(t, addr, post("/v1/chat", jsonCT, body), false)
 		return got.status, got.body
 	}
@@ -601,15 +597,15 @@ func TestBidiMalformedMessage(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		start func(t *testing.T) string // returns the HTTP address
-		call  func(addr string) (int, string)
+		call  func(t *testing.T, addr string) (int, string)
 	}{
 		{"gateway mode, HTTP/1", func(t *testing.T) string {
 			return serve(t, configWithFreePorts(badInputConfig()), nil, observe).HTTPAddr()
 		}, http1},
 		{"gateway mode, h2c", func(t *testing.T) string {
 			return serve(t, onePort, nil, observe).HTTPAddr()
-		}, func(addr string) (int, string) {
-			code, got, err := h2cRequest(addr, "POST", "/v1/chat", body, false)
+		}, func(t *testing.T, addr string) (int, string) {
+			code, got, err := h2cRequest(addr, "POST", "/v1/chat", body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -623,7 +619,7 @@ func TestBidiMalformedMessage(t *testing.T) {
 		}, http1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, got := tc.call(tc.start(t))
+			code, got := tc.call(t, tc.start(t))
 			lines := strings.Split(strings.TrimSuffix(normalize(got), "\n"), "\n")
 			wantErr := errorBody(3, "unexpected EOF")
 			switch {
