@@ -262,7 +262,15 @@ func (b *requestBody) decode(v any) error {
 			return nil
 		}
 		proto.Reset(msg)
-		r = io.MultiReader(bytes.NewReader(buf[:n]), b)
+		if err == nil {
+			// The whole body is in buf: the HTTP body is not read again,
+			// since net/http closes it once the answer starts (HTTP/1),
+			// which a stream's answer may do before the last message
+			// is decoded.
+			r = bytes.NewReader(buf)
+		} else {
+			r = io.MultiReader(bytes.NewReader(buf[:n]), b)
+		}
 	}
 	b.dec = b.m.HTTPBodyMarshaler.NewDecoder(r)
 	return b.dec.Decode(v)

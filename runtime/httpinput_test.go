@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/goms-io/goms/internal/testutil"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // TestJSONCannedAnswer checks the rewriting of net/http's own plain-text
@@ -57,5 +59,44 @@ func TestJSONCannedAnswer(t *testing.T) {
 			testutil.CompactJSON(string(body)) != tc.body || !resp.Close {
 			t.Errorf("%q: got %q, want status %d and %s", tc.in, got, tc.status, tc.body)
 		}
+	}
+}
+
+// closingBody serves its content, then fails every read as net/http's
+// request body does once the server has closed it. For HTTP/1 the server
+// reads what is left of a request body and closes it when the answer
+// starts, which a stream's answer may do before the request's last
+// message is decoded.
+type closingBody struct{ r *strings.Reader }
+
+func (b *closingBody) Read(p []byte) (int, error) {
+	if b.r.Len() == 0 {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return b.r.Read(p)
+}
+
+func (*closingBody) Close() error { return nil }
+
+// TestRequestBodyReadOnce: a body of known length is read once; decoding
+// its messages one by one afterwards does not read the HTTP body again.
+func TestRequestBodyReadOnce(t *testing.T) {
+	const content = `{"a":1} {"b":2}`
+	body := &requestBody{ReadCloser: &closingBody{strings.NewReader(content)}, length: int64(len(content)), max: 1 << 20}
+	dec := newMarshaler(false).NewDecoder(body)
+	for _, want := range []string{"a", "b"} {
+		var msg structpb.Struct
+		if err := dec.Decode(&msg); err != nil {
+			t.Fatalf("message %s: %v", want, err)
+		}
+		if _, ok := msg.GetFields()[want]; !ok {
+			t.Errorf("decoded %v, want field %s", &msg, want)
+		}
+	}
+	if err := dec.Decode(new(structpb.Struct)); err != io.EOF {
+		t.Errorf("after the last message: %v, want io.EOF", err)
+	}
+	if ie := body.failed.Load(); ie != nil {
+		t.Errorf("body failed its request: %v", ie)
 	}
 }
