@@ -75,6 +75,7 @@ func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
 			slot = new(bodySlot)
 			r = r.WithContext(context.WithValue(r.Context(), bodySlotKey{}, slot))
 		}
+		body.w = w
 		slot.body = body
 		r.Body = body
 		next.ServeHTTP(w, r)
@@ -116,13 +117,21 @@ func inputErrorOf(ctx context.Context) *inputError {
 }
 
 // gatewayConn is the connection the HTTP gateway calls services through.
-// grpc-gateway reports a body it cannot decode for a unary or
-// client-streaming call, but for a bidirectional stream it only logs it
-// and half-closes the stream, so the handler would take a malformed body
-// for a clean end and the client get 200. A bidirectional stream opened
-// through gatewayConn ends instead, as when a network client goes away
-// (the handler sees Canceled), and the error handlers answer with the
-// decoding error.
+// It makes two things of a bidirectional stream's request body work as
+// they do over gRPC:
+//
+//   - Full duplex over HTTP/1: net/http reads what is left of an HTTP/1
+//     request body, and closes it, before the answer starts, so a client
+//     that waits for one answer before it sends its next message would
+//     wait forever. The stream's request is made full duplex
+//     (http.ResponseController.EnableFullDuplex; HTTP/2 always is).
+//   - A malformed message: grpc-gateway reports a body it cannot decode
+//     for a unary or client-streaming call, but for a bidirectional
+//     stream it only logs it and half-closes the stream, so the handler
+//     would take a malformed body for a clean end and the client get 200.
+//     The stream ends instead, as when a network client goes away (the
+//     handler sees Canceled), and the error handlers answer with the
+//     decoding error.
 type gatewayConn struct{ grpc.ClientConnInterface }
 
 func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -130,6 +139,9 @@ func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, metho
 	if b == nil || !desc.ClientStreams || !desc.ServerStreams {
 		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
 	}
+	// Fails for HTTP/2, which needs nothing, and for a writer a user's
+	// middleware wrapped without Unwrap: then HTTP/1 stays half duplex.
+	_ = http.NewResponseController(b.w).EnableFullDuplex()
 	ctx, cancel := context.WithCancel(ctx)
 	cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
 	if err != nil {
@@ -184,8 +196,10 @@ type requestBody struct {
 	max      int
 	exceeded bool // http.MaxBytesReader reported the limit
 
-	// failed is the error the body failed its request with; endCall ends
-	// the bidirectional stream the body feeds, if any (see [gatewayConn]).
+	// w answers the body's request. failed is the error the body failed
+	// its request with; endCall ends the bidirectional stream the body
+	// feeds, if any (see [gatewayConn]).
+	w       http.ResponseWriter
 	failed  atomic.Pointer[inputError]
 	endCall context.CancelFunc
 

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -476,5 +478,72 @@ func TestHTTPBodies(t *testing.T) {
 				t.Errorf("POST %s: request ContentLength %d, chunked %v", tc.path, resp.Request.ContentLength, chunked)
 			}
 		}
+	}
+}
+
+// TestHTTPBidiInterleaved: over HTTP/1, a bidi stream's client may wait
+// for the answer to one message before it sends the next; the gateway
+// reads the request body while it writes the answer (full duplex), in
+// gateway mode, traced or not, and in http mode.
+func TestHTTPBidiInterleaved(t *testing.T) {
+	gateway := serveConfig(t, runtime.DefaultConfig(), runtime.WithLogger(discardLogger()))
+	cfg := runtime.DefaultConfig()
+	cfg.Mode, cfg.Upstream = runtime.ModeHTTP, gateway.GRPCAddr()
+	front := serveConfig(t, cfg, runtime.WithLogger(discardLogger()))
+	// Tracing wraps the HTTP response writer (otelhttp).
+	traced := serveConfig(t, runtime.DefaultConfig(), runtime.WithLogger(discardLogger()),
+		runtime.WithTracerProvider(sdktrace.NewTracerProvider()))
+	for name, s := range map[string]*runtime.Server{"gateway mode": gateway, "http mode": front, "gateway mode, traced": traced} {
+		t.Run(name, func(t *testing.T) { chatInterleaved(t, "http://"+s.HTTPAddr()+"/v1/chat") })
+	}
+}
+
+// chatInterleaved sends three messages to the Chat route at url, each
+// after the answer to the one before.
+func chatInterleaved(t *testing.T, url string) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest("POST", url, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req = req.WithContext(ctx)
+	stop := context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) }) // unblocks writes
+	defer stop()
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		done <- result{resp, err}
+	}()
+	if _, err := io.WriteString(pw, `{"message":"a"}`); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("no answer to the first message: %v", r.err)
+	}
+	defer r.resp.Body.Close()
+	lines := bufio.NewReader(r.resp.Body)
+	for _, msg := range []string{"a", "b", "c"} {
+		if msg != "a" {
+			if _, err := io.WriteString(pw, `{"message":"`+msg+`"}`); err != nil {
+				t.Fatalf("send %s: %v", msg, err)
+			}
+		}
+		line, err := lines.ReadString('\n')
+		if want := `{"result":{"message":"re: ` + msg + `"}}` + "\n"; compactJSON(line) != want || err != nil {
+			t.Fatalf("answer to %s: %q %v, want %q", msg, line, err, want)
+		}
+	}
+	pw.Close()
+	if rest, err := io.ReadAll(lines); err != nil || len(rest) != 0 {
+		t.Errorf("after the last answer: %q %v, want the end", rest, err)
 	}
 }
