@@ -149,7 +149,24 @@ func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, metho
 		return nil, err
 	}
 	b.endCall = cancel // the request's end cancels ctx too
-	return cs, nil
+	return &bodyStream{ClientStream: cs, body: b}, nil
+}
+
+// bodyStream is a bidirectional stream fed by a request body. Once the
+// body has failed, the stream is cancelled and CloseSend, which
+// grpc-gateway calls next, does not half-close it: the half-close could
+// reach the handler first (a remote server's is cancelled asynchronously)
+// and end it as if the input had ended cleanly.
+type bodyStream struct {
+	grpc.ClientStream
+	body *requestBody
+}
+
+func (s *bodyStream) CloseSend() error {
+	if s.body.failed.Load() != nil {
+		return nil
+	}
+	return s.ClientStream.CloseSend()
 }
 
 // headerHardLimit is the http.Server's MaxHeaderBytes for a configured
