@@ -14,11 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/examples/shop"
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
-	"github.com/goms-io/goms/runtime"
 	"google.golang.org/grpc"
 )
 
@@ -28,7 +28,7 @@ import (
 type ChainImpl string
 
 // The deployments of the chain. OneBinary and Split run in the calling
-// process, every server a runtime.Server with the runtime's defaults
+// process, every server a goms.Server with goms's defaults
 // (logger discarded, as in startGoMs); Processes runs the example's
 // binary. All listen on loopback.
 const (
@@ -74,8 +74,8 @@ func StartChain(impl ChainImpl) (*Chain, error) {
 	var err error
 	switch impl {
 	case OneBinary:
-		var s *runtime.Server
-		if s, err = c.start(runtime.ModeGateway, nil, nil, ""); err == nil {
+		var s *goms.Server
+		if s, err = c.start(goms.ModeGateway, nil, nil, ""); err == nil {
 			c.GRPCAddr, c.HTTPAddr, c.Local = s.GRPCAddr(), s.HTTPAddr(), s.LocalConn()
 		}
 	case Split:
@@ -108,21 +108,21 @@ func StartChain(impl ChainImpl) (*Chain, error) {
 }
 
 func (c *Chain) startSplit() error {
-	stock, err := c.start(runtime.ModeGRPC, []string{stockv1.StockServiceName}, nil, "")
+	stock, err := c.start(goms.ModeGRPC, []string{stockv1.StockServiceName}, nil, "")
 	if err != nil {
 		return err
 	}
-	catalog, err := c.start(runtime.ModeGRPC, []string{catalogv1.CatalogServiceName},
+	catalog, err := c.start(goms.ModeGRPC, []string{catalogv1.CatalogServiceName},
 		map[string]string{stockv1.StockServiceName: stock.GRPCAddr()}, "")
 	if err != nil {
 		return err
 	}
-	orders, err := c.start(runtime.ModeGRPC, []string{ordersv1.OrderServiceName},
+	orders, err := c.start(goms.ModeGRPC, []string{ordersv1.OrderServiceName},
 		map[string]string{catalogv1.CatalogServiceName: catalog.GRPCAddr()}, "")
 	if err != nil {
 		return err
 	}
-	edge, err := c.start(runtime.ModeHTTP, nil,
+	edge, err := c.start(goms.ModeHTTP, nil,
 		map[string]string{catalogv1.CatalogServiceName: catalog.GRPCAddr()}, orders.GRPCAddr())
 	if err != nil {
 		return err
@@ -134,13 +134,13 @@ func (c *Chain) startSplit() error {
 // start starts a GoMs server with the shop's services registered
 // (shop.Register), hosting serve (empty: all) and calling the others at
 // targets.
-func (c *Chain) start(mode runtime.Mode, serve []string, targets map[string]string, upstream string) (*runtime.Server, error) {
-	cfg := runtime.DefaultConfig()
+func (c *Chain) start(mode goms.Mode, serve []string, targets map[string]string, upstream string) (*goms.Server, error) {
+	cfg := goms.DefaultConfig()
 	cfg.Mode = mode
 	cfg.GRPCAddr, cfg.HTTPAddr = LoopbackAddrs.GRPC, LoopbackAddrs.HTTP
 	cfg.Serve, cfg.Targets, cfg.Upstream = serve, targets, upstream
 	cfg.ShutdownGrace = time.Second
-	srv := runtime.New(cfg, runtime.WithLogger(slog.New(slog.DiscardHandler)))
+	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
 	shop.Register(srv)
 	if err := srv.Start(context.Background()); err != nil {
 		return nil, fmt.Errorf("%s server (serve %s): %w", mode, strings.Join(serve, ","), err)

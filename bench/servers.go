@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/testdata/echo"
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -109,11 +109,11 @@ func Start(impl Impl, addrs Addrs) (*Server, error) {
 	var err error
 	switch impl {
 	case GoMs:
-		err = s.startGoMs(ctx, runtime.ModeGateway, addrs, "")
+		err = s.startGoMs(ctx, goms.ModeGateway, addrs, "")
 	case GRPC:
 		s.GRPCAddr, err = s.startGRPC(addrs.GRPC)
 	case GatewayInProc:
-		mux := gwruntime.NewServeMux()
+		mux := runtime.NewServeMux()
 		if err = echo.RegisterEchoServiceHandlerServer(ctx, mux, EchoService{}); err == nil {
 			s.HTTPAddr, err = s.startHTTP(addrs.HTTP, mux)
 		}
@@ -122,18 +122,18 @@ func Start(impl Impl, addrs Addrs) (*Server, error) {
 		if upstream, err = s.startGRPC(LoopbackAddrs.GRPC); err != nil {
 			break
 		}
-		mux := gwruntime.NewServeMux()
+		mux := runtime.NewServeMux()
 		dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 		if err = echo.RegisterEchoServiceHandlerFromEndpoint(ctx, mux, upstream, dial); err == nil {
 			s.HTTPAddr, err = s.startHTTP(addrs.HTTP, mux)
 		}
 	case GoMsHTTP:
 		backend := &Server{}
-		if err = backend.startGoMs(ctx, runtime.ModeGRPC, LoopbackAddrs, ""); err != nil {
+		if err = backend.startGoMs(ctx, goms.ModeGRPC, LoopbackAddrs, ""); err != nil {
 			break
 		}
 		s.stops = append(s.stops, backend.stops...)
-		err = s.startGoMs(ctx, runtime.ModeHTTP, addrs, backend.GRPCAddr)
+		err = s.startGoMs(ctx, goms.ModeHTTP, addrs, backend.GRPCAddr)
 	default:
 		err = fmt.Errorf("unknown impl %q", impl)
 	}
@@ -156,19 +156,19 @@ func (s *Server) Close() error {
 }
 
 // startGoMs starts a GoMs server in mode, serving EchoService with the
-// runtime's defaults (whatever interceptors the runtime installs by
+// goms's defaults (whatever interceptors goms installs by
 // default), except that the logger is disabled (slog.DiscardHandler): log
 // lines are neither formatted nor written, since their cost depends on
 // where they go.
-func (s *Server) startGoMs(ctx context.Context, mode runtime.Mode, addrs Addrs, upstream string) error {
-	cfg := runtime.DefaultConfig()
+func (s *Server) startGoMs(ctx context.Context, mode goms.Mode, addrs Addrs, upstream string) error {
+	cfg := goms.DefaultConfig()
 	cfg.Mode = mode
 	cfg.GRPCAddr, cfg.HTTPAddr = addrs.GRPC, addrs.HTTP
 	cfg.Upstream = upstream
 	cfg.ShutdownGrace = time.Second
-	srv := runtime.New(cfg, runtime.WithLogger(slog.New(slog.DiscardHandler)))
+	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
 	var impl echo.EchoServiceServer = EchoService{}
-	if mode == runtime.ModeHTTP {
+	if mode == goms.ModeHTTP {
 		impl = nil
 	}
 	echo.RegisterEchoService(srv, impl)
@@ -181,7 +181,7 @@ func (s *Server) startGoMs(ctx context.Context, mode runtime.Mode, addrs Addrs, 
 		return srv.Stop(stopCtx)
 	})
 	s.GRPCAddr, s.HTTPAddr = srv.GRPCAddr(), srv.HTTPAddr()
-	if mode != runtime.ModeHTTP {
+	if mode != goms.ModeHTTP {
 		s.Local = srv.LocalConn()
 	}
 	return nil

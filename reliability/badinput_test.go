@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
@@ -33,8 +33,8 @@ import (
 
 // badInputConfig is the configuration the bad-input tests serve: small
 // limits so that oversized input is cheap to send.
-func badInputConfig() runtime.Config {
-	cfg := runtime.DefaultConfig()
+func badInputConfig() goms.Config {
+	cfg := goms.DefaultConfig()
 	cfg.MaxBodyBytes = 1024
 	cfg.MaxHeaderBytes = 128 << 10
 	cfg.MaxRecvMsgSize = 1024
@@ -152,7 +152,7 @@ func httpCases() []httpCase {
 // is left behind.
 func TestBadInputHTTP(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	s := runtime.New(configWithFreePorts(badInputConfig()), runtime.WithLogger(discardLogger()))
+	s := goms.New(configWithFreePorts(badInputConfig()), goms.WithLogger(discardLogger()))
 	register(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestBadInputH2C(t *testing.T) {
 	cfg := badInputConfig()
 	addr := testutil.FreeAddr(t)
 	cfg.GRPCAddr, cfg.HTTPAddr = addr, addr
-	s := runtime.New(cfg, runtime.WithLogger(discardLogger()))
+	s := goms.New(cfg, goms.WithLogger(discardLogger()))
 	register(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func h2cRequest(addr, method, path, body string) (int, string, error) {
 	return resp.StatusCode, compactJSON(string(data)), nil
 }
 
-func configWithFreePorts(cfg runtime.Config) runtime.Config {
+func configWithFreePorts(cfg goms.Config) goms.Config {
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	return cfg
 }
@@ -282,7 +282,7 @@ type grpcCase struct {
 func TestBadInputGRPC(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	impl := &echotest.Server{Entered: make(chan string, 1)}
-	s := runtime.New(configWithFreePorts(badInputConfig()), runtime.WithLogger(discardLogger()))
+	s := goms.New(configWithFreePorts(badInputConfig()), goms.WithLogger(discardLogger()))
 	register(s, impl)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -580,7 +580,7 @@ func TestDiscardUnknown(t *testing.T) {
 // mode, and in http mode, where the call goes to a remote upstream.
 func TestBidiMalformedMessage(t *testing.T) {
 	handlerErr := make(chan error, 1)
-	observe := runtime.WithStreamInterceptors(
+	observe := goms.WithStreamInterceptors(
 		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 			err := handler(srv, ss)
 			handlerErr <- err
@@ -614,7 +614,7 @@ func TestBidiMalformedMessage(t *testing.T) {
 		{"http mode", func(t *testing.T) string {
 			backend := serve(t, configWithFreePorts(badInputConfig()), nil, observe)
 			cfg := configWithFreePorts(badInputConfig())
-			cfg.Mode, cfg.Upstream = runtime.ModeHTTP, backend.GRPCAddr()
+			cfg.Mode, cfg.Upstream = goms.ModeHTTP, backend.GRPCAddr()
 			return serve(t, cfg, nil).HTTPAddr()
 		}, http1},
 	} {

@@ -244,7 +244,7 @@ func checkDrain(t *testing.T, what string, c *tally, r *readiness) {
 }
 
 // TestDrainUnderLoad drives the echo server (this binary re-executed under
-// runtime.Main) over gRPC and HTTP, with long server streams open, and
+// goms.Main) over gRPC and HTTP, with long server streams open, and
 // sends SIGTERM: readiness flips, accepted requests all succeed, new
 // connections are refused, the streams finish, and the process exits 0.
 func TestDrainUnderLoad(t *testing.T) {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,7 +28,7 @@ import (
 // panic is logged with its stack, and the next call succeeds.
 func TestFaultPanic(t *testing.T) {
 	var logs syncBuffer
-	s := serve(t, configWithFreePorts(runtime.DefaultConfig()), nil, runtime.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	s := serve(t, configWithFreePorts(goms.DefaultConfig()), nil, goms.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	client := echo.NewEchoServiceClient(dialGRPC(t, s.GRPCAddr()))
 	for range 2 {
 		_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
@@ -62,8 +62,8 @@ func TestFaultPanic(t *testing.T) {
 // themselves once the upstream comes up.
 func TestFaultUpstreamDown(t *testing.T) {
 	upstream := testutil.FreeAddr(t)
-	cfg := configWithFreePorts(runtime.DefaultConfig())
-	cfg.Mode, cfg.Upstream, cfg.CallTimeout = runtime.ModeHTTP, upstream, 2*time.Second
+	cfg := configWithFreePorts(goms.DefaultConfig())
+	cfg.Mode, cfg.Upstream, cfg.CallTimeout = goms.ModeHTTP, upstream, 2*time.Second
 	front := serve(t, cfg, nil)
 	start := time.Now()
 	got := rawHTTP(t, front.HTTPAddr(), get("/v1/echo/x"), false)
@@ -74,8 +74,8 @@ func TestFaultUpstreamDown(t *testing.T) {
 	}
 	t.Logf("upstream down: 503 after %v (call timeout %v)", took.Round(time.Millisecond), cfg.CallTimeout)
 
-	backendCfg := runtime.DefaultConfig()
-	backendCfg.Mode, backendCfg.GRPCAddr = runtime.ModeGRPC, upstream
+	backendCfg := goms.DefaultConfig()
+	backendCfg.Mode, backendCfg.GRPCAddr = goms.ModeGRPC, upstream
 	serve(t, backendCfg, nil)
 	start = time.Now()
 	for tries := 1; ; tries++ {
@@ -102,14 +102,14 @@ func TestFaultUpstreamDown(t *testing.T) {
 // upstream handler sees its call cancelled.
 func TestFaultSlowUpstream(t *testing.T) {
 	impl := &echotest.Server{}
-	backendCfg := configWithFreePorts(runtime.DefaultConfig())
-	backendCfg.Mode = runtime.ModeGRPC
+	backendCfg := configWithFreePorts(goms.DefaultConfig())
+	backendCfg.Mode = goms.ModeGRPC
 	backend := serve(t, backendCfg, impl)
-	frontCfg := configWithFreePorts(runtime.DefaultConfig())
-	frontCfg.Mode, frontCfg.Upstream, frontCfg.CallTimeout = runtime.ModeHTTP, backend.GRPCAddr(), 300*time.Millisecond
+	frontCfg := configWithFreePorts(goms.DefaultConfig())
+	frontCfg.Mode, frontCfg.Upstream, frontCfg.CallTimeout = goms.ModeHTTP, backend.GRPCAddr(), 300*time.Millisecond
 	front := serve(t, frontCfg, nil)
 	gatewayImpl := &echotest.Server{}
-	gateway := serve(t, configWithFreePorts(runtime.DefaultConfig()), gatewayImpl)
+	gateway := serve(t, configWithFreePorts(goms.DefaultConfig()), gatewayImpl)
 	// The caller's deadline and the upstream's (the same, propagated in
 	// grpc-timeout) race: when the upstream resets the stream first,
 	// grpc-go reports DeadlineExceeded with the reset as its message.
@@ -263,7 +263,7 @@ func vmRSS(t *testing.T, pid int) int64 {
 // TestStreamErrorShape: a server stream that fails before its first
 // message should answer with the error contract's body, as unary calls do.
 func TestStreamErrorShape(t *testing.T) {
-	s := serve(t, configWithFreePorts(runtime.DefaultConfig()), nil)
+	s := serve(t, configWithFreePorts(goms.DefaultConfig()), nil)
 	got := rawHTTP(t, s.HTTPAddr(), get("/v1/expand/panic"), false)
 	if got.status != 500 || strings.TrimSpace(got.body) != errorBody(13, "internal error") {
 		t.Errorf("got %d %s", got.status, got.body)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 )
 
 // FuzzHTTPJSON sends arbitrary methods, paths, content types and bodies to
@@ -41,7 +41,7 @@ func FuzzHTTPJSON(f *testing.F) {
 	// Delays are capped: a long Expand would otherwise outlast the client.
 	impl := &echotest.Server{MaxDelay: time.Microsecond}
 	cfg := configWithFreePorts(badInputConfig())
-	s := runtime.New(cfg, runtime.WithLogger(discardLogger()))
+	s := goms.New(cfg, goms.WithLogger(discardLogger()))
 	register(s, impl)
 	if err := s.Start(context.Background()); err != nil {
 		f.Fatal(err)

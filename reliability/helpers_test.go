@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/types"
 	"google.golang.org/grpc"
@@ -32,25 +32,25 @@ func (typesImpl) Put(_ context.Context, req *types.PutRequest) (*types.PutReques
 }
 
 // register adds the test services to s.
-func register(s *runtime.Server, impl *echotest.Server) {
+func register(s *goms.Server, impl *echotest.Server) {
 	echo.RegisterEchoService(s, impl)
 	types.RegisterTypesService(s, typesImpl{})
 }
 
 // serve starts an in-process server for cfg (free ports unless cfg names
 // them) with the test services until the test ends.
-func serve(t testing.TB, cfg runtime.Config, impl *echotest.Server, opts ...runtime.Option) *runtime.Server {
+func serve(t testing.TB, cfg goms.Config, impl *echotest.Server, opts ...goms.Option) *goms.Server {
 	t.Helper()
-	if cfg.GRPCAddr == runtime.DefaultConfig().GRPCAddr {
+	if cfg.GRPCAddr == goms.DefaultConfig().GRPCAddr {
 		cfg.GRPCAddr = "127.0.0.1:0"
 	}
-	if cfg.HTTPAddr == runtime.DefaultConfig().HTTPAddr {
+	if cfg.HTTPAddr == goms.DefaultConfig().HTTPAddr {
 		cfg.HTTPAddr = "127.0.0.1:0"
 	}
 	if impl == nil {
 		impl = &echotest.Server{}
 	}
-	s := runtime.New(cfg, append([]runtime.Option{runtime.WithLogger(discardLogger())}, opts...)...)
+	s := goms.New(cfg, append([]goms.Option{goms.WithLogger(discardLogger())}, opts...)...)
 	register(s, impl)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func serve(t testing.TB, cfg runtime.Config, impl *echotest.Server, opts ...runt
 	return s
 }
 
-func stopServer(t testing.TB, s *runtime.Server) {
+func stopServer(t testing.TB, s *goms.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Stop(ctx); err != nil {
@@ -133,14 +133,14 @@ func dialGRPC(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientCo
 }
 
 // The process tests run real processes: this test binary re-executed with
-// GOMS_TEST_SERVE set (the echo and types services under runtime.Main), and
+// GOMS_TEST_SERVE set (the echo and types services under goms.Main), and
 // the example shop, built once by TestMain.
 
 var shopBin string
 
 func TestMain(m *testing.M) {
 	if os.Getenv("GOMS_TEST_SERVE") != "" {
-		runtime.Main(func(s *runtime.Server) error {
+		goms.Main(func(s *goms.Server) error {
 			register(s, &echotest.Server{})
 			return nil
 		})

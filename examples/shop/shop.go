@@ -5,20 +5,20 @@
 package shop
 
 import (
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/examples/shop/catalog"
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
 	"github.com/goms-io/goms/examples/shop/orders"
 	"github.com/goms-io/goms/examples/shop/stock"
-	"github.com/goms-io/goms/runtime"
 )
 
 // Register registers the shop's three services with s. Each service gets
 // the next one's typed client from s: in-process when s hosts that
 // service, over gRPC at its target otherwise. Which services s hosts is
 // configuration (-serve); the code is the same for one process or many.
-func Register(s *runtime.Server) {
+func Register(s *goms.Server) {
 	stockv1.RegisterStockService(s, stock.New())
 	catalogv1.RegisterCatalogService(s, catalog.New(stockv1.NewStockServiceClientFrom(s)))
 	ordersv1.RegisterOrderService(s, orders.New(catalogv1.NewCatalogServiceClientFrom(s)))

@@ -83,7 +83,7 @@ func checkMains(plugin *protogen.Plugin, p Params, names nameTable) error {
 func checkImpl(f *protogen.File, s *protogen.Service, n *serviceNames, p Params, param string) error {
 	switch {
 	case p.ImplPackage == "":
-		return fmt.Errorf("%s: service %s: parameter %s needs %s, the import path of the package with func %s(*runtime.Server) (%s.%s, error); add %s=<import path>",
+		return fmt.Errorf("%s: service %s: parameter %s needs %s, the import path of the package with func %s(*goms.Server) (%s.%s, error); add %s=<import path>",
 			f.Desc.Path(), s.Desc.FullName(), param, paramImplPackage, n.Constructor, f.GoPackageName, n.Server, paramImplPackage)
 	case protogen.GoImportPath(p.ImplPackage) == f.GoImportPath:
 		return fmt.Errorf("%s: service %s: parameter %s: %q is the service's generated package; give the implementation a package of its own",

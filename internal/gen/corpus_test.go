@@ -268,7 +268,7 @@ func TestCorpus(t *testing.T) {
 
 var (
 	handlerClientDecl = regexp.MustCompile(`(?m)^func (Register\w+Client)\(ctx context.Context, mux \*runtime.ServeMux`)
-	handlerClientRef  = regexp.MustCompile(`runtime\.Gateway\((Register\w+Client), `)
+	handlerClientRef  = regexp.MustCompile(`goms\.Gateway\((Register\w+Client), `)
 )
 
 // writeCorpusModule writes go.mod and go.sum for the corpus module: the

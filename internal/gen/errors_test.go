@@ -14,7 +14,7 @@ func TestGenerationErrors(t *testing.T) {
 		want      string
 	}{
 		{mod + "server_main=cmd", []string{"mains/mains.proto"},
-			`mains/mains.proto: service goms.testdata.mains.GreeterService: parameter server_main needs impl_package, the import path of the package with func NewGreeterService(*runtime.Server) (mainspb.GreeterServiceServer, error); add impl_package=<import path>`},
+			`mains/mains.proto: service goms.testdata.mains.GreeterService: parameter server_main needs impl_package, the import path of the package with func NewGreeterService(*goms.Server) (mainspb.GreeterServiceServer, error); add impl_package=<import path>`},
 		{mod + "server_main=cmd,impl_package=github.com/goms-io/goms/testdata/mains", []string{"mains/mains.proto"},
 			`mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/testdata/mains" is the service's generated package; give the implementation a package of its own`},
 		{mod + "gateway_main=cmd,http=false", []string{"mains/mains.proto"},
@@ -52,7 +52,7 @@ func TestSkeletonErrors(t *testing.T) {
 		parameter string
 		want      string
 	}{
-		{"", `mains/mains.proto: service goms.testdata.mains.GreeterService: parameter goms skeleton needs impl_package, the import path of the package with func NewGreeterService(*runtime.Server) (mainspb.GreeterServiceServer, error); add impl_package=<import path>`},
+		{"", `mains/mains.proto: service goms.testdata.mains.GreeterService: parameter goms skeleton needs impl_package, the import path of the package with func NewGreeterService(*goms.Server) (mainspb.GreeterServiceServer, error); add impl_package=<import path>`},
 		{"impl_package=github.com/goms-io/goms/testdata/mains", `mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/testdata/mains" is the service's generated package; give the implementation a package of its own`},
 	} {
 		resp := Skeleton(newRequest(t, tc.parameter, "mains/mains.proto"))

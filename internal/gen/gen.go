@@ -1,5 +1,5 @@
 // Package gen is protoc-gen-goms: it turns the services of a
-// CodeGeneratorRequest into Go code for the GoMs runtime. The plugin's main
+// CodeGeneratorRequest into Go code for the GoMs runtime, package goms. The plugin's main
 // only moves bytes; everything else, parameters included, lives here so
 // that tests run exactly what protoc and buf run. [Skeleton] serves the
 // goms skeleton command the same way.
@@ -19,7 +19,7 @@ const Version = "0.1.0"
 
 // Import paths of the packages generated code refers to.
 const (
-	runtimePackage = protogen.GoImportPath("github.com/goms-io/goms/runtime")
+	gomsPackage    = protogen.GoImportPath("github.com/goms-io/goms")
 	contextPackage = protogen.GoImportPath("context")
 	statusPackage  = protogen.GoImportPath("google.golang.org/grpc/status")
 	codesPackage   = protogen.GoImportPath("google.golang.org/grpc/codes")
@@ -76,9 +76,9 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	generateHeader(g, plugin, f)
 	g.P("package ", f.GoPackageName)
 	g.P()
-	g.P("// This is a compile-time assertion that this generated file and the GoMs")
-	g.P("// runtime package it is compiled against are compatible.")
-	g.P("const _ = ", runtimePackage.Ident("SupportPackageIsVersion1"))
+	g.P("// This is a compile-time assertion that this generated file and the")
+	g.P("// package goms it is compiled against are compatible.")
+	g.P("const _ = ", gomsPackage.Ident("SupportPackageIsVersion1"))
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
 		generateClient(g, s)

@@ -8,7 +8,7 @@ import (
 
 // generateServerMain writes <server_main>/<service>/main.go: a command that
 // serves the service, built by New<Service> of impl_package, in the mode
-// its flags choose. All logic lives in runtime.Main.
+// its flags choose. All logic lives in goms.Main.
 func generateServerMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *serviceInfo) {
 	n := s.names
 	dir := path.Join(p.ServerMain, n.ServerMainDir)
@@ -16,8 +16,8 @@ func generateServerMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *servi
 	generateHeader(g, plugin, f)
 	constructor := g.QualifiedGoIdent(protogen.GoImportPath(p.ImplPackage).Ident(n.Constructor))
 	register := g.QualifiedGoIdent(f.GoImportPath.Ident(n.Register))
-	server := g.QualifiedGoIdent(runtimePackage.Ident("Server"))
-	runMain := g.QualifiedGoIdent(runtimePackage.Ident("Main"))
+	server := g.QualifiedGoIdent(gomsPackage.Ident("Server"))
+	runMain := g.QualifiedGoIdent(gomsPackage.Ident("Main"))
 	v := locals(qualifiers(constructor, register, server, runMain), "s", "impl", "err")
 	srv, impl, err := v[0], v[1], v[2]
 
@@ -61,10 +61,10 @@ func generateGatewayMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *serv
 	g := plugin.NewGeneratedFile(outputName(p, path.Join(dir, "main.go")), mainImportPath(p, dir))
 	generateHeader(g, plugin, f)
 	register := g.QualifiedGoIdent(f.GoImportPath.Ident(n.Register))
-	server := g.QualifiedGoIdent(runtimePackage.Ident("Server"))
-	runMain := g.QualifiedGoIdent(runtimePackage.Ident("Main"))
-	withMode := g.QualifiedGoIdent(runtimePackage.Ident("WithMode"))
-	modeHTTP := g.QualifiedGoIdent(runtimePackage.Ident("ModeHTTP"))
+	server := g.QualifiedGoIdent(gomsPackage.Ident("Server"))
+	runMain := g.QualifiedGoIdent(gomsPackage.Ident("Main"))
+	withMode := g.QualifiedGoIdent(gomsPackage.Ident("WithMode"))
+	modeHTTP := g.QualifiedGoIdent(gomsPackage.Ident("ModeHTTP"))
 	srv := locals(qualifiers(register, server, runMain, withMode), "s")[0]
 
 	g.P("// Command ", n.GatewayMainDir, " serves the HTTP/JSON routes of the")

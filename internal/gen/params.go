@@ -51,7 +51,7 @@ type Params struct {
 	GatewayMain string
 	// ImplPackage is the import path of the package that implements the
 	// services: for each service <Svc> it has
-	// func New<Svc>(*runtime.Server) (T, error), T implementing <Svc>Server.
+	// func New<Svc>(*goms.Server) (T, error), T implementing <Svc>Server.
 	// Server mains call it; goms skeleton writes it.
 	ImplPackage string
 
@@ -77,7 +77,7 @@ func (p *Params) flagSet() *flag.FlagSet {
 	fs.Var((*dirValue)(&p.GatewayMain), paramGatewayMain,
 		"write an HTTP-only gateway main per service with HTTP routes into <dir>/<service>-gateway/main.go")
 	fs.Var((*importPathValue)(&p.ImplPackage), paramImplPackage,
-		"import path of the package with func New<Service>(*runtime.Server) (<Service>Server, error) for each service")
+		"import path of the package with func New<Service>(*goms.Server) (<Service>Server, error) for each service")
 	return fs
 }
 

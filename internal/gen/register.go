@@ -5,7 +5,7 @@ import (
 )
 
 // generateRegistration emits the service's name constant and its Register
-// function, which hands the implementation to the runtime for gRPC and, when
+// function, which hands the implementation to the goms.Server for gRPC and, when
 // the service has HTTP routes, for the HTTP gateway.
 func generateRegistration(g *protogen.GeneratedFile, f *fileInfo, s *serviceInfo) {
 	n := s.names
@@ -26,13 +26,13 @@ func generateRegistration(g *protogen.GeneratedFile, f *fileInfo, s *serviceInfo
 	}
 	generateComments(g, s.Comments.Leading, s.deprecated)
 	g.AnnotateSymbol(n.Register, protogen.Annotation{Location: s.Location})
-	g.P("func ", n.Register, "(r ", runtimePackage.Ident("Registrar"), ", impl ", n.Server, ") {")
-	g.P("r.Register(", runtimePackage.Ident("Service"), "{")
+	g.P("func ", n.Register, "(r ", gomsPackage.Ident("Registrar"), ", impl ", n.Server, ") {")
+	g.P("r.Register(", gomsPackage.Ident("Service"), "{")
 	g.P("Desc: &", n.ServiceDesc, ",")
 	g.P("Impl: impl,")
 	g.P("Descriptor: ", f.GoDescriptorIdent, ".Services().ByName(", `"`, s.Desc.Name(), `"`, "),")
 	if s.http {
-		g.P("Gateway: ", runtimePackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, "),")
+		g.P("Gateway: ", gomsPackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, "),")
 	}
 	g.P("})")
 	g.P("}")

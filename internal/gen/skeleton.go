@@ -8,7 +8,7 @@ import (
 // Skeleton answers a request of the goms skeleton command: for each service
 // of the files to generate, a Go file of package impl_package with a struct
 // whose methods all return codes.Unimplemented and the constructor
-// New<Service>(*runtime.Server) that generated server mains call. File
+// New<Service>(*goms.Server) that generated server mains call. File
 // names are relative to the implementation package's directory. The
 // command writes only files that do not exist yet: the skeleton is where
 // users write their code.
@@ -48,7 +48,7 @@ func generateSkeleton(plugin *protogen.Plugin, p Params, f *protogen.File, s *se
 	// the package names they bring in.
 	q := func(id protogen.GoIdent) string { return g.QualifiedGoIdent(id) }
 	qualified := []string{
-		q(contextPackage.Ident("Context")), q(runtimePackage.Ident("Server")),
+		q(contextPackage.Ident("Context")), q(gomsPackage.Ident("Server")),
 		q(statusPackage.Ident("Error")), q(codesPackage.Ident("Unimplemented")),
 		q(f.GoImportPath.Ident(n.Server)), q(f.GoImportPath.Ident(n.Unimplemented)),
 	}
@@ -71,7 +71,7 @@ func generateSkeleton(plugin *protogen.Plugin, p Params, f *protogen.File, s *se
 	g.P()
 	g.P("// ", n.Constructor, " returns the ", s.Desc.Name(), " implementation. Generated")
 	g.P("// mains call it with the server, whose LocalConn and Dial reach other services.")
-	g.P("func ", n.Constructor, "(", srv, " *", q(runtimePackage.Ident("Server")), ") (*", n.ImplType, ", error) {")
+	g.P("func ", n.Constructor, "(", srv, " *", q(gomsPackage.Ident("Server")), ") (*", n.ImplType, ", error) {")
 	g.P("return &", n.ImplType, "{}, nil")
 	g.P("}")
 	for _, m := range s.Methods {

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Process is a server process: a program that runs runtime.Main, started
+// Process is a server process: a program that runs goms.Main, started
 // by StartProcess.
 type Process struct {
 	// Cmd is the process's command.
@@ -32,11 +32,11 @@ type Process struct {
 	Done chan struct{}
 }
 
-// servingLine matches the line runtime.Main's server logs for each address
+// servingLine matches the line goms.Main's server logs for each address
 // it serves.
 var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)
 
-// StartProcess starts bin, a program that runs runtime.Main, with the
+// StartProcess starts bin, a program that runs goms.Main, with the
 // flags -mode mode, -grpc-addr 127.0.0.1:0 and -http-addr 127.0.0.1:0
 // (free ports) before args, and with env added to the test's environment.
 // It waits until the process's log says it serves what mode serves (gRPC

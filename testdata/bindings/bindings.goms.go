@@ -7,12 +7,12 @@
 package bindings
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // LibraryServiceName is the fully-qualified name of the LibraryService service.
 const LibraryServiceName = "goms.testdata.bindings.LibraryService"
@@ -22,20 +22,20 @@ const LibraryServiceName = "goms.testdata.bindings.LibraryService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // LibraryService uses every shape of HTTP rule grpc-gateway supports.
-func RegisterLibraryService(r runtime.Registrar, impl LibraryServiceServer) {
-	r.Register(runtime.Service{
+func RegisterLibraryService(r goms.Registrar, impl LibraryServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &LibraryService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("LibraryService"),
-		Gateway:    runtime.Gateway(RegisterLibraryServiceHandlerClient, NewLibraryServiceClient),
+		Gateway:    goms.Gateway(RegisterLibraryServiceHandlerClient, NewLibraryServiceClient),
 	})
 }
 
 // NewLibraryServiceClientFrom returns a client of the LibraryService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewLibraryServiceClientFrom(c runtime.ConnProvider) LibraryServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewLibraryServiceClientFrom(c goms.ConnProvider) LibraryServiceClient {
 	return NewLibraryServiceClient(c.Conn(LibraryServiceName))
 }
 
@@ -48,20 +48,20 @@ const OnlyAdditionalServiceName = "goms.testdata.bindings.OnlyAdditionalService"
 //
 // OnlyAdditionalService's rule has no pattern of its own, only an
 // additional binding: the gateway still routes it.
-func RegisterOnlyAdditionalService(r runtime.Registrar, impl OnlyAdditionalServiceServer) {
-	r.Register(runtime.Service{
+func RegisterOnlyAdditionalService(r goms.Registrar, impl OnlyAdditionalServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &OnlyAdditionalService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("OnlyAdditionalService"),
-		Gateway:    runtime.Gateway(RegisterOnlyAdditionalServiceHandlerClient, NewOnlyAdditionalServiceClient),
+		Gateway:    goms.Gateway(RegisterOnlyAdditionalServiceHandlerClient, NewOnlyAdditionalServiceClient),
 	})
 }
 
 // NewOnlyAdditionalServiceClientFrom returns a client of the OnlyAdditionalService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewOnlyAdditionalServiceClientFrom(c runtime.ConnProvider) OnlyAdditionalServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewOnlyAdditionalServiceClientFrom(c goms.ConnProvider) OnlyAdditionalServiceClient {
 	return NewOnlyAdditionalServiceClient(c.Conn(OnlyAdditionalServiceName))
 }
 
@@ -73,8 +73,8 @@ const PatternlessServiceName = "goms.testdata.bindings.PatternlessService"
 //
 // PatternlessService's rule has no pattern at all: without
 // generate_unbound_methods it has no HTTP routes.
-func RegisterPatternlessService(r runtime.Registrar, impl PatternlessServiceServer) {
-	r.Register(runtime.Service{
+func RegisterPatternlessService(r goms.Registrar, impl PatternlessServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &PatternlessService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("PatternlessService"),
@@ -83,8 +83,8 @@ func RegisterPatternlessService(r runtime.Registrar, impl PatternlessServiceServ
 
 // NewPatternlessServiceClientFrom returns a client of the PatternlessService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewPatternlessServiceClientFrom(c runtime.ConnProvider) PatternlessServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewPatternlessServiceClientFrom(c goms.ConnProvider) PatternlessServiceClient {
 	return NewPatternlessServiceClient(c.Conn(PatternlessServiceName))
 }

@@ -7,12 +7,12 @@
 package echo
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // EchoServiceName is the fully-qualified name of the EchoService service.
 const EchoServiceName = "goms.testdata.echo.EchoService"
@@ -23,19 +23,19 @@ const EchoServiceName = "goms.testdata.echo.EchoService"
 //
 // EchoService answers with what it is sent. The runtime's tests serve it to
 // exercise every kind of call over gRPC and HTTP.
-func RegisterEchoService(r runtime.Registrar, impl EchoServiceServer) {
-	r.Register(runtime.Service{
+func RegisterEchoService(r goms.Registrar, impl EchoServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &EchoService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_echo_echo_proto.Services().ByName("EchoService"),
-		Gateway:    runtime.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
+		Gateway:    goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
 	})
 }
 
 // NewEchoServiceClientFrom returns a client of the EchoService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewEchoServiceClientFrom(c runtime.ConnProvider) EchoServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewEchoServiceClientFrom(c goms.ConnProvider) EchoServiceClient {
 	return NewEchoServiceClient(c.Conn(EchoServiceName))
 }

@@ -7,12 +7,12 @@
 package editions
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // NoteServiceName is the fully-qualified name of the NoteService service.
 const NoteServiceName = "goms.testdata.editions.NoteService"
@@ -22,19 +22,19 @@ const NoteServiceName = "goms.testdata.editions.NoteService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // NoteService is declared in edition 2023.
-func RegisterNoteService(r runtime.Registrar, impl NoteServiceServer) {
-	r.Register(runtime.Service{
+func RegisterNoteService(r goms.Registrar, impl NoteServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &NoteService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_editions_editions_proto.Services().ByName("NoteService"),
-		Gateway:    runtime.Gateway(RegisterNoteServiceHandlerClient, NewNoteServiceClient),
+		Gateway:    goms.Gateway(RegisterNoteServiceHandlerClient, NewNoteServiceClient),
 	})
 }
 
 // NewNoteServiceClientFrom returns a client of the NoteService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewNoteServiceClientFrom(c runtime.ConnProvider) NoteServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewNoteServiceClientFrom(c goms.ConnProvider) NoteServiceClient {
 	return NewNoteServiceClient(c.Conn(NoteServiceName))
 }

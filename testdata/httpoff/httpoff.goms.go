@@ -7,12 +7,12 @@
 package httpoff
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // GreeterServiceName is the fully-qualified name of the GreeterService service.
 const GreeterServiceName = "goms.testdata.httpoff.GreeterService"
@@ -22,8 +22,8 @@ const GreeterServiceName = "goms.testdata.httpoff.GreeterService"
 //
 // GreeterService has HTTP rules, but is generated with http=false and
 // without protoc-gen-grpc-gateway: it is served on gRPC only.
-func RegisterGreeterService(r runtime.Registrar, impl GreeterServiceServer) {
-	r.Register(runtime.Service{
+func RegisterGreeterService(r goms.Registrar, impl GreeterServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &GreeterService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_httpoff_httpoff_proto.Services().ByName("GreeterService"),
@@ -32,8 +32,8 @@ func RegisterGreeterService(r runtime.Registrar, impl GreeterServiceServer) {
 
 // NewGreeterServiceClientFrom returns a client of the GreeterService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewGreeterServiceClientFrom(c runtime.ConnProvider) GreeterServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewGreeterServiceClientFrom(c goms.ConnProvider) GreeterServiceClient {
 	return NewGreeterServiceClient(c.Conn(GreeterServiceName))
 }

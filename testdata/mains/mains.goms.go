@@ -7,12 +7,12 @@
 package mainspb
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // GreeterServiceName is the fully-qualified name of the GreeterService service.
 const GreeterServiceName = "goms.testdata.mains.GreeterService"
@@ -22,20 +22,20 @@ const GreeterServiceName = "goms.testdata.mains.GreeterService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // GreeterService greets. Its mains are built and run by the tests.
-func RegisterGreeterService(r runtime.Registrar, impl GreeterServiceServer) {
-	r.Register(runtime.Service{
+func RegisterGreeterService(r goms.Registrar, impl GreeterServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &GreeterService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_mains_mains_proto.Services().ByName("GreeterService"),
-		Gateway:    runtime.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient),
+		Gateway:    goms.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient),
 	})
 }
 
 // NewGreeterServiceClientFrom returns a client of the GreeterService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewGreeterServiceClientFrom(c runtime.ConnProvider) GreeterServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewGreeterServiceClientFrom(c goms.ConnProvider) GreeterServiceClient {
 	return NewGreeterServiceClient(c.Conn(GreeterServiceName))
 }
 
@@ -46,8 +46,8 @@ const InternalServiceName = "goms.testdata.mains.InternalService"
 // (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // InternalService has no HTTP rules: it gets a server main only.
-func RegisterInternalService(r runtime.Registrar, impl InternalServiceServer) {
-	r.Register(runtime.Service{
+func RegisterInternalService(r goms.Registrar, impl InternalServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &InternalService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_mains_mains_proto.Services().ByName("InternalService"),
@@ -56,8 +56,8 @@ func RegisterInternalService(r runtime.Registrar, impl InternalServiceServer) {
 
 // NewInternalServiceClientFrom returns a client of the InternalService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewInternalServiceClientFrom(c runtime.ConnProvider) InternalServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewInternalServiceClientFrom(c goms.ConnProvider) InternalServiceClient {
 	return NewInternalServiceClient(c.Conn(InternalServiceName))
 }

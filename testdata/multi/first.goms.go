@@ -7,12 +7,12 @@
 package multi
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // AlphaServiceName is the fully-qualified name of the AlphaService service.
 const AlphaServiceName = "goms.testdata.multi.AlphaService"
@@ -22,20 +22,20 @@ const AlphaServiceName = "goms.testdata.multi.AlphaService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // AlphaService has HTTP rules.
-func RegisterAlphaService(r runtime.Registrar, impl AlphaServiceServer) {
-	r.Register(runtime.Service{
+func RegisterAlphaService(r goms.Registrar, impl AlphaServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &AlphaService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_multi_first_proto.Services().ByName("AlphaService"),
-		Gateway:    runtime.Gateway(RegisterAlphaServiceHandlerClient, NewAlphaServiceClient),
+		Gateway:    goms.Gateway(RegisterAlphaServiceHandlerClient, NewAlphaServiceClient),
 	})
 }
 
 // NewAlphaServiceClientFrom returns a client of the AlphaService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewAlphaServiceClientFrom(c runtime.ConnProvider) AlphaServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewAlphaServiceClientFrom(c goms.ConnProvider) AlphaServiceClient {
 	return NewAlphaServiceClient(c.Conn(AlphaServiceName))
 }
 
@@ -46,8 +46,8 @@ const BetaServiceName = "goms.testdata.multi.BetaService"
 // (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // BetaService has none: gRPC only.
-func RegisterBetaService(r runtime.Registrar, impl BetaServiceServer) {
-	r.Register(runtime.Service{
+func RegisterBetaService(r goms.Registrar, impl BetaServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &BetaService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_multi_first_proto.Services().ByName("BetaService"),
@@ -56,8 +56,8 @@ func RegisterBetaService(r runtime.Registrar, impl BetaServiceServer) {
 
 // NewBetaServiceClientFrom returns a client of the BetaService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewBetaServiceClientFrom(c runtime.ConnProvider) BetaServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewBetaServiceClientFrom(c goms.ConnProvider) BetaServiceClient {
 	return NewBetaServiceClient(c.Conn(BetaServiceName))
 }

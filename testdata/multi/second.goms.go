@@ -7,12 +7,12 @@
 package multi
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // GammaServiceName is the fully-qualified name of the GammaService service.
 const GammaServiceName = "goms.testdata.multi.GammaService"
@@ -23,19 +23,19 @@ const GammaServiceName = "goms.testdata.multi.GammaService"
 //
 // GammaService lives in a second file of the same Go package and uses the
 // first file's messages.
-func RegisterGammaService(r runtime.Registrar, impl GammaServiceServer) {
-	r.Register(runtime.Service{
+func RegisterGammaService(r goms.Registrar, impl GammaServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &GammaService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_multi_second_proto.Services().ByName("GammaService"),
-		Gateway:    runtime.Gateway(RegisterGammaServiceHandlerClient, NewGammaServiceClient),
+		Gateway:    goms.Gateway(RegisterGammaServiceHandlerClient, NewGammaServiceClient),
 	})
 }
 
 // NewGammaServiceClientFrom returns a client of the GammaService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewGammaServiceClientFrom(c runtime.ConnProvider) GammaServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewGammaServiceClientFrom(c goms.ConnProvider) GammaServiceClient {
 	return NewGammaServiceClient(c.Conn(GammaServiceName))
 }

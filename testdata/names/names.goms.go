@@ -7,12 +7,12 @@
 package names
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // EchoName_ is the fully-qualified name of the Echo service.
 const EchoName_ = "goms.testdata.names.Echo"
@@ -23,20 +23,20 @@ const EchoName_ = "goms.testdata.names.Echo"
 //
 // Echo's <Svc>Name and Register<Svc> are taken by messages below:
 // protoc-gen-goms appends "_".
-func RegisterEcho_(r runtime.Registrar, impl EchoServer) {
-	r.Register(runtime.Service{
+func RegisterEcho_(r goms.Registrar, impl EchoServer) {
+	r.Register(goms.Service{
 		Desc:       &Echo_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("Echo"),
-		Gateway:    runtime.Gateway(RegisterEchoHandlerClient, NewEchoClient),
+		Gateway:    goms.Gateway(RegisterEchoHandlerClient, NewEchoClient),
 	})
 }
 
 // NewEchoClientFrom returns a client of the Echo service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewEchoClientFrom(c runtime.ConnProvider) EchoClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewEchoClientFrom(c goms.ConnProvider) EchoClient {
 	return NewEchoClient(c.Conn(EchoName_))
 }
 
@@ -47,8 +47,8 @@ const EchoServerName = "goms.testdata.names.EchoServer"
 // (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // EchoServer's Register<Svc> would be go-grpc's RegisterEchoServer of Echo.
-func RegisterEchoServer_(r runtime.Registrar, impl EchoServerServer) {
-	r.Register(runtime.Service{
+func RegisterEchoServer_(r goms.Registrar, impl EchoServerServer) {
+	r.Register(goms.Service{
 		Desc:       &EchoServer_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("EchoServer"),
@@ -57,9 +57,9 @@ func RegisterEchoServer_(r runtime.Registrar, impl EchoServerServer) {
 
 // NewEchoServerClientFrom returns a client of the EchoServer service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewEchoServerClientFrom(c runtime.ConnProvider) EchoServerClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewEchoServerClientFrom(c goms.ConnProvider) EchoServerClient {
 	return NewEchoServerClient(c.Conn(EchoServerName))
 }
 
@@ -71,20 +71,20 @@ const SnakeCaseServiceName = "goms.testdata.names.snake_case_service"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // snake_case_service is not in CamelCase.
-func RegisterSnakeCaseService(r runtime.Registrar, impl SnakeCaseServiceServer) {
-	r.Register(runtime.Service{
+func RegisterSnakeCaseService(r goms.Registrar, impl SnakeCaseServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &SnakeCaseService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("snake_case_service"),
-		Gateway:    runtime.Gateway(RegisterSnakeCaseServiceHandlerClient, NewSnakeCaseServiceClient),
+		Gateway:    goms.Gateway(RegisterSnakeCaseServiceHandlerClient, NewSnakeCaseServiceClient),
 	})
 }
 
 // NewSnakeCaseServiceClientFrom returns a client of the snake_case_service service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewSnakeCaseServiceClientFrom(c runtime.ConnProvider) SnakeCaseServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewSnakeCaseServiceClientFrom(c goms.ConnProvider) SnakeCaseServiceClient {
 	return NewSnakeCaseServiceClient(c.Conn(SnakeCaseServiceName))
 }
 
@@ -96,20 +96,20 @@ const HTTPThingName_ = "goms.testdata.names.HTTPThing"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // HTTPThing starts with an initialism.
-func RegisterHTTPThing(r runtime.Registrar, impl HTTPThingServer) {
-	r.Register(runtime.Service{
+func RegisterHTTPThing(r goms.Registrar, impl HTTPThingServer) {
+	r.Register(goms.Service{
 		Desc:       &HTTPThing_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("HTTPThing"),
-		Gateway:    runtime.Gateway(RegisterHTTPThingHandlerClient, NewHTTPThingClient),
+		Gateway:    goms.Gateway(RegisterHTTPThingHandlerClient, NewHTTPThingClient),
 	})
 }
 
 // NewHTTPThingClientFrom returns a client of the HTTPThing service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewHTTPThingClientFrom(c runtime.ConnProvider) HTTPThingClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewHTTPThingClientFrom(c goms.ConnProvider) HTTPThingClient {
 	return NewHTTPThingClient(c.Conn(HTTPThingName_))
 }
 
@@ -120,8 +120,8 @@ const FuncName = "goms.testdata.names.func"
 // (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // func is a Go keyword, and so are its methods' names.
-func RegisterFunc(r runtime.Registrar, impl FuncServer) {
-	r.Register(runtime.Service{
+func RegisterFunc(r goms.Registrar, impl FuncServer) {
+	r.Register(goms.Service{
 		Desc:       &Func_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("func"),
@@ -130,9 +130,9 @@ func RegisterFunc(r runtime.Registrar, impl FuncServer) {
 
 // NewFuncClientFrom returns a client of the func service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewFuncClientFrom(c runtime.ConnProvider) FuncClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewFuncClientFrom(c goms.ConnProvider) FuncClient {
 	return NewFuncClient(c.Conn(FuncName))
 }
 
@@ -147,8 +147,8 @@ const OldServiceName = "goms.testdata.names.OldService"
 // OldService is deprecated, and so is one of its methods.
 //
 // Deprecated: Do not use.
-func RegisterOldService(r runtime.Registrar, impl OldServiceServer) {
-	r.Register(runtime.Service{
+func RegisterOldService(r goms.Registrar, impl OldServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &OldService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("OldService"),
@@ -157,10 +157,10 @@ func RegisterOldService(r runtime.Registrar, impl OldServiceServer) {
 
 // NewOldServiceClientFrom returns a client of the OldService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
 //
 // Deprecated: Do not use.
-func NewOldServiceClientFrom(c runtime.ConnProvider) OldServiceClient {
+func NewOldServiceClientFrom(c goms.ConnProvider) OldServiceClient {
 	return NewOldServiceClient(c.Conn(OldServiceName))
 }

@@ -7,12 +7,12 @@
 package nohttp
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // PingServiceName is the fully-qualified name of the PingService service.
 const PingServiceName = "goms.testdata.nohttp.PingService"
@@ -21,8 +21,8 @@ const PingServiceName = "goms.testdata.nohttp.PingService"
 // (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // PingService has no google.api.http rules: it is served on gRPC only.
-func RegisterPingService(r runtime.Registrar, impl PingServiceServer) {
-	r.Register(runtime.Service{
+func RegisterPingService(r goms.Registrar, impl PingServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &PingService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_nohttp_nohttp_proto.Services().ByName("PingService"),
@@ -31,9 +31,9 @@ func RegisterPingService(r runtime.Registrar, impl PingServiceServer) {
 
 // NewPingServiceClientFrom returns a client of the PingService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewPingServiceClientFrom(c runtime.ConnProvider) PingServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewPingServiceClientFrom(c goms.ConnProvider) PingServiceClient {
 	return NewPingServiceClient(c.Conn(PingServiceName))
 }
 
@@ -48,8 +48,8 @@ const LegacyServiceName = "goms.testdata.nohttp.LegacyService"
 // LegacyService is a second service in the same file, deprecated.
 //
 // Deprecated: Do not use.
-func RegisterLegacyService(r runtime.Registrar, impl LegacyServiceServer) {
-	r.Register(runtime.Service{
+func RegisterLegacyService(r goms.Registrar, impl LegacyServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &LegacyService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_nohttp_nohttp_proto.Services().ByName("LegacyService"),
@@ -58,10 +58,10 @@ func RegisterLegacyService(r runtime.Registrar, impl LegacyServiceServer) {
 
 // NewLegacyServiceClientFrom returns a client of the LegacyService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
 //
 // Deprecated: Do not use.
-func NewLegacyServiceClientFrom(c runtime.ConnProvider) LegacyServiceClient {
+func NewLegacyServiceClientFrom(c goms.ConnProvider) LegacyServiceClient {
 	return NewLegacyServiceClient(c.Conn(LegacyServiceName))
 }

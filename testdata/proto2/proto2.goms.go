@@ -7,12 +7,12 @@
 package proto2
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // LegacyServiceName is the fully-qualified name of the LegacyService service.
 const LegacyServiceName = "goms.testdata.proto2.LegacyService"
@@ -22,19 +22,19 @@ const LegacyServiceName = "goms.testdata.proto2.LegacyService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // LegacyService is a proto2 service.
-func RegisterLegacyService(r runtime.Registrar, impl LegacyServiceServer) {
-	r.Register(runtime.Service{
+func RegisterLegacyService(r goms.Registrar, impl LegacyServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &LegacyService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_proto2_proto2_proto.Services().ByName("LegacyService"),
-		Gateway:    runtime.Gateway(RegisterLegacyServiceHandlerClient, NewLegacyServiceClient),
+		Gateway:    goms.Gateway(RegisterLegacyServiceHandlerClient, NewLegacyServiceClient),
 	})
 }
 
 // NewLegacyServiceClientFrom returns a client of the LegacyService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewLegacyServiceClientFrom(c runtime.ConnProvider) LegacyServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewLegacyServiceClientFrom(c goms.ConnProvider) LegacyServiceClient {
 	return NewLegacyServiceClient(c.Conn(LegacyServiceName))
 }

@@ -7,12 +7,12 @@
 package proto3opt
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // CounterServiceName is the fully-qualified name of the CounterService service.
 const CounterServiceName = "goms.testdata.proto3opt.CounterService"
@@ -22,19 +22,19 @@ const CounterServiceName = "goms.testdata.proto3opt.CounterService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // CounterService uses proto3 optional fields.
-func RegisterCounterService(r runtime.Registrar, impl CounterServiceServer) {
-	r.Register(runtime.Service{
+func RegisterCounterService(r goms.Registrar, impl CounterServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &CounterService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_proto3opt_proto3opt_proto.Services().ByName("CounterService"),
-		Gateway:    runtime.Gateway(RegisterCounterServiceHandlerClient, NewCounterServiceClient),
+		Gateway:    goms.Gateway(RegisterCounterServiceHandlerClient, NewCounterServiceClient),
 	})
 }
 
 // NewCounterServiceClientFrom returns a client of the CounterService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewCounterServiceClientFrom(c runtime.ConnProvider) CounterServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewCounterServiceClientFrom(c goms.ConnProvider) CounterServiceClient {
 	return NewCounterServiceClient(c.Conn(CounterServiceName))
 }

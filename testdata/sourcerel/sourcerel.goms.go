@@ -7,12 +7,12 @@
 package sourcerel
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // PlaceServiceName is the fully-qualified name of the PlaceService service.
 const PlaceServiceName = "goms.testdata.sourcerel.PlaceService"
@@ -22,19 +22,19 @@ const PlaceServiceName = "goms.testdata.sourcerel.PlaceService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // PlaceService is generated with paths=source_relative.
-func RegisterPlaceService(r runtime.Registrar, impl PlaceServiceServer) {
-	r.Register(runtime.Service{
+func RegisterPlaceService(r goms.Registrar, impl PlaceServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &PlaceService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_sourcerel_sourcerel_proto.Services().ByName("PlaceService"),
-		Gateway:    runtime.Gateway(RegisterPlaceServiceHandlerClient, NewPlaceServiceClient),
+		Gateway:    goms.Gateway(RegisterPlaceServiceHandlerClient, NewPlaceServiceClient),
 	})
 }
 
 // NewPlaceServiceClientFrom returns a client of the PlaceService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewPlaceServiceClientFrom(c runtime.ConnProvider) PlaceServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewPlaceServiceClientFrom(c goms.ConnProvider) PlaceServiceClient {
 	return NewPlaceServiceClient(c.Conn(PlaceServiceName))
 }

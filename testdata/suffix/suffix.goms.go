@@ -7,12 +7,12 @@
 package suffix
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // TimeServiceName is the fully-qualified name of the TimeService service.
 const TimeServiceName = "goms.testdata.suffix.TimeService"
@@ -23,19 +23,19 @@ const TimeServiceName = "goms.testdata.suffix.TimeService"
 //
 // TimeService's gateway functions are RegisterTimeServiceGwClient and so
 // on: register_func_suffix=Gw is given to both plugins.
-func RegisterTimeService(r runtime.Registrar, impl TimeServiceServer) {
-	r.Register(runtime.Service{
+func RegisterTimeService(r goms.Registrar, impl TimeServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &TimeService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_suffix_suffix_proto.Services().ByName("TimeService"),
-		Gateway:    runtime.Gateway(RegisterTimeServiceGwClient, NewTimeServiceClient),
+		Gateway:    goms.Gateway(RegisterTimeServiceGwClient, NewTimeServiceClient),
 	})
 }
 
 // NewTimeServiceClientFrom returns a client of the TimeService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewTimeServiceClientFrom(c runtime.ConnProvider) TimeServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewTimeServiceClientFrom(c goms.ConnProvider) TimeServiceClient {
 	return NewTimeServiceClient(c.Conn(TimeServiceName))
 }

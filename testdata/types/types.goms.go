@@ -7,12 +7,12 @@
 package types
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // TypesServiceName is the fully-qualified name of the TypesService service.
 const TypesServiceName = "goms.testdata.types.TypesService"
@@ -20,19 +20,19 @@ const TypesServiceName = "goms.testdata.types.TypesService"
 // RegisterTypesService registers impl with r, which serves it on gRPC
 // and routes its HTTP rules through the HTTP gateway.
 // In http mode impl may be nil: calls go to the upstream gRPC server.
-func RegisterTypesService(r runtime.Registrar, impl TypesServiceServer) {
-	r.Register(runtime.Service{
+func RegisterTypesService(r goms.Registrar, impl TypesServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &TypesService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_types_types_proto.Services().ByName("TypesService"),
-		Gateway:    runtime.Gateway(RegisterTypesServiceHandlerClient, NewTypesServiceClient),
+		Gateway:    goms.Gateway(RegisterTypesServiceHandlerClient, NewTypesServiceClient),
 	})
 }
 
 // NewTypesServiceClientFrom returns a client of the TypesService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewTypesServiceClientFrom(c runtime.ConnProvider) TypesServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewTypesServiceClientFrom(c goms.ConnProvider) TypesServiceClient {
 	return NewTypesServiceClient(c.Conn(TypesServiceName))
 }

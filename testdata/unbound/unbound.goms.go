@@ -7,12 +7,12 @@
 package unbound
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // StreamServiceName is the fully-qualified name of the StreamService service.
 const StreamServiceName = "goms.testdata.unbound.StreamService"
@@ -23,20 +23,20 @@ const StreamServiceName = "goms.testdata.unbound.StreamService"
 //
 // StreamService has no HTTP rules; with generate_unbound_methods every
 // method gets POST /goms.testdata.unbound.StreamService/<Method>.
-func RegisterStreamService(r runtime.Registrar, impl StreamServiceServer) {
-	r.Register(runtime.Service{
+func RegisterStreamService(r goms.Registrar, impl StreamServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &StreamService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_unbound_unbound_proto.Services().ByName("StreamService"),
-		Gateway:    runtime.Gateway(RegisterStreamServiceHandlerClient, NewStreamServiceClient),
+		Gateway:    goms.Gateway(RegisterStreamServiceHandlerClient, NewStreamServiceClient),
 	})
 }
 
 // NewStreamServiceClientFrom returns a client of the StreamService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewStreamServiceClientFrom(c runtime.ConnProvider) StreamServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewStreamServiceClientFrom(c goms.ConnProvider) StreamServiceClient {
 	return NewStreamServiceClient(c.Conn(StreamServiceName))
 }
 
@@ -48,8 +48,8 @@ const PatternlessServiceName = "goms.testdata.unbound.PatternlessService"
 //
 // PatternlessService's only rule has no pattern: the gateway makes no
 // binding of it, not even the default one, so it has no HTTP routes.
-func RegisterPatternlessService(r runtime.Registrar, impl PatternlessServiceServer) {
-	r.Register(runtime.Service{
+func RegisterPatternlessService(r goms.Registrar, impl PatternlessServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &PatternlessService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_unbound_unbound_proto.Services().ByName("PatternlessService"),
@@ -58,9 +58,9 @@ func RegisterPatternlessService(r runtime.Registrar, impl PatternlessServiceServ
 
 // NewPatternlessServiceClientFrom returns a client of the PatternlessService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewPatternlessServiceClientFrom(c runtime.ConnProvider) PatternlessServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewPatternlessServiceClientFrom(c goms.ConnProvider) PatternlessServiceClient {
 	return NewPatternlessServiceClient(c.Conn(PatternlessServiceName))
 }
 
@@ -71,8 +71,8 @@ const EmptyServiceName = "goms.testdata.unbound.EmptyService"
 // (protoc-gen-grpc-gateway makes no HTTP routes for the service).
 //
 // EmptyService has no methods: the gateway skips it.
-func RegisterEmptyService(r runtime.Registrar, impl EmptyServiceServer) {
-	r.Register(runtime.Service{
+func RegisterEmptyService(r goms.Registrar, impl EmptyServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &EmptyService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_unbound_unbound_proto.Services().ByName("EmptyService"),
@@ -81,8 +81,8 @@ func RegisterEmptyService(r runtime.Registrar, impl EmptyServiceServer) {
 
 // NewEmptyServiceClientFrom returns a client of the EmptyService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewEmptyServiceClientFrom(c runtime.ConnProvider) EmptyServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewEmptyServiceClientFrom(c goms.ConnProvider) EmptyServiceClient {
 	return NewEmptyServiceClient(c.Conn(EmptyServiceName))
 }

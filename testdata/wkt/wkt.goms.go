@@ -7,12 +7,12 @@
 package wkt
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // WellKnownServiceName is the fully-qualified name of the WellKnownService service.
 const WellKnownServiceName = "goms.testdata.wkt.WellKnownService"
@@ -22,19 +22,19 @@ const WellKnownServiceName = "goms.testdata.wkt.WellKnownService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // WellKnownService takes and returns only well-known types.
-func RegisterWellKnownService(r runtime.Registrar, impl WellKnownServiceServer) {
-	r.Register(runtime.Service{
+func RegisterWellKnownService(r goms.Registrar, impl WellKnownServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &WellKnownService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_wkt_wkt_proto.Services().ByName("WellKnownService"),
-		Gateway:    runtime.Gateway(RegisterWellKnownServiceHandlerClient, NewWellKnownServiceClient),
+		Gateway:    goms.Gateway(RegisterWellKnownServiceHandlerClient, NewWellKnownServiceClient),
 	})
 }
 
 // NewWellKnownServiceClientFrom returns a client of the WellKnownService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewWellKnownServiceClientFrom(c runtime.ConnProvider) WellKnownServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewWellKnownServiceClientFrom(c goms.ConnProvider) WellKnownServiceClient {
 	return NewWellKnownServiceClient(c.Conn(WellKnownServiceName))
 }

@@ -7,12 +7,12 @@
 package common
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // ClockServiceName is the fully-qualified name of the ClockService service.
 const ClockServiceName = "goms.testdata.crosspkg.common.ClockService"
@@ -22,19 +22,19 @@ const ClockServiceName = "goms.testdata.crosspkg.common.ClockService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // ClockService tells the time of a zone.
-func RegisterClockService(r runtime.Registrar, impl ClockServiceServer) {
-	r.Register(runtime.Service{
+func RegisterClockService(r goms.Registrar, impl ClockServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &ClockService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_crosspkg_common_common_proto.Services().ByName("ClockService"),
-		Gateway:    runtime.Gateway(RegisterClockServiceHandlerClient, NewClockServiceClient),
+		Gateway:    goms.Gateway(RegisterClockServiceHandlerClient, NewClockServiceClient),
 	})
 }
 
 // NewClockServiceClientFrom returns a client of the ClockService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewClockServiceClientFrom(c runtime.ConnProvider) ClockServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewClockServiceClientFrom(c goms.ConnProvider) ClockServiceClient {
 	return NewClockServiceClient(c.Conn(ClockServiceName))
 }

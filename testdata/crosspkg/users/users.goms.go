@@ -7,12 +7,12 @@
 package userspb
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // UserServiceName is the fully-qualified name of the UserService service.
 const UserServiceName = "goms.testdata.crosspkg.users.UserService"
@@ -22,19 +22,19 @@ const UserServiceName = "goms.testdata.crosspkg.users.UserService"
 // In http mode impl may be nil: calls go to the upstream gRPC server.
 //
 // UserService takes and returns messages of another proto package.
-func RegisterUserService(r runtime.Registrar, impl UserServiceServer) {
-	r.Register(runtime.Service{
+func RegisterUserService(r goms.Registrar, impl UserServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &UserService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_crosspkg_users_users_proto.Services().ByName("UserService"),
-		Gateway:    runtime.Gateway(RegisterUserServiceHandlerClient, NewUserServiceClient),
+		Gateway:    goms.Gateway(RegisterUserServiceHandlerClient, NewUserServiceClient),
 	})
 }
 
 // NewUserServiceClientFrom returns a client of the UserService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewUserServiceClientFrom(c runtime.ConnProvider) UserServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewUserServiceClientFrom(c goms.ConnProvider) UserServiceClient {
 	return NewUserServiceClient(c.Conn(UserServiceName))
 }

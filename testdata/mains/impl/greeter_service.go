@@ -5,7 +5,7 @@ package impl
 
 import (
 	context "context"
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	mains "github.com/goms-io/goms/testdata/mains"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -20,7 +20,7 @@ type GreeterService struct {
 
 // NewGreeterService returns the GreeterService implementation. Generated
 // mains call it with the server, whose LocalConn and Dial reach other services.
-func NewGreeterService(s *runtime.Server) (*GreeterService, error) {
+func NewGreeterService(s *goms.Server) (*GreeterService, error) {
 	return &GreeterService{}, nil
 }
 

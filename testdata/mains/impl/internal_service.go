@@ -5,7 +5,7 @@ package impl
 
 import (
 	context "context"
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	mains "github.com/goms-io/goms/testdata/mains"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -20,7 +20,7 @@ type InternalService struct {
 
 // NewInternalService returns the InternalService implementation. Generated
 // mains call it with the server, whose LocalConn and Dial reach other services.
-func NewInternalService(s *runtime.Server) (*InternalService, error) {
+func NewInternalService(s *goms.Server) (*InternalService, error) {
 	return &InternalService{}, nil
 }
 

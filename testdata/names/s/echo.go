@@ -5,7 +5,7 @@ package s
 
 import (
 	context "context"
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	names "github.com/goms-io/goms/testdata/names"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -21,7 +21,7 @@ type Echo struct {
 
 // NewEcho returns the Echo implementation. Generated
 // mains call it with the server, whose LocalConn and Dial reach other services.
-func NewEcho(s *runtime.Server) (*Echo, error) {
+func NewEcho(s *goms.Server) (*Echo, error) {
 	return &Echo{}, nil
 }
 

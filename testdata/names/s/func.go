@@ -5,7 +5,7 @@ package s
 
 import (
 	context "context"
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	names "github.com/goms-io/goms/testdata/names"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -20,7 +20,7 @@ type Func struct {
 
 // NewFunc returns the func implementation. Generated
 // mains call it with the server, whose LocalConn and Dial reach other services.
-func NewFunc(s *runtime.Server) (*Func, error) {
+func NewFunc(s *goms.Server) (*Func, error) {
 	return &Func{}, nil
 }
 

@@ -5,7 +5,7 @@ package s
 
 import (
 	context "context"
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	names "github.com/goms-io/goms/testdata/names"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -22,7 +22,7 @@ type OldService struct {
 
 // NewOldService returns the OldService implementation. Generated
 // mains call it with the server, whose LocalConn and Dial reach other services.
-func NewOldService(s *runtime.Server) (*OldService, error) {
+func NewOldService(s *goms.Server) (*OldService, error) {
 	return &OldService{}, nil
 }
 

@@ -9,12 +9,12 @@
 package main
 
 import (
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/examples/shop"
-	"github.com/goms-io/goms/runtime"
 )
 
 func main() {
-	runtime.Main(func(s *runtime.Server) error {
+	goms.Main(func(s *goms.Server) error {
 		shop.Register(s)
 		return nil
 	})

@@ -18,13 +18,13 @@
 package main
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	mains "github.com/goms-io/goms/testdata/mains"
 	impl "github.com/goms-io/goms/testdata/mains/impl"
 )
 
 func main() {
-	runtime.Main(func(s *runtime.Server) error {
+	goms.Main(func(s *goms.Server) error {
 		impl_, err := impl.NewGreeterService(s)
 		if err != nil {
 			return err

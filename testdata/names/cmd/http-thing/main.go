@@ -18,13 +18,13 @@
 package main
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	names "github.com/goms-io/goms/testdata/names"
 	s "github.com/goms-io/goms/testdata/names/s"
 )
 
 func main() {
-	runtime.Main(func(s_ *runtime.Server) error {
+	goms.Main(func(s_ *goms.Server) error {
 		impl, err := s.NewHTTPThing(s_)
 		if err != nil {
 			return err

@@ -16,13 +16,13 @@
 package main
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 	names "github.com/goms-io/goms/testdata/names"
 )
 
 func main() {
-	runtime.Main(func(s *runtime.Server) error {
+	goms.Main(func(s *goms.Server) error {
 		names.RegisterSnakeCaseService(s, nil)
 		return nil
-	}, runtime.WithMode(runtime.ModeHTTP))
+	}, goms.WithMode(goms.ModeHTTP))
 }

@@ -7,12 +7,12 @@
 package catalogv1
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // CatalogServiceName is the fully-qualified name of the CatalogService service.
 const CatalogServiceName = "shop.catalog.v1.CatalogService"
@@ -24,19 +24,19 @@ const CatalogServiceName = "shop.catalog.v1.CatalogService"
 // CatalogService serves the products the shop sells, with the units in
 // stock it asks the StockService for over gRPC. Its methods only read, so
 // calls to it are retried on UNAVAILABLE.
-func RegisterCatalogService(r runtime.Registrar, impl CatalogServiceServer) {
-	r.Register(runtime.Service{
+func RegisterCatalogService(r goms.Registrar, impl CatalogServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &CatalogService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_shop_catalog_v1_catalog_proto.Services().ByName("CatalogService"),
-		Gateway:    runtime.Gateway(RegisterCatalogServiceHandlerClient, NewCatalogServiceClient),
+		Gateway:    goms.Gateway(RegisterCatalogServiceHandlerClient, NewCatalogServiceClient),
 	})
 }
 
 // NewCatalogServiceClientFrom returns a client of the CatalogService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewCatalogServiceClientFrom(c runtime.ConnProvider) CatalogServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewCatalogServiceClientFrom(c goms.ConnProvider) CatalogServiceClient {
 	return NewCatalogServiceClient(c.Conn(CatalogServiceName))
 }

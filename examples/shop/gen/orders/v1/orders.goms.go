@@ -7,12 +7,12 @@
 package ordersv1
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // OrderServiceName is the fully-qualified name of the OrderService service.
 const OrderServiceName = "shop.orders.v1.OrderService"
@@ -24,19 +24,19 @@ const OrderServiceName = "shop.orders.v1.OrderService"
 // OrderService takes orders. It prices them with the CatalogService, which
 // it calls over gRPC, and which asks the StockService in turn: a call to
 // the order service crosses three services.
-func RegisterOrderService(r runtime.Registrar, impl OrderServiceServer) {
-	r.Register(runtime.Service{
+func RegisterOrderService(r goms.Registrar, impl OrderServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &OrderService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_shop_orders_v1_orders_proto.Services().ByName("OrderService"),
-		Gateway:    runtime.Gateway(RegisterOrderServiceHandlerClient, NewOrderServiceClient),
+		Gateway:    goms.Gateway(RegisterOrderServiceHandlerClient, NewOrderServiceClient),
 	})
 }
 
 // NewOrderServiceClientFrom returns a client of the OrderService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewOrderServiceClientFrom(c runtime.ConnProvider) OrderServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewOrderServiceClientFrom(c goms.ConnProvider) OrderServiceClient {
 	return NewOrderServiceClient(c.Conn(OrderServiceName))
 }

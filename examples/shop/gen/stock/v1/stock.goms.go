@@ -7,12 +7,12 @@
 package stockv1
 
 import (
-	runtime "github.com/goms-io/goms/runtime"
+	goms "github.com/goms-io/goms"
 )
 
-// This is a compile-time assertion that this generated file and the GoMs
-// runtime package it is compiled against are compatible.
-const _ = runtime.SupportPackageIsVersion1
+// This is a compile-time assertion that this generated file and the
+// package goms it is compiled against are compatible.
+const _ = goms.SupportPackageIsVersion1
 
 // StockServiceName is the fully-qualified name of the StockService service.
 const StockServiceName = "shop.stock.v1.StockService"
@@ -23,8 +23,8 @@ const StockServiceName = "shop.stock.v1.StockService"
 // StockService counts the units of each product in stock. It has no HTTP
 // routes: only the CatalogService calls it, over gRPC. Its methods only
 // read, so calls to it are retried on UNAVAILABLE.
-func RegisterStockService(r runtime.Registrar, impl StockServiceServer) {
-	r.Register(runtime.Service{
+func RegisterStockService(r goms.Registrar, impl StockServiceServer) {
+	r.Register(goms.Service{
 		Desc:       &StockService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_shop_stock_v1_stock_proto.Services().ByName("StockService"),
@@ -33,8 +33,8 @@ func RegisterStockService(r runtime.Registrar, impl StockServiceServer) {
 
 // NewStockServiceClientFrom returns a client of the StockService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
-// connection the runtime dialled at start-up to its configured target.
-// See [runtime.Server.Conn].
-func NewStockServiceClientFrom(c runtime.ConnProvider) StockServiceClient {
+// connection the server dialled at start-up to its configured target.
+// See [goms.Server.Conn].
+func NewStockServiceClientFrom(c goms.ConnProvider) StockServiceClient {
 	return NewStockServiceClient(c.Conn(StockServiceName))
 }

@@ -1,11 +1,11 @@
-package runtime
+package goms
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -29,15 +29,15 @@ type Service struct {
 
 // GatewayFunc registers a service's HTTP routes on mux; each route calls
 // the service through conn. See [Gateway].
-type GatewayFunc func(ctx context.Context, mux *gwruntime.ServeMux, conn grpc.ClientConnInterface) error
+type GatewayFunc func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error
 
 // Gateway adapts grpc-gateway's generated Register<Service>HandlerClient
 // function and grpc-go's generated New<Service>Client constructor into a
 // [GatewayFunc]:
 //
 //	runtime.Gateway(RegisterGreeterHandlerClient, NewGreeterClient)
-func Gateway[C any](register func(context.Context, *gwruntime.ServeMux, C) error, newClient func(grpc.ClientConnInterface) C) GatewayFunc {
-	return func(ctx context.Context, mux *gwruntime.ServeMux, conn grpc.ClientConnInterface) error {
+func Gateway[C any](register func(context.Context, *runtime.ServeMux, C) error, newClient func(grpc.ClientConnInterface) C) GatewayFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 		return register(ctx, mux, newClient(conn))
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package goms
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -223,7 +223,7 @@ type requestBody struct {
 	// m is the marshaler whose NewDecoder returned the body, and dec
 	// grpc-gateway's decoder, once Decode needs it.
 	m   gatewayMarshaler
-	dec gwruntime.Decoder
+	dec runtime.Decoder
 	// whole reports that the body held one message, already decoded.
 	whole bool
 }

@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -130,7 +130,7 @@ func httpsGet(url string, cfg *tls.Config) (int, string, error) {
 
 func TestTLS(t *testing.T) {
 	p := newPKI(t)
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.TLSCertFile, cfg.TLSKeyFile = p.serverCert, p.serverKey
 	s := serveConfig(t, cfg)
 
@@ -147,7 +147,7 @@ func TestTLS(t *testing.T) {
 
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t)
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile = p.serverCert, p.serverKey, p.caFile
 	s := serveConfig(t, cfg)
 
@@ -169,24 +169,24 @@ func TestMutualTLS(t *testing.T) {
 // upstream (with mutual TLS) when configured, and fails cleanly when not.
 func TestHTTPModeUpstreamTLS(t *testing.T) {
 	p := newPKI(t)
-	backendCfg := runtime.DefaultConfig()
-	backendCfg.Mode = runtime.ModeGRPC
+	backendCfg := goms.DefaultConfig()
+	backendCfg.Mode = goms.ModeGRPC
 	backendCfg.TLSCertFile, backendCfg.TLSKeyFile, backendCfg.TLSClientCAFile = p.serverCert, p.serverKey, p.caFile
 	backend := serveConfig(t, backendCfg)
 
 	for _, tc := range []struct {
 		name string
-		set  func(*runtime.Config)
+		set  func(*goms.Config)
 		want int
 	}{
-		{"mutual TLS", func(c *runtime.Config) {
+		{"mutual TLS", func(c *goms.Config) {
 			c.ClientTLSCAFile, c.ClientTLSCertFile, c.ClientTLSKeyFile = p.caFile, p.clientCert, p.clientKey
 		}, 200},
-		{"plaintext to a TLS upstream", func(*runtime.Config) {}, 503},
+		{"plaintext to a TLS upstream", func(*goms.Config) {}, 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := runtime.DefaultConfig()
-			cfg.Mode, cfg.Upstream = runtime.ModeHTTP, "localhost:"+portOf(backend.GRPCAddr())
+			cfg := goms.DefaultConfig()
+			cfg.Mode, cfg.Upstream = goms.ModeHTTP, "localhost:"+portOf(backend.GRPCAddr())
 			tc.set(&cfg)
 			front := serveConfig(t, cfg)
 			if code, body := get(t, "http://"+front.HTTPAddr()+"/v1/echo/x"); code != tc.want {
@@ -211,7 +211,7 @@ func TestOnePort(t *testing.T) {
 			name = "tls"
 		}
 		t.Run(name, func(t *testing.T) {
-			cfg := runtime.DefaultConfig()
+			cfg := goms.DefaultConfig()
 			addr := testutil.FreeAddr(t)
 			cfg.GRPCAddr, cfg.HTTPAddr = addr, addr
 			creds, scheme, clientTLS := insecure.NewCredentials(), "http", (*tls.Config)(nil)
@@ -219,7 +219,7 @@ func TestOnePort(t *testing.T) {
 				cfg.TLSCertFile, cfg.TLSKeyFile = p.serverCert, p.serverKey
 				creds, scheme, clientTLS = credentials.NewTLS(p.tlsClient(false)), "https", p.tlsClient(false)
 			}
-			s := runtime.New(cfg)
+			s := goms.New(cfg)
 			echo.RegisterEchoService(s, &echotest.Server{})
 			if err := s.Start(context.Background()); err != nil {
 				t.Fatal(err)
@@ -242,21 +242,21 @@ func TestOnePort(t *testing.T) {
 func TestTLSConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		set  func(*runtime.Config)
+		set  func(*goms.Config)
 		want string
 	}{
-		{"cert without key", func(c *runtime.Config) { c.TLSCertFile = "x.pem" },
+		{"cert without key", func(c *goms.Config) { c.TLSCertFile = "x.pem" },
 			"tls.cert_file and tls.key_file go together: set both or neither"},
-		{"client CA without TLS", func(c *runtime.Config) { c.TLSClientCAFile = "ca.pem" },
+		{"client CA without TLS", func(c *goms.Config) { c.TLSClientCAFile = "ca.pem" },
 			"tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first"},
-		{"missing files", func(c *runtime.Config) { c.TLSCertFile, c.TLSKeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" },
+		{"missing files", func(c *goms.Config) { c.TLSCertFile, c.TLSKeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" },
 			"tls.cert_file /nonexistent/c.pem, tls.key_file /nonexistent/k.pem: open /nonexistent/c.pem: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := runtime.DefaultConfig()
+			cfg := goms.DefaultConfig()
 			cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 			tc.set(&cfg)
-			s := runtime.New(cfg)
+			s := goms.New(cfg)
 			echo.RegisterEchoService(s, &echotest.Server{})
 			if err := s.Start(context.Background()); err == nil || err.Error() != tc.want {
 				s.Stop(context.Background())

@@ -1,11 +1,11 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,17 +23,17 @@ func TestKeepaliveEnforcement(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		opts     []runtime.Option
+		opts     []goms.Option
 		wantKept bool
 	}{
 		{"goms default", nil, true},
-		{"grpc-go default", []runtime.Option{runtime.WithGRPCServerOptions(
+		{"grpc-go default", []goms.Option{goms.WithGRPCServerOptions(
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Minute}))}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := runtime.DefaultConfig()
-			cfg.Mode = runtime.ModeGRPC
+			cfg := goms.DefaultConfig()
+			cfg.Mode = goms.ModeGRPC
 			s := serveConfig(t, cfg, tc.opts...)
 			conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 				grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, PermitWithoutStream: true}))

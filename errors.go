@@ -1,11 +1,11 @@
-package runtime
+package goms
 
 import (
 	"context"
 	"io"
 	"net/http"
 
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
 	"google.golang.org/grpc/codes"
@@ -91,7 +91,7 @@ func CodeOf(httpStatus int) codes.Code {
 // JSON body ({"code":…,"message":…,"details":[…]}) with the HTTP status of
 // the table. Errors in the request itself (see [inputErrorOf]) take the
 // place of whatever the call reported after them.
-func errorHandler(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	var httpStatus int
 	if ie := inputErrorOf(ctx); ie != nil {
 		httpStatus, err = ie.status, ie.err
@@ -100,7 +100,7 @@ func errorHandler(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Mars
 	}
 	// grpc-gateway's handler writes the body, headers and trailers; only
 	// the status line is ours.
-	gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
 }
 
 // streamErrorHandler gives the status of an error in the middle of a
@@ -126,19 +126,19 @@ func streamErrorHandler(ctx context.Context, err error) *status.Status {
 //     skips the encoding/json pass JSONPb makes over every message, and
 //     fails the request when a message does not decode.
 type gatewayMarshaler struct {
-	*gwruntime.HTTPBodyMarshaler
-	json *gwruntime.JSONPb
+	*runtime.HTTPBodyMarshaler
+	json *runtime.JSONPb
 }
 
 // newMarshaler returns the gateway's marshaler: grpc-gateway's defaults
 // (unpopulated fields emitted), and JSON fields and enum names the proto
 // does not declare refused unless discardUnknown.
-func newMarshaler(discardUnknown bool) gwruntime.Marshaler {
-	j := &gwruntime.JSONPb{
+func newMarshaler(discardUnknown bool) runtime.Marshaler {
+	j := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown},
 	}
-	return gatewayMarshaler{&gwruntime.HTTPBodyMarshaler{Marshaler: j}, j}
+	return gatewayMarshaler{&runtime.HTTPBodyMarshaler{Marshaler: j}, j}
 }
 
 // Marshal marshals messages with protojson and unwraps grpc-gateway's
@@ -159,7 +159,7 @@ func (m gatewayMarshaler) Marshal(v any) ([]byte, error) {
 
 // NewDecoder returns the decoder of a request body (see [requestBody]), or
 // grpc-gateway's decoder for any other reader.
-func (m gatewayMarshaler) NewDecoder(r io.Reader) gwruntime.Decoder {
+func (m gatewayMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	if b, ok := r.(*requestBody); ok && b.m.json == nil {
 		b.m = m
 		return b
@@ -169,21 +169,21 @@ func (m gatewayMarshaler) NewDecoder(r io.Reader) gwruntime.Decoder {
 
 // routingErrorHandler answers requests that match no route (404, 405) with
 // the same JSON body as every other error.
-func routingErrorHandler(ctx context.Context, mux *gwruntime.ServeMux, m gwruntime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	err := status.Error(CodeOf(httpStatus), http.StatusText(httpStatus))
-	gwruntime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
 }
 
 // writeError writes err as the JSON error body outside the gateway (for
 // example for the body limit before routing).
 func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
-	_, m := gwruntime.MarshalerForRequest(defaultMux, r)
-	gwruntime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
+	_, m := runtime.MarshalerForRequest(defaultMux, r)
+	runtime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, &statusWriter{ResponseWriter: w, status: httpStatus}, r, err)
 }
 
 // defaultMux supplies grpc-gateway's default marshalers to writeError, so
 // that its bodies are byte for byte those of the gateway.
-var defaultMux = gwruntime.NewServeMux()
+var defaultMux = runtime.NewServeMux()
 
 // statusWriter replaces the status code written through it.
 type statusWriter struct {

@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -88,11 +88,11 @@ func registered(t *testing.T, c *clientv3.Client, service string) []string {
 func TestEtcdDiscovery(t *testing.T) {
 	etcdURL := startEtcd(t)
 	c := etcdClient(t, etcdURL)
-	var replicas []*runtime.Server
+	var replicas []*goms.Server
 	var want []string
 	for range 2 {
-		cfg := runtime.DefaultConfig()
-		cfg.Mode, cfg.EtcdEndpoints = runtime.ModeGRPC, []string{etcdURL}
+		cfg := goms.DefaultConfig()
+		cfg.Mode, cfg.EtcdEndpoints = goms.ModeGRPC, []string{etcdURL}
 		s := serveConfig(t, cfg)
 		replicas = append(replicas, s)
 		want = append(want, "goms/"+echo.EchoServiceName+"/"+s.GRPCAddr())
@@ -105,9 +105,9 @@ func TestEtcdDiscovery(t *testing.T) {
 	}
 
 	// A client server with no target for echo finds it through etcd.
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EtcdEndpoints = "127.0.0.1:0", "127.0.0.1:0", []string{etcdURL}
-	front := runtime.New(cfg)
+	front := goms.New(cfg)
 	nohttp.RegisterPingService(front, &pingServer{})
 	client := echo.NewEchoServiceClientFrom(front)
 	if err := front.Start(context.Background()); err != nil {
@@ -155,10 +155,10 @@ func TestEtcdDiscovery(t *testing.T) {
 }
 
 func TestEtcdErrors(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.EtcdEndpoints, cfg.ConnectTimeout = []string{"http://" + testutil.FreeAddr(t)}, 500*time.Millisecond
-	s := runtime.New(cfg)
+	s := goms.New(cfg)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	err := s.Start(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "etcd "+cfg.EtcdEndpoints[0]+": not reachable within 500ms (client.connect_timeout): ") {
@@ -167,7 +167,7 @@ func TestEtcdErrors(t *testing.T) {
 
 	etcdURL := startEtcd(t)
 	cfg.GRPCAddr, cfg.EtcdEndpoints = "0.0.0.0:0", []string{etcdURL}
-	s = runtime.New(cfg)
+	s = goms.New(cfg)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	err = s.Start(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "etcd.advertise_addr: the gRPC server listens on all interfaces") {

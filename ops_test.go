@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"bufio"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -26,10 +26,10 @@ import (
 )
 
 // serveConfig starts a server for cfg (ports forced to 0) until the test ends.
-func serveConfig(t *testing.T, cfg runtime.Config, opts ...runtime.Option) *runtime.Server {
+func serveConfig(t *testing.T, cfg goms.Config, opts ...goms.Option) *goms.Server {
 	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	s := runtime.New(cfg, opts...)
+	s := goms.New(cfg, opts...)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func do(t *testing.T, method, url, contentType string, body io.Reader, header ..
 // TestHTTPErrors checks the error contract on the HTTP side: one JSON body
 // shape for handler errors, routing errors and bad input, with details.
 func TestHTTPErrors(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.MaxBodyBytes = 64
 	s := serveConfig(t, cfg)
 	base := "http://" + s.HTTPAddr()
@@ -129,21 +129,21 @@ func TestErrorTable(t *testing.T) {
 		500: codes.Internal, 501: codes.Unimplemented, 503: codes.Unavailable, 504: codes.DeadlineExceeded,
 	}
 	for c := codes.OK; c <= codes.Unauthenticated; c++ {
-		st := runtime.HTTPStatus(c)
+		st := goms.HTTPStatus(c)
 		if st != want[c] {
 			t.Errorf("HTTPStatus(%v) = %d, want %d", c, st, want[c])
 		}
-		back := runtime.CodeOf(st)
+		back := goms.CodeOf(st)
 		if back != canonical[st] {
 			t.Errorf("CodeOf(%d) = %v, want %v", st, back, canonical[st])
 		}
-		if runtime.HTTPStatus(back) != st {
-			t.Errorf("round trip %v → %d → %v → %d", c, st, back, runtime.HTTPStatus(back))
+		if goms.HTTPStatus(back) != st {
+			t.Errorf("round trip %v → %d → %v → %d", c, st, back, goms.HTTPStatus(back))
 		}
 	}
 	for st, c := range map[int]codes.Code{405: codes.Unimplemented, 408: codes.DeadlineExceeded,
 		413: codes.ResourceExhausted, 431: codes.ResourceExhausted, 505: codes.Unimplemented, 415: codes.InvalidArgument, 418: codes.InvalidArgument, 502: codes.Unavailable, 302: codes.Unknown} {
-		if got := runtime.CodeOf(st); got != c {
+		if got := goms.CodeOf(st); got != c {
 			t.Errorf("CodeOf(%d) = %v, want %v", st, got, c)
 		}
 	}
@@ -152,7 +152,7 @@ func TestErrorTable(t *testing.T) {
 // TestMetrics checks that /metrics parses as the Prometheus text format and
 // labels each transport in its own terms.
 func TestMetrics(t *testing.T) {
-	s := serveConfig(t, runtime.DefaultConfig())
+	s := serveConfig(t, goms.DefaultConfig())
 	client := dial(t, s.GRPCAddr())
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "over-grpc"})
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "details"})
@@ -161,8 +161,8 @@ func TestMetrics(t *testing.T) {
 	get(t, "http://"+s.HTTPAddr()+"/v1/expand/a%20b")
 	do(t, "POST", "http://"+s.HTTPAddr()+"/v1/collect", "application/json", strings.NewReader(`{"message":"a"}{"message":"b"}`))
 	// A front in http mode calls s over the network.
-	front := runtime.DefaultConfig()
-	front.Mode, front.Upstream = runtime.ModeHTTP, s.GRPCAddr()
+	front := goms.DefaultConfig()
+	front.Mode, front.Upstream = goms.ModeHTTP, s.GRPCAddr()
 	f := serveConfig(t, front)
 	get(t, "http://"+f.HTTPAddr()+"/v1/echo/via-front")
 
@@ -227,7 +227,7 @@ func checkMetrics(t *testing.T, addr string, want []metricWant) {
 // TestLogs checks one log line per call and the panic stack.
 func TestLogs(t *testing.T) {
 	var out syncWriter
-	s := serveConfig(t, runtime.DefaultConfig(), runtime.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	s := serveConfig(t, goms.DefaultConfig(), goms.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
 	client := dial(t, s.GRPCAddr())
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "logged"})
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
@@ -247,7 +247,7 @@ func TestLogs(t *testing.T) {
 // TestHealthAndReadiness checks /healthz, /readyz and gRPC health, and that
 // readiness turns false as soon as a stop begins, while calls drain.
 func TestHealthAndReadiness(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.AdminAddr = "127.0.0.1:0"
 	s := serveConfig(t, cfg)
 	admin := "http://" + s.AdminAddr()
@@ -307,7 +307,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // turned off.
 func TestReflectionSwitch(t *testing.T) {
 	for _, on := range []bool{true, false} {
-		cfg := runtime.DefaultConfig()
+		cfg := goms.DefaultConfig()
 		cfg.Reflection = on
 		s := serveConfig(t, cfg)
 		conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -334,8 +334,8 @@ func TestReflectionSwitch(t *testing.T) {
 
 // TestServiceExposure checks the per-service grpc/http switches.
 func TestServiceExposure(t *testing.T) {
-	cfg := runtime.DefaultConfig()
-	cfg.Services = map[string]runtime.ServiceConfig{echo.EchoServiceName: {GRPC: false, HTTP: false}}
+	cfg := goms.DefaultConfig()
+	cfg.Services = map[string]goms.ServiceConfig{echo.EchoServiceName: {GRPC: false, HTTP: false}}
 	s := serveConfig(t, cfg)
 	_, err := dial(t, s.GRPCAddr()).Echo(context.Background(), &echo.EchoRequest{Message: "x"})
 	if status.Code(err) != codes.Unimplemented {
@@ -351,12 +351,12 @@ func TestServiceExposure(t *testing.T) {
 
 // TestCORS checks that CORS is off by default and follows the allow-list.
 func TestCORS(t *testing.T) {
-	off := serveConfig(t, runtime.DefaultConfig())
+	off := serveConfig(t, goms.DefaultConfig())
 	resp, _ := do(t, "GET", "http://"+off.HTTPAddr()+"/v1/echo/x", "", nil, "Origin", "https://shop.example")
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("CORS off: Access-Control-Allow-Origin = %q", got)
 	}
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.CORSOrigins = []string{"https://shop.example"}
 	on := serveConfig(t, cfg)
 	resp, _ = do(t, "OPTIONS", "http://"+on.HTTPAddr()+"/v1/echo", "", nil,
@@ -373,7 +373,7 @@ func TestCORS(t *testing.T) {
 // TestSlowHeaders checks that a client that never finishes its headers is
 // cut off after the read-header timeout.
 func TestSlowHeaders(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.ReadHeaderTimeout = 200 * time.Millisecond
 	s := serveConfig(t, cfg)
 	conn, err := net.Dial("tcp", s.HTTPAddr())
@@ -392,7 +392,7 @@ func TestSlowHeaders(t *testing.T) {
 // TestSlowBody checks that a client that sends its body too slowly is cut
 // off after the read timeout.
 func TestSlowBody(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.ReadTimeout = 300 * time.Millisecond
 	s := serveConfig(t, cfg)
 	conn, err := net.Dial("tcp", s.HTTPAddr())
@@ -413,7 +413,7 @@ func TestSlowBody(t *testing.T) {
 
 // TestMessageSizeLimit checks grpc.max_recv_bytes on the gRPC server.
 func TestMessageSizeLimit(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.MaxRecvMsgSize = 1024
 	s := serveConfig(t, cfg)
 	client := dial(t, s.GRPCAddr())
@@ -428,7 +428,7 @@ func TestMessageSizeLimit(t *testing.T) {
 
 // TestIdleTimeout checks that idle keep-alive HTTP connections are closed.
 func TestIdleTimeout(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.IdleTimeout = 200 * time.Millisecond
 	s := serveConfig(t, cfg)
 	conn, err := net.Dial("tcp", s.HTTPAddr())
@@ -452,7 +452,7 @@ func TestIdleTimeout(t *testing.T) {
 // reads a one-message body of known length in one go and anything else
 // message by message, with the same results.
 func TestHTTPBodies(t *testing.T) {
-	s := serveConfig(t, runtime.DefaultConfig())
+	s := serveConfig(t, goms.DefaultConfig())
 	base := "http://" + s.HTTPAddr()
 	for _, tc := range []struct {
 		path, body, want string
@@ -486,14 +486,14 @@ func TestHTTPBodies(t *testing.T) {
 // reads the request body while it writes the answer (full duplex), in
 // gateway mode, traced or not, and in http mode.
 func TestHTTPBidiInterleaved(t *testing.T) {
-	gateway := serveConfig(t, runtime.DefaultConfig(), runtime.WithLogger(discardLogger()))
-	cfg := runtime.DefaultConfig()
-	cfg.Mode, cfg.Upstream = runtime.ModeHTTP, gateway.GRPCAddr()
-	front := serveConfig(t, cfg, runtime.WithLogger(discardLogger()))
+	gateway := serveConfig(t, goms.DefaultConfig(), goms.WithLogger(discardLogger()))
+	cfg := goms.DefaultConfig()
+	cfg.Mode, cfg.Upstream = goms.ModeHTTP, gateway.GRPCAddr()
+	front := serveConfig(t, cfg, goms.WithLogger(discardLogger()))
 	// Tracing wraps the HTTP response writer (otelhttp).
-	traced := serveConfig(t, runtime.DefaultConfig(), runtime.WithLogger(discardLogger()),
-		runtime.WithTracerProvider(sdktrace.NewTracerProvider()))
-	for name, s := range map[string]*runtime.Server{"gateway mode": gateway, "http mode": front, "gateway mode, traced": traced} {
+	traced := serveConfig(t, goms.DefaultConfig(), goms.WithLogger(discardLogger()),
+		goms.WithTracerProvider(sdktrace.NewTracerProvider()))
+	for name, s := range map[string]*goms.Server{"gateway mode": gateway, "http mode": front, "gateway mode, traced": traced} {
 		t.Run(name, func(t *testing.T) { chatInterleaved(t, "http://"+s.HTTPAddr()+"/v1/chat") })
 	}
 }

@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"flag"
@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms"
 )
 
 // FuzzLoadConfig feeds arbitrary YAML files, flag values and environment
-// values through runtime.LoadConfig: it never panics, and every error is
+// values through goms.LoadConfig: it never panics, and every error is
 // one line naming where the bad value came from (the file, the variable,
 // the flag) or the setting it breaks.
 func FuzzLoadConfig(f *testing.F) {
@@ -31,7 +31,7 @@ func FuzzLoadConfig(f *testing.F) {
 		fs.SetOutput(io.Discard)
 		args := []string{"-config", path, "-" + flagName + "=" + flagValue}
 		env := map[string]string{envName: envValue}
-		_, err := runtime.LoadConfig(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		_, err := goms.LoadConfig(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		if err == nil {
 			return
 		}

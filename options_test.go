@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
@@ -6,18 +6,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goms-io/goms/runtime"
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
 // metadataSeen records one incoming metadata key of the Echo calls a
 // server handles.
-func metadataSeen(key string, into chan<- string) runtime.Option {
-	return runtime.WithUnaryInterceptors(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+func metadataSeen(key string, into chan<- string) goms.Option {
+	return goms.WithUnaryInterceptors(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if md, ok := metadata.FromIncomingContext(ctx); ok && strings.HasSuffix(info.FullMethod, "/Echo") {
 			select {
 			case into <- strings.Join(md.Get(key), ","):
@@ -32,13 +32,13 @@ func metadataSeen(key string, into chan<- string) runtime.Option {
 // checks that the header it admits reaches the handler as metadata.
 func TestWithGatewayOptions(t *testing.T) {
 	seen := make(chan string, 1)
-	matcher := gwruntime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+	matcher := runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 		if strings.EqualFold(h, "X-Tenant") {
 			return "x-tenant", true
 		}
-		return gwruntime.DefaultHeaderMatcher(h)
+		return runtime.DefaultHeaderMatcher(h)
 	})
-	s := serveConfig(t, runtime.DefaultConfig(), runtime.WithGatewayOptions(matcher), metadataSeen("x-tenant", seen))
+	s := serveConfig(t, goms.DefaultConfig(), goms.WithGatewayOptions(matcher), metadataSeen("x-tenant", seen))
 	if resp, _ := do(t, "GET", "http://"+s.HTTPAddr()+"/v1/echo/x", "", nil, "X-Tenant", "acme"); resp.StatusCode != 200 {
 		t.Fatalf("GET: %d", resp.StatusCode)
 	}
@@ -51,14 +51,14 @@ func TestWithGatewayOptions(t *testing.T) {
 // server makes to other services.
 func TestWithDialOptions(t *testing.T) {
 	seen := make(chan string, 1)
-	backendCfg := runtime.DefaultConfig()
-	backendCfg.Mode = runtime.ModeGRPC
+	backendCfg := goms.DefaultConfig()
+	backendCfg.Mode = goms.ModeGRPC
 	backend := serveConfig(t, backendCfg, metadataSeen("user-agent", seen))
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Serve = []string{nohttp.PingServiceName}
 	cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
-	front := runtime.New(cfg, runtime.WithDialOptions(grpc.WithUserAgent("goms-test-agent")))
+	front := goms.New(cfg, goms.WithDialOptions(grpc.WithUserAgent("goms-test-agent")))
 	nohttp.RegisterPingService(front, &pingServer{})
 	client := echo.NewEchoServiceClientFrom(front)
 	if err := front.Start(context.Background()); err != nil {

@@ -1,4 +1,4 @@
-package runtime
+package goms
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/goms-io/goms/internal/inprocess"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 	"google.golang.org/grpc"
@@ -454,15 +454,15 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 }
 
 func (s *Server) startHTTP(ctx context.Context) error {
-	muxOpts := append([]gwruntime.ServeMuxOption{
-		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, newMarshaler(s.cfg.DiscardUnknown)),
-		gwruntime.WithErrorHandler(errorHandler),
-		gwruntime.WithStreamErrorHandler(streamErrorHandler),
-		gwruntime.WithRoutingErrorHandler(routingErrorHandler),
-		gwruntime.WithOutgoingHeaderMatcher(outgoingHeader),
-		gwruntime.WithWriteContentLength(),
+	muxOpts := append([]runtime.ServeMuxOption{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(s.cfg.DiscardUnknown)),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithStreamErrorHandler(streamErrorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithWriteContentLength(),
 	}, s.opts.muxOpts...)
-	mux := gwruntime.NewServeMux(muxOpts...)
+	mux := runtime.NewServeMux(muxOpts...)
 	routed := 0
 	for _, svc := range s.services {
 		if svc.Gateway == nil || !s.cfg.service(svc.name()).HTTP {
@@ -524,7 +524,7 @@ func outgoingHeader(key string) (string, bool) {
 	if key == "content-type" {
 		return "", false
 	}
-	return gwruntime.MetadataHeaderPrefix + key, true
+	return runtime.MetadataHeaderPrefix + key, true
 }
 
 // newHTTPServer returns an http.Server for h with the configured timeouts.

@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,13 +43,13 @@ func (l *callLog) last() string {
 	return l.calls[len(l.calls)-1]
 }
 
-func (l *callLog) options() runtime.Option {
-	return runtime.WithOptions(
-		runtime.WithUnaryInterceptors(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+func (l *callLog) options() goms.Option {
+	return goms.WithOptions(
+		goms.WithUnaryInterceptors(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			l.add("unary", info.FullMethod)
 			return h(ctx, req)
 		}),
-		runtime.WithStreamInterceptors(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		goms.WithStreamInterceptors(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			l.add("stream", info.FullMethod)
 			return h(srv, ss)
 		}),
@@ -57,11 +57,11 @@ func (l *callLog) options() runtime.Option {
 }
 
 // startServer serves the echo service in mode on free ports until the test ends.
-func startServer(t *testing.T, mode runtime.Mode, opts ...runtime.Option) (*runtime.Server, *echotest.Server) {
+func startServer(t *testing.T, mode goms.Mode, opts ...goms.Option) (*goms.Server, *echotest.Server) {
 	t.Helper()
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = mode, "127.0.0.1:0", "127.0.0.1:0"
-	s := runtime.New(cfg, opts...)
+	s := goms.New(cfg, opts...)
 	impl := &echotest.Server{}
 	echo.RegisterEchoService(s, impl)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,10 +78,10 @@ func startServer(t *testing.T, mode runtime.Mode, opts ...runtime.Option) (*runt
 }
 
 // waitServing waits until Start has opened the listeners of mode.
-func waitServing(t *testing.T, s *runtime.Server, mode runtime.Mode) {
+func waitServing(t *testing.T, s *goms.Server, mode goms.Mode) {
 	t.Helper()
 	for i := 0; ; i++ {
-		if (mode == runtime.ModeHTTP || s.GRPCAddr() != "") && (mode == runtime.ModeGRPC || s.HTTPAddr() != "") {
+		if (mode == goms.ModeHTTP || s.GRPCAddr() != "") && (mode == goms.ModeGRPC || s.HTTPAddr() != "") {
 			return
 		}
 		if i > 2000 {
@@ -113,7 +113,7 @@ func dial(t *testing.T, addr string) echo.EchoServiceClient {
 // gRPC server interceptors still run, and server streaming works over HTTP.
 func TestGatewayInProcess(t *testing.T) {
 	var log callLog
-	s, impl := startServer(t, runtime.ModeGateway, log.options())
+	s, impl := startServer(t, goms.ModeGateway, log.options())
 
 	code, body := get(t, "http://"+s.HTTPAddr()+"/v1/echo/hello")
 	if code != 200 || body != `{"message":"hello"}` {
@@ -151,7 +151,7 @@ func TestGatewayInProcess(t *testing.T) {
 // TestPanicBecomesInternal checks that a panicking handler yields Internal
 // (500 over HTTP) and that the server keeps serving.
 func TestPanicBecomesInternal(t *testing.T) {
-	s, _ := startServer(t, runtime.ModeGateway, runtime.WithLogger(discardLogger()))
+	s, _ := startServer(t, goms.ModeGateway, goms.WithLogger(discardLogger()))
 	client := dial(t, s.GRPCAddr())
 	_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
 	if status.Code(err) != codes.Internal {
@@ -169,16 +169,16 @@ func TestPanicBecomesInternal(t *testing.T) {
 // TestHTTPMode checks the HTTP-only gateway in front of a gRPC-only server.
 func TestHTTPMode(t *testing.T) {
 	var backendLog callLog
-	backend, _ := startServer(t, runtime.ModeGRPC, backendLog.options())
-	cfg := runtime.DefaultConfig()
-	cfg.Mode, cfg.HTTPAddr, cfg.Upstream = runtime.ModeHTTP, "127.0.0.1:0", backend.GRPCAddr()
-	front := runtime.New(cfg)
+	backend, _ := startServer(t, goms.ModeGRPC, backendLog.options())
+	cfg := goms.DefaultConfig()
+	cfg.Mode, cfg.HTTPAddr, cfg.Upstream = goms.ModeHTTP, "127.0.0.1:0", backend.GRPCAddr()
+	front := goms.New(cfg)
 	echo.RegisterEchoService(front, nil) // no implementation needed in http mode
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- front.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitServing(t, front, runtime.ModeHTTP)
+	waitServing(t, front, goms.ModeHTTP)
 
 	code, body := get(t, "http://"+front.HTTPAddr()+"/v1/echo/proxied")
 	if code != 200 || body != `{"message":"proxied"}` {
@@ -212,9 +212,9 @@ func checkResponseHeaders(t *testing.T, addr string) {
 }
 
 func TestLocalConn(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	s := runtime.New(cfg)
+	s := goms.New(cfg)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	client := echo.NewEchoServiceClient(s.LocalConn())
 	if _, err := client.Echo(context.Background(), &echo.EchoRequest{}); status.Code(err) != codes.Unavailable {
@@ -235,22 +235,22 @@ func TestLocalConn(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(*runtime.Server)
-		mode  runtime.Mode
+		setup func(*goms.Server)
+		mode  goms.Mode
 		want  string
 	}{
-		{"no services", func(*runtime.Server) {}, runtime.ModeGateway, "goms: no services registered"},
-		{"twice", func(s *runtime.Server) {
+		{"no services", func(*goms.Server) {}, goms.ModeGateway, "goms: no services registered"},
+		{"twice", func(s *goms.Server) {
 			echo.RegisterEchoService(s, &echotest.Server{})
 			echo.RegisterEchoService(s, &echotest.Server{})
-		}, runtime.ModeGateway, "goms: service goms.testdata.echo.EchoService registered twice"},
-		{"nil implementation", func(s *runtime.Server) { echo.RegisterEchoService(s, nil) }, runtime.ModeGRPC,
+		}, goms.ModeGateway, "goms: service goms.testdata.echo.EchoService registered twice"},
+		{"nil implementation", func(s *goms.Server) { echo.RegisterEchoService(s, nil) }, goms.ModeGRPC,
 			`goms: service goms.testdata.echo.EchoService: no implementation (nil is accepted only in mode "http" or when another process serves it, see serve)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := runtime.DefaultConfig()
+			cfg := goms.DefaultConfig()
 			cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = tc.mode, "127.0.0.1:0", "127.0.0.1:0"
-			s := runtime.New(cfg)
+			s := goms.New(cfg)
 			tc.setup(s)
 			err := s.Start(context.Background())
 			if err == nil || err.Error() != tc.want {
@@ -261,11 +261,11 @@ func TestStartErrors(t *testing.T) {
 }
 
 // The graceful-stop tests run a real process (this test binary, re-executed
-// with GOMS_TEST_SERVE set) so that a real SIGTERM reaches runtime.Main.
+// with GOMS_TEST_SERVE set) so that a real SIGTERM reaches goms.Main.
 
 func TestMain(m *testing.M) {
 	if os.Getenv("GOMS_TEST_SERVE") != "" {
-		runtime.Main(func(s *runtime.Server) error {
+		goms.Main(func(s *goms.Server) error {
 			echo.RegisterEchoService(s, &echotest.Server{})
 			return nil
 		})

@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -27,15 +27,15 @@ import (
 func TestTracingChain(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
-	withTracing := runtime.WithTracerProvider(tp)
+	withTracing := goms.WithTracerProvider(tp)
 
-	backendCfg := runtime.DefaultConfig()
-	backendCfg.Mode = runtime.ModeGRPC
+	backendCfg := goms.DefaultConfig()
+	backendCfg.Mode = goms.ModeGRPC
 	backend := serveConfig(t, backendCfg, withTracing)
 
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	front := runtime.New(cfg, withTracing)
+	front := goms.New(cfg, withTracing)
 	conn, err := front.Dial(backend.GRPCAddr())
 	if err != nil {
 		t.Fatal(err)

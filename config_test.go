@@ -1,4 +1,4 @@
-package runtime
+package goms
 
 import (
 	"flag"
@@ -155,7 +155,7 @@ func TestDecodeService(t *testing.T) {
 		t.Errorf("exposure grpc=%v http=%v, want true false", sc.GRPC, sc.HTTP)
 	}
 	err = cfg.DecodeService("shop.catalog.v1.CatalogService", &oc)
-	want := file + ":7: services.shop.catalog.v1.CatalogService.config: unmarshal errors:\n  line 9: field max_itemz not found in type runtime.ordersConfig"
+	want := file + ":7: services.shop.catalog.v1.CatalogService.config: unmarshal errors:\n  line 9: field max_itemz not found in type goms.ordersConfig"
 	if err == nil || err.Error() != want {
 		t.Errorf("unknown field: %v\nwant %s", err, want)
 	}
@@ -167,7 +167,7 @@ func TestDecodeService(t *testing.T) {
 // TestConfigReference checks that the README's configuration table lists
 // every setting with its flag, variable and default, so it cannot drift.
 func TestConfigReference(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

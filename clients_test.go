@@ -1,4 +1,4 @@
-package runtime_test
+package goms_test
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/runtime"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
 	"google.golang.org/grpc"
@@ -27,12 +27,12 @@ type pingServer struct {
 
 // frontServer starts a server hosting only ping, configured by set, and
 // returns it with the Conn to echo it asked for before starting.
-func frontServer(t *testing.T, set func(*runtime.Config)) (*runtime.Server, echo.EchoServiceClient, error) {
+func frontServer(t *testing.T, set func(*goms.Config)) (*goms.Server, echo.EchoServiceClient, error) {
 	t.Helper()
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	set(&cfg)
-	s := runtime.New(cfg)
+	s := goms.New(cfg)
 	nohttp.RegisterPingService(s, &pingServer{})
 	client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName))
 	err := s.Start(context.Background())
@@ -45,9 +45,9 @@ func frontServer(t *testing.T, set func(*runtime.Config)) (*runtime.Server, echo
 // TestConnColocated checks that Conn calls a service hosted by the same
 // server in-process.
 func TestConnColocated(t *testing.T) {
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	s := runtime.New(cfg)
+	s := goms.New(cfg)
 	impl := &echotest.Server{}
 	client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName)) // before the service is registered
 	echo.RegisterEchoService(s, impl)
@@ -69,9 +69,9 @@ func TestConnColocated(t *testing.T) {
 // TestConnRemoteRoundRobin checks a pooled connection to a static list of
 // two replicas: calls are spread over both.
 func TestConnRemoteRoundRobin(t *testing.T) {
-	a, implA := startServer(t, runtime.ModeGRPC)
-	b, implB := startServer(t, runtime.ModeGRPC)
-	_, client, err := frontServer(t, func(c *runtime.Config) {
+	a, implA := startServer(t, goms.ModeGRPC)
+	b, implB := startServer(t, goms.ModeGRPC)
+	_, client, err := frontServer(t, func(c *goms.Config) {
 		c.Targets = map[string]string{echo.EchoServiceName: a.GRPCAddr() + "," + b.GRPCAddr()}
 	})
 	if err != nil {
@@ -91,7 +91,7 @@ func TestConnRemoteRoundRobin(t *testing.T) {
 // while it is missing, and turns true once it is reachable.
 func TestConnReadiness(t *testing.T) {
 	addr := testutil.FreeAddr(t)
-	front, client, err := frontServer(t, func(c *runtime.Config) {
+	front, client, err := frontServer(t, func(c *goms.Config) {
 		c.Targets = map[string]string{echo.EchoServiceName: addr}
 	})
 	if err != nil {
@@ -110,9 +110,9 @@ func TestConnReadiness(t *testing.T) {
 	}
 
 	// The dependency comes up at that address: readiness follows.
-	cfg := runtime.DefaultConfig()
-	cfg.Mode, cfg.GRPCAddr = runtime.ModeGRPC, addr
-	backend := runtime.New(cfg)
+	cfg := goms.DefaultConfig()
+	cfg.Mode, cfg.GRPCAddr = goms.ModeGRPC, addr
+	backend := goms.New(cfg)
 	echo.RegisterEchoService(backend, &echotest.Server{})
 	if err := backend.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestConnReadiness(t *testing.T) {
 }
 
 func TestConnErrors(t *testing.T) {
-	_, client, err := frontServer(t, func(*runtime.Config) {})
+	_, client, err := frontServer(t, func(*goms.Config) {})
 	if err != nil {
 		t.Fatalf("Start with a client of a service that has no target: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestConnErrors(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != want {
 		t.Errorf("call to a service without a target: %v\nwant Unavailable: %s", err, want)
 	}
-	_, _, err = frontServer(t, func(c *runtime.Config) { c.Serve = []string{"no.Such"} })
+	_, _, err = frontServer(t, func(c *goms.Config) { c.Serve = []string{"no.Such"} })
 	if err == nil || !strings.HasPrefix(err.Error(), `goms: serve: unknown service "no.Such"; registered: goms.testdata.nohttp.PingService`) {
 		t.Errorf("serve naming an unknown service: %v", err)
 	}
@@ -153,15 +153,15 @@ func TestConnErrors(t *testing.T) {
 // TestCallTimeout checks the default deadline of calls through Conn, both
 // co-located and remote.
 func TestCallTimeout(t *testing.T) {
-	backend, _ := startServer(t, runtime.ModeGRPC)
+	backend, _ := startServer(t, goms.ModeGRPC)
 	for _, remote := range []bool{false, true} {
-		cfg := runtime.DefaultConfig()
+		cfg := goms.DefaultConfig()
 		cfg.GRPCAddr, cfg.HTTPAddr, cfg.CallTimeout = "127.0.0.1:0", "127.0.0.1:0", 100*time.Millisecond
 		if remote {
 			cfg.Serve = []string{nohttp.PingServiceName}
 			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
 		}
-		s := runtime.New(cfg)
+		s := goms.New(cfg)
 		nohttp.RegisterPingService(s, &pingServer{})
 		echo.RegisterEchoService(s, &echotest.Server{})
 		client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName))
@@ -179,15 +179,15 @@ func TestCallTimeout(t *testing.T) {
 // TestConnAllKinds runs the four kinds of RPC through Conn, co-located and
 // remote, with the same assertions.
 func TestConnAllKinds(t *testing.T) {
-	backend, _ := startServer(t, runtime.ModeGRPC)
+	backend, _ := startServer(t, goms.ModeGRPC)
 	for _, remote := range []bool{false, true} {
-		cfg := runtime.DefaultConfig()
+		cfg := goms.DefaultConfig()
 		cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 		if remote {
 			cfg.Serve = []string{nohttp.PingServiceName}
 			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
 		}
-		s := runtime.New(cfg)
+		s := goms.New(cfg)
 		nohttp.RegisterPingService(s, &pingServer{})
 		echo.RegisterEchoService(s, &echotest.Server{})
 		client := echo.NewEchoServiceClientFrom(s)
@@ -247,9 +247,9 @@ func TestConnAllKinds(t *testing.T) {
 // incoming call to the calls its handler makes through Conn.
 func TestConnPropagatesMetadata(t *testing.T) {
 	seen := make(chan string, 1)
-	backendCfg := runtime.DefaultConfig()
-	backendCfg.Mode = runtime.ModeGRPC
-	backend := serveConfig(t, backendCfg, runtime.WithUnaryInterceptors(
+	backendCfg := goms.DefaultConfig()
+	backendCfg.Mode = goms.ModeGRPC
+	backend := serveConfig(t, backendCfg, goms.WithUnaryInterceptors(
 		func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			md, _ := metadata.FromIncomingContext(ctx)
 			if ids := md.Get("x-request-id"); len(ids) > 0 && strings.HasSuffix(info.FullMethod, "/Echo") {
@@ -260,11 +260,11 @@ func TestConnPropagatesMetadata(t *testing.T) {
 			}
 			return h(ctx, req)
 		}))
-	cfg := runtime.DefaultConfig()
+	cfg := goms.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Serve = []string{nohttp.PingServiceName}
 	cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
-	front := runtime.New(cfg)
+	front := goms.New(cfg)
 	nohttp.RegisterPingService(front, forwardingPing{echo: echo.NewEchoServiceClientFrom(front)})
 	echo.RegisterEchoService(front, nil)
 	if err := front.Start(context.Background()); err != nil {
@@ -299,7 +299,7 @@ func (p forwardingPing) Ping(ctx context.Context, _ *nohttp.PingRequest) (*nohtt
 // TestClientInterceptors checks that client interceptors run for calls
 // through Conn, co-located and remote, unary and streaming.
 func TestClientInterceptors(t *testing.T) {
-	backend, _ := startServer(t, runtime.ModeGRPC)
+	backend, _ := startServer(t, goms.ModeGRPC)
 	for _, remote := range []bool{false, true} {
 		var calls []string
 		var mu sync.Mutex
@@ -308,7 +308,7 @@ func TestClientInterceptors(t *testing.T) {
 			defer mu.Unlock()
 			calls = append(calls, kind+" "+method)
 		}
-		opt := runtime.WithClientInterceptors(
+		opt := goms.WithClientInterceptors(
 			[]grpc.UnaryClientInterceptor{func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 				record("unary", method)
 				return invoker(ctx, method, req, reply, cc, opts...)
@@ -317,13 +317,13 @@ func TestClientInterceptors(t *testing.T) {
 				record("stream", method)
 				return streamer(ctx, desc, cc, method, opts...)
 			}})
-		cfg := runtime.DefaultConfig()
+		cfg := goms.DefaultConfig()
 		cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 		if remote {
 			cfg.Serve = []string{nohttp.PingServiceName}
 			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
 		}
-		s := runtime.New(cfg, opt)
+		s := goms.New(cfg, opt)
 		nohttp.RegisterPingService(s, &pingServer{})
 		echo.RegisterEchoService(s, &echotest.Server{})
 		client := echo.NewEchoServiceClientFrom(s)

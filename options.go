@@ -1,9 +1,9 @@
-package runtime
+package goms
 
 import (
 	"log/slog"
 
-	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
@@ -25,7 +25,7 @@ type options struct {
 	cunary   []grpc.UnaryClientInterceptor
 	cstream  []grpc.StreamClientInterceptor
 	grpcOpts []grpc.ServerOption
-	muxOpts  []gwruntime.ServeMuxOption
+	muxOpts  []runtime.ServeMuxOption
 	dialOpts []grpc.DialOption
 	mode     Mode // fixed by WithMode for Main; "" when the flags choose
 	tracer   trace.TracerProvider
@@ -71,7 +71,7 @@ func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
 
 // WithGatewayOptions appends options for the grpc-gateway ServeMux
 // (marshalers, header matchers, error handlers).
-func WithGatewayOptions(opts ...gwruntime.ServeMuxOption) Option {
+func WithGatewayOptions(opts ...runtime.ServeMuxOption) Option {
 	return optionFunc(func(o *options) { o.muxOpts = append(o.muxOpts, opts...) })
 }
 
