@@ -32,7 +32,7 @@ import (
 // the server dials at start-up, balances round-robin across the addresses
 // the target resolves to, and retries on UNAVAILABLE for methods declared
 // idempotent (option idempotency_level). Either way a call whose context
-// has no deadline gets [Config.CallTimeout].
+// has no deadline gets [ClientConfig.CallTimeout].
 //
 // Conn may be called before [Server.Start], typically while registering
 // services; where the service is served is decided at Start. Calls made
@@ -60,7 +60,7 @@ func (s *Server) clientFor(service string) *serviceConn {
 	}
 	c, ok := s.clients[service]
 	if !ok {
-		c = &serviceConn{service: service, timeout: s.cfg.CallTimeout, propagate: s.cfg.PropagateMetadata}
+		c = &serviceConn{service: service, timeout: s.cfg.Client.CallTimeout, propagate: s.cfg.Client.PropagateMetadata}
 		s.clients[service] = c
 	}
 	return c
@@ -197,7 +197,7 @@ func (s *Server) resolveClients() error {
 // for readiness.
 func (s *Server) dialPooled(target string, services []string) (*grpc.ClientConn, error) {
 	extra := []grpc.DialOption{
-		grpc.WithDefaultServiceConfig(serviceConfig(services, s.cfg.CallTimeout)),
+		grpc.WithDefaultServiceConfig(serviceConfig(services, s.cfg.Client.CallTimeout)),
 		grpc.WithIdleTimeout(0), // stay connected: calls never wait for a dial
 	}
 	dialTarget := target
@@ -254,14 +254,14 @@ type dependency struct {
 }
 
 // watchReady marks dep ready once conn first reaches READY, and logs an
-// error naming it when that takes longer than [Config.ConnectTimeout].
+// error naming it when that takes longer than [ClientConfig.ConnectTimeout].
 func (s *Server) watchReady(conn *grpc.ClientConn, dep *dependency) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := context.AfterFunc(s.stopping, cancel)
 	defer stop()
-	warn := time.AfterFunc(s.cfg.ConnectTimeout, func() {
-		s.log.Error("dependency not reachable; not ready", "dependency", dep.what, "waited", s.cfg.ConnectTimeout, "state", conn.GetState().String())
+	warn := time.AfterFunc(s.cfg.Client.ConnectTimeout, func() {
+		s.log.Error("dependency not reachable; not ready", "dependency", dep.what, "waited", s.cfg.Client.ConnectTimeout, "state", conn.GetState().String())
 	})
 	defer warn.Stop()
 	for state := conn.GetState(); state != connectivity.Ready; state = conn.GetState() {

@@ -30,7 +30,7 @@ type pingServer struct {
 func frontServer(t *testing.T, set func(*goms.Config)) (*goms.Server, echo.EchoServiceClient, error) {
 	t.Helper()
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	set(&cfg)
 	s := goms.New(cfg)
 	nohttp.RegisterPingService(s, &pingServer{})
@@ -46,7 +46,7 @@ func frontServer(t *testing.T, set func(*goms.Config)) (*goms.Server, echo.EchoS
 // server in-process.
 func TestConnColocated(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	s := goms.New(cfg)
 	impl := &echotest.Server{}
 	client := echo.NewEchoServiceClient(s.Conn(echo.EchoServiceName)) // before the service is registered
@@ -111,7 +111,7 @@ func TestConnReadiness(t *testing.T) {
 
 	// The dependency comes up at that address: readiness follows.
 	cfg := goms.DefaultConfig()
-	cfg.Mode, cfg.GRPCAddr = goms.ModeGRPC, addr
+	cfg.Mode, cfg.GRPC.Addr = goms.ModeGRPC, addr
 	backend := goms.New(cfg)
 	echo.RegisterEchoService(backend, &echotest.Server{})
 	if err := backend.Start(context.Background()); err != nil {
@@ -156,7 +156,7 @@ func TestCallTimeout(t *testing.T) {
 	backend, _ := startServer(t, goms.ModeGRPC)
 	for _, remote := range []bool{false, true} {
 		cfg := goms.DefaultConfig()
-		cfg.GRPCAddr, cfg.HTTPAddr, cfg.CallTimeout = "127.0.0.1:0", "127.0.0.1:0", 100*time.Millisecond
+		cfg.GRPC.Addr, cfg.HTTP.Addr, cfg.Client.CallTimeout = "127.0.0.1:0", "127.0.0.1:0", 100*time.Millisecond
 		if remote {
 			cfg.Serve = []string{nohttp.PingServiceName}
 			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
@@ -182,7 +182,7 @@ func TestConnAllKinds(t *testing.T) {
 	backend, _ := startServer(t, goms.ModeGRPC)
 	for _, remote := range []bool{false, true} {
 		cfg := goms.DefaultConfig()
-		cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 		if remote {
 			cfg.Serve = []string{nohttp.PingServiceName}
 			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
@@ -261,7 +261,7 @@ func TestConnPropagatesMetadata(t *testing.T) {
 			return h(ctx, req)
 		}))
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Serve = []string{nohttp.PingServiceName}
 	cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
 	front := goms.New(cfg)
@@ -318,7 +318,7 @@ func TestClientInterceptors(t *testing.T) {
 				return streamer(ctx, desc, cc, method, opts...)
 			}})
 		cfg := goms.DefaultConfig()
-		cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 		if remote {
 			cfg.Serve = []string{nohttp.PingServiceName}
 			cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}

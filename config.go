@@ -70,30 +70,76 @@ const (
 
 // Config is what a [Server] needs to know about its deployment. Build it
 // with [DefaultConfig] and override fields, or let [LoadConfig] read it
-// from a YAML file, GOMS_* environment variables and flags. Each field's
-// doc names its key in the file; the flag and the environment variable are
-// derived from the key (see [LoadConfig]).
+// from a YAML file, GOMS_* environment variables and flags. Its sections
+// mirror the file's (Config.HTTP.ReadTimeout is http.read_timeout); each
+// field's doc names its key, from which the flag and the environment
+// variable are derived (see [LoadConfig]).
 type Config struct {
 	// Mode selects the servers to run. Key mode, default "gateway".
 	Mode Mode
-	// GRPCAddr is the host:port the gRPC server listens on in
-	// [ModeGateway] and [ModeGRPC]; port 0 picks a free port.
-	// Key grpc.addr, default 127.0.0.1:42001.
-	GRPCAddr string
-	// Reflection serves the gRPC reflection service (what grpcurl uses).
-	// Key grpc.reflection, default true.
-	Reflection bool
-	// MaxRecvMsgSize and MaxSendMsgSize bound gRPC messages in bytes.
-	// Keys grpc.max_recv_bytes and grpc.max_send_bytes, default 4 MiB.
-	MaxRecvMsgSize, MaxSendMsgSize int
-	// HTTPAddr is the host:port the HTTP gateway listens on in
-	// [ModeGateway] and [ModeHTTP]; port 0 picks a free port.
-	// Key http.addr, default 127.0.0.1:8080.
-	HTTPAddr string
+	// GRPC configures the gRPC server (section grpc).
+	GRPC GRPCConfig
+	// HTTP configures the HTTP gateway (section http).
+	HTTP HTTPConfig
 	// Upstream is the gRPC target (grpc-go syntax: "host:port",
 	// "dns:///host:port", "unix:path") the gateway forwards to in
 	// [ModeHTTP]; required there. Key upstream.
 	Upstream string
+	// Admin configures the admin endpoints (section admin).
+	Admin AdminConfig
+	// Log configures the logs of [Main] (section log).
+	Log LogConfig
+	// ShutdownGrace bounds a graceful stop: in-flight calls get this long to
+	// finish before connections are closed. Key shutdown_grace, default 10s.
+	ShutdownGrace time.Duration
+	// TLS configures the servers' TLS (section tls).
+	TLS TLSConfig
+	// ClientTLS configures the TLS of the connections the server dials
+	// (section client_tls).
+	ClientTLS ClientTLSConfig
+	// Serve lists the registered services this process hosts; empty (the
+	// default) hosts them all. The others are called at their
+	// [Config.Targets], so one binary registering every service runs as
+	// one process or as several by configuration alone. Key serve (a list;
+	// comma-separated in flags and env).
+	Serve []string
+	// Targets says where to call services this process does not host:
+	// fully-qualified service name → gRPC target (grpc-go syntax, such as
+	// "dns:///catalog:42001", "unix:/run/catalog.sock", or a static list
+	// "10.0.0.1:42001,10.0.0.2:42001"). See [Server.Conn]. Key targets (a
+	// mapping in the file; name=target pairs, comma-separated, in flags and
+	// env).
+	Targets map[string]string
+	// Client configures the calls made through [Server.Conn] (section
+	// client).
+	Client ClientConfig
+	// Etcd configures service discovery through etcd (section etcd).
+	Etcd EtcdConfig
+	// Services holds the per-service sections of the configuration file,
+	// by fully-qualified service name. Key services.
+	Services map[string]ServiceConfig
+}
+
+// GRPCConfig is the grpc section of [Config].
+type GRPCConfig struct {
+	// Addr is the host:port the gRPC server listens on in [ModeGateway]
+	// and [ModeGRPC]; port 0 picks a free port. Key grpc.addr, default
+	// 127.0.0.1:42001.
+	Addr string
+	// Reflection serves the gRPC reflection service (what grpcurl uses).
+	// Key grpc.reflection, default true.
+	Reflection bool
+	// MaxRecvBytes and MaxSendBytes bound gRPC messages in bytes.
+	// Keys grpc.max_recv_bytes and grpc.max_send_bytes, default 4 MiB.
+	MaxRecvBytes, MaxSendBytes int
+}
+
+// HTTPConfig is the http section of [Config].
+type HTTPConfig struct {
+	// Addr is the host:port the HTTP gateway listens on in [ModeGateway]
+	// and [ModeHTTP]; port 0 picks a free port. Key http.addr, default
+	// 127.0.0.1:8080.
+	Addr string
 	// MaxBodyBytes bounds HTTP request bodies; larger ones get 413.
 	// Key http.max_body_bytes, default 4 MiB.
 	MaxBodyBytes int
@@ -126,49 +172,53 @@ type Config struct {
 	// a browser; empty (the default) turns CORS off. "*" allows any origin.
 	// Key http.cors_origins (a list; comma-separated in flags and env).
 	CORSOrigins []string
-	// AdminAddr, when set, serves /healthz, /readyz and /metrics on their
-	// own host:port. Empty (the default) serves them on the HTTP gateway's
+}
+
+// AdminConfig is the admin section of [Config].
+type AdminConfig struct {
+	// Addr, when set, serves /healthz, /readyz and /metrics on their own
+	// host:port. Empty (the default) serves them on the HTTP gateway's
 	// address, so a process in [ModeGRPC] then has none. Key admin.addr.
-	AdminAddr string
-	// LogLevel is the minimum level logged by [Main].
+	Addr string
+}
+
+// LogConfig is the log section of [Config].
+type LogConfig struct {
+	// Level is the minimum level logged by [Main].
 	// Key log.level: debug, info (default), warn or error.
-	LogLevel slog.Level
-	// LogFormat is the format of [Main]'s logs. Key log.format: text
+	Level slog.Level
+	// Format is the format of [Main]'s logs. Key log.format: text
 	// (default) or json.
-	LogFormat string
-	// ShutdownGrace bounds a graceful stop: in-flight calls get this long to
-	// finish before connections are closed. Key shutdown_grace, default 10s.
-	ShutdownGrace time.Duration
-	// TLSCertFile and TLSKeyFile, when set, serve gRPC and HTTP over TLS
-	// with this certificate (PEM). Keys tls.cert_file and tls.key_file.
-	TLSCertFile, TLSKeyFile string
-	// TLSClientCAFile, when set, requires clients to present a certificate
+	Format string
+}
+
+// TLSConfig is the tls section of [Config].
+type TLSConfig struct {
+	// CertFile and KeyFile, when set, serve gRPC and HTTP over TLS with
+	// this certificate (PEM). Keys tls.cert_file and tls.key_file.
+	CertFile, KeyFile string
+	// ClientCAFile, when set, requires clients to present a certificate
 	// signed by one of these CAs (mutual TLS). Key tls.client_ca_file.
-	TLSClientCAFile string
-	// ClientTLS makes the connections the server dials (the upstream in
+	ClientCAFile string
+}
+
+// ClientTLSConfig is the client_tls section of [Config].
+type ClientTLSConfig struct {
+	// Enabled makes the connections the server dials (the upstream in
 	// [ModeHTTP], [Server.Dial]) use TLS. Key client_tls.enabled; it is
 	// implied by any other client_tls key.
-	ClientTLS bool
-	// ClientTLSCAFile verifies the servers dialled (PEM; default: the
-	// system's roots). Key client_tls.ca_file.
-	ClientTLSCAFile string
-	// ClientTLSCertFile and ClientTLSKeyFile are the certificate the
-	// server presents when it dials (mutual TLS). Keys
-	// client_tls.cert_file and client_tls.key_file.
-	ClientTLSCertFile, ClientTLSKeyFile string
-	// Serve lists the registered services this process hosts; empty (the
-	// default) hosts them all. The others are called at their
-	// [Config.Targets], so one binary registering every service runs as
-	// one process or as several by configuration alone. Key serve (a list;
-	// comma-separated in flags and env).
-	Serve []string
-	// Targets says where to call services this process does not host:
-	// fully-qualified service name → gRPC target (grpc-go syntax, such as
-	// "dns:///catalog:42001", "unix:/run/catalog.sock", or a static list
-	// "10.0.0.1:42001,10.0.0.2:42001"). See [Server.Conn]. Key targets (a
-	// mapping in the file; name=target pairs, comma-separated, in flags and
-	// env).
-	Targets map[string]string
+	Enabled bool
+	// CAFile verifies the servers dialled (PEM; default: the system's
+	// roots). Key client_tls.ca_file.
+	CAFile string
+	// CertFile and KeyFile are the certificate the server presents when
+	// it dials (mutual TLS). Keys client_tls.cert_file and
+	// client_tls.key_file.
+	CertFile, KeyFile string
+}
+
+// ClientConfig is the client section of [Config].
+type ClientConfig struct {
 	// CallTimeout is the deadline of calls through [Server.Conn] whose
 	// context has none. Key client.call_timeout, default 10s.
 	CallTimeout time.Duration
@@ -182,24 +232,25 @@ type Config struct {
 	// /readyz answers 503 naming them. Key client.connect_timeout,
 	// default 10s.
 	ConnectTimeout time.Duration
-	// EtcdEndpoints, when set, turn on service discovery through etcd: the
+}
+
+// EtcdConfig is the etcd section of [Config].
+type EtcdConfig struct {
+	// Endpoints, when set, turn on service discovery through etcd: the
 	// server registers each service it hosts under a lease, and services
 	// without a target are found at etcd:///<prefix>/<service>. Key
 	// etcd.endpoints (a list; comma-separated in flags and env).
-	EtcdEndpoints []string
-	// EtcdPrefix is the key prefix of the registrations. Key etcd.prefix,
+	Endpoints []string
+	// Prefix is the key prefix of the registrations. Key etcd.prefix,
 	// default "goms".
-	EtcdPrefix string
-	// EtcdLeaseTTL is how long a registration outlives a process that
-	// died without deregistering. Key etcd.lease_ttl, default 10s.
-	EtcdLeaseTTL time.Duration
-	// EtcdAdvertise is the host:port registered for this server. Key
+	Prefix string
+	// LeaseTTL is how long a registration outlives a process that died
+	// without deregistering. Key etcd.lease_ttl, default 10s.
+	LeaseTTL time.Duration
+	// AdvertiseAddr is the host:port registered for this server. Key
 	// etcd.advertise_addr; default the gRPC address, which must then name
 	// a host.
-	EtcdAdvertise string
-	// Services holds the per-service sections of the configuration file,
-	// by fully-qualified service name. Key services.
-	Services map[string]ServiceConfig
+	AdvertiseAddr string
 }
 
 // ServiceConfig is one service's section of the configuration file:
@@ -226,25 +277,29 @@ type ServiceConfig struct {
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Mode:              ModeGateway,
-		GRPCAddr:          DefaultGRPCAddr,
-		Reflection:        true,
-		MaxRecvMsgSize:    4 << 20,
-		MaxSendMsgSize:    4 << 20,
-		HTTPAddr:          DefaultHTTPAddr,
-		MaxBodyBytes:      4 << 20,
-		MaxHeaderBytes:    1 << 20,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		LogLevel:          slog.LevelInfo,
-		LogFormat:         "text",
-		ShutdownGrace:     DefaultShutdownGrace,
-		CallTimeout:       10 * time.Second,
-		PropagateMetadata: []string{"x-request-id"},
-		EtcdPrefix:        "goms",
-		EtcdLeaseTTL:      10 * time.Second,
-		ConnectTimeout:    10 * time.Second,
+		Mode: ModeGateway,
+		GRPC: GRPCConfig{
+			Addr:         DefaultGRPCAddr,
+			Reflection:   true,
+			MaxRecvBytes: 4 << 20,
+			MaxSendBytes: 4 << 20,
+		},
+		HTTP: HTTPConfig{
+			Addr:              DefaultHTTPAddr,
+			MaxBodyBytes:      4 << 20,
+			MaxHeaderBytes:    1 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       time.Minute,
+			IdleTimeout:       2 * time.Minute,
+		},
+		Log:           LogConfig{Level: slog.LevelInfo, Format: "text"},
+		ShutdownGrace: DefaultShutdownGrace,
+		Client: ClientConfig{
+			CallTimeout:       10 * time.Second,
+			PropagateMetadata: []string{"x-request-id"},
+			ConnectTimeout:    10 * time.Second,
+		},
+		Etcd: EtcdConfig{Prefix: "goms", LeaseTTL: 10 * time.Second},
 	}
 }
 
@@ -252,13 +307,13 @@ func DefaultConfig() Config {
 // served and their addresses are the same, with a fixed port (two
 // port-0 addresses pick two free ports).
 func (c Config) onePort() bool {
-	_, port, _ := net.SplitHostPort(c.GRPCAddr)
-	return c.Mode == ModeGateway && c.GRPCAddr == c.HTTPAddr && port != "0"
+	_, port, _ := net.SplitHostPort(c.GRPC.Addr)
+	return c.Mode == ModeGateway && c.GRPC.Addr == c.HTTP.Addr && port != "0"
 }
 
 // clientTLS reports whether dialled connections use TLS.
 func (c Config) clientTLS() bool {
-	return c.ClientTLS || c.ClientTLSCAFile != "" || c.ClientTLSCertFile != ""
+	return c.ClientTLS.Enabled || c.ClientTLS.CAFile != "" || c.ClientTLS.CertFile != ""
 }
 
 // service returns the section of the named service, with defaults.
@@ -343,71 +398,71 @@ func settings() []setting {
 		{"mode", "servers to run: " + oneOf(modes),
 			func(c *Config) flag.Value { return &c.Mode }},
 		{"grpc.addr", "gRPC listen address (host:port) in gateway and grpc modes",
-			func(c *Config) flag.Value { return (*addrValue)(&c.GRPCAddr) }},
+			func(c *Config) flag.Value { return (*addrValue)(&c.GRPC.Addr) }},
 		{"grpc.reflection", "serve gRPC reflection",
-			func(c *Config) flag.Value { return (*boolValue)(&c.Reflection) }},
+			func(c *Config) flag.Value { return (*boolValue)(&c.GRPC.Reflection) }},
 		{"grpc.max_recv_bytes", "largest gRPC message received, in bytes",
-			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxRecvMsgSize) }},
+			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxRecvBytes) }},
 		{"grpc.max_send_bytes", "largest gRPC message sent, in bytes",
-			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxSendMsgSize) }},
+			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxSendBytes) }},
 		{"http.addr", "HTTP listen address (host:port) in gateway and http modes",
-			func(c *Config) flag.Value { return (*addrValue)(&c.HTTPAddr) }},
+			func(c *Config) flag.Value { return (*addrValue)(&c.HTTP.Addr) }},
 		{"upstream", "gRPC target the HTTP gateway forwards to in http mode",
 			func(c *Config) flag.Value { return (*stringValue)(&c.Upstream) }},
 		{"http.max_body_bytes", "largest HTTP request body, in bytes (larger: 413)",
-			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxBodyBytes) }},
+			func(c *Config) flag.Value { return (*sizeValue)(&c.HTTP.MaxBodyBytes) }},
 		{"http.max_header_bytes", "largest HTTP request line and headers, in bytes (larger: 431)",
-			func(c *Config) flag.Value { return (*sizeValue)(&c.MaxHeaderBytes) }},
+			func(c *Config) flag.Value { return (*sizeValue)(&c.HTTP.MaxHeaderBytes) }},
 		{"http.discard_unknown", "ignore JSON fields and enum names the protos do not declare (default: 400)",
-			func(c *Config) flag.Value { return (*boolValue)(&c.DiscardUnknown) }},
+			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.DiscardUnknown) }},
 		{"http.read_header_timeout", "time an HTTP client gets to send its request headers",
-			func(c *Config) flag.Value { return (*durationValue)(&c.ReadHeaderTimeout) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.ReadHeaderTimeout) }},
 		{"http.read_timeout", "time an HTTP client gets to send a whole request, body included",
-			func(c *Config) flag.Value { return (*durationValue)(&c.ReadTimeout) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.ReadTimeout) }},
 		{"http.write_timeout", "time the server gets to write a response; 0: no limit (server streams)",
-			func(c *Config) flag.Value { return (*durationValue)(&c.WriteTimeout) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.WriteTimeout) }},
 		{"http.idle_timeout", "time an idle HTTP keep-alive connection stays open",
-			func(c *Config) flag.Value { return (*durationValue)(&c.IdleTimeout) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.IdleTimeout) }},
 		{"http.cors_origins", "origins allowed by CORS, comma-separated; empty: CORS off",
-			func(c *Config) flag.Value { return (*listValue)(&c.CORSOrigins) }},
+			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
-			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.AdminAddr) }},
+			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",
-			func(c *Config) flag.Value { return (*levelValue)(&c.LogLevel) }},
+			func(c *Config) flag.Value { return (*levelValue)(&c.Log.Level) }},
 		{"log.format", `log format: "text" or "json"`,
-			func(c *Config) flag.Value { return (*formatValue)(&c.LogFormat) }},
+			func(c *Config) flag.Value { return (*formatValue)(&c.Log.Format) }},
 		{"serve", "registered services this process hosts; empty: all",
 			func(c *Config) flag.Value { return (*listValue)(&c.Serve) }},
 		{"targets", "where to call services hosted elsewhere: service=target pairs",
 			func(c *Config) flag.Value { return (*mapValue)(&c.Targets) }},
 		{"client.call_timeout", "deadline of calls to other services whose context has none",
-			func(c *Config) flag.Value { return (*durationValue)(&c.CallTimeout) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.Client.CallTimeout) }},
 		{"client.propagate_metadata", "incoming metadata keys passed on to the calls a handler makes, comma-separated",
-			func(c *Config) flag.Value { return (*listValue)(&c.PropagateMetadata) }},
+			func(c *Config) flag.Value { return (*listValue)(&c.Client.PropagateMetadata) }},
 		{"client.connect_timeout", "how long start-up waits for the targets to be reachable",
-			func(c *Config) flag.Value { return (*durationValue)(&c.ConnectTimeout) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.Client.ConnectTimeout) }},
 		{"etcd.endpoints", "etcd endpoints for service discovery, comma-separated; empty: off",
-			func(c *Config) flag.Value { return (*listValue)(&c.EtcdEndpoints) }},
+			func(c *Config) flag.Value { return (*listValue)(&c.Etcd.Endpoints) }},
 		{"etcd.prefix", "key prefix of the service registrations in etcd",
-			func(c *Config) flag.Value { return (*stringValue)(&c.EtcdPrefix) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.Etcd.Prefix) }},
 		{"etcd.lease_ttl", "lifetime of a registration whose process stopped renewing it",
-			func(c *Config) flag.Value { return (*durationValue)(&c.EtcdLeaseTTL) }},
+			func(c *Config) flag.Value { return (*durationValue)(&c.Etcd.LeaseTTL) }},
 		{"etcd.advertise_addr", "host:port registered for this server; empty: the gRPC address",
-			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.EtcdAdvertise) }},
+			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Etcd.AdvertiseAddr) }},
 		{"tls.cert_file", "TLS certificate (PEM) for gRPC and HTTP; empty: plaintext",
-			func(c *Config) flag.Value { return (*stringValue)(&c.TLSCertFile) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.TLS.CertFile) }},
 		{"tls.key_file", "TLS private key (PEM) of tls.cert_file",
-			func(c *Config) flag.Value { return (*stringValue)(&c.TLSKeyFile) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.TLS.KeyFile) }},
 		{"tls.client_ca_file", "CA certificates (PEM) client certificates must chain to; empty: no client certificates",
-			func(c *Config) flag.Value { return (*stringValue)(&c.TLSClientCAFile) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.TLS.ClientCAFile) }},
 		{"client_tls.enabled", "dial the upstream and Dial targets over TLS",
-			func(c *Config) flag.Value { return (*boolValue)(&c.ClientTLS) }},
+			func(c *Config) flag.Value { return (*boolValue)(&c.ClientTLS.Enabled) }},
 		{"client_tls.ca_file", "CA certificates (PEM) that verify dialled servers; empty: system roots",
-			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLSCAFile) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLS.CAFile) }},
 		{"client_tls.cert_file", "client certificate (PEM) presented when dialling",
-			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLSCertFile) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLS.CertFile) }},
 		{"client_tls.key_file", "private key (PEM) of client_tls.cert_file",
-			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLSKeyFile) }},
+			func(c *Config) flag.Value { return (*stringValue)(&c.ClientTLS.KeyFile) }},
 		{"shutdown_grace", "time in-flight calls get to finish on shutdown",
 			func(c *Config) flag.Value { return (*durationValue)(&c.ShutdownGrace) }},
 	}
@@ -622,37 +677,37 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.Mode.servesGRPC() {
-		if err := checkAddr(c.GRPCAddr); err != nil {
+		if err := checkAddr(c.GRPC.Addr); err != nil {
 			return fmt.Errorf("gRPC address: %w", err)
 		}
 	}
 	if c.Mode.servesHTTP() {
-		if err := checkAddr(c.HTTPAddr); err != nil {
+		if err := checkAddr(c.HTTP.Addr); err != nil {
 			return fmt.Errorf("HTTP address: %w", err)
 		}
 	}
-	if c.AdminAddr != "" {
-		if err := checkAddr(c.AdminAddr); err != nil {
+	if c.Admin.Addr != "" {
+		if err := checkAddr(c.Admin.Addr); err != nil {
 			return fmt.Errorf("admin address: %w", err)
 		}
 	}
 	if c.Mode == ModeHTTP && c.Upstream == "" {
 		return errors.New(`mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`)
 	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls.cert_file and tls.key_file go together: set both or neither")
 	}
-	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
 		return errors.New("tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first")
 	}
-	if (c.ClientTLSCertFile == "") != (c.ClientTLSKeyFile == "") {
+	if (c.ClientTLS.CertFile == "") != (c.ClientTLS.KeyFile == "") {
 		return errors.New("client_tls.cert_file and client_tls.key_file go together: set both or neither")
 	}
-	if len(c.EtcdEndpoints) > 0 && c.EtcdLeaseTTL < time.Second {
-		return fmt.Errorf("etcd.lease_ttl %s: must be at least 1s", c.EtcdLeaseTTL)
+	if len(c.Etcd.Endpoints) > 0 && c.Etcd.LeaseTTL < time.Second {
+		return fmt.Errorf("etcd.lease_ttl %s: must be at least 1s", c.Etcd.LeaseTTL)
 	}
-	if c.Mode.servesHTTP() && c.MaxHeaderBytes < minHeaderBytes {
-		return fmt.Errorf("http.max_header_bytes %d: must be at least %d", c.MaxHeaderBytes, minHeaderBytes)
+	if c.Mode.servesHTTP() && c.HTTP.MaxHeaderBytes < minHeaderBytes {
+		return fmt.Errorf("http.max_header_bytes %d: must be at least %d", c.HTTP.MaxHeaderBytes, minHeaderBytes)
 	}
 	if c.ShutdownGrace < 0 {
 		return fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace)

@@ -51,10 +51,10 @@ targets:
 	}
 	want := DefaultConfig()
 	want.Mode = ModeGRPC                 // file
-	want.GRPCAddr = "127.0.0.1:3001"     // flag over env over file
-	want.HTTPAddr = "127.0.0.1:2002"     // env over file
+	want.GRPC.Addr = "127.0.0.1:3001"    // flag over env over file
+	want.HTTP.Addr = "127.0.0.1:2002"    // env over file
 	want.ShutdownGrace = 3 * time.Second // file
-	want.CORSOrigins = []string{"https://a.example", "https://b.example"}
+	want.HTTP.CORSOrigins = []string{"https://a.example", "https://b.example"}
 	want.Targets = map[string]string{
 		"shop.catalog.v1.CatalogService": "dns:///catalog:42001",
 		"shop.pricing.v1.PricingService": "10.0.0.1:1,10.0.0.2:1",

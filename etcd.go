@@ -35,26 +35,26 @@ type registry struct {
 // newRegistry connects to etcd and checks that it answers within timeout.
 func newRegistry(cfg Config) (*registry, error) {
 	client, err := clientv3.New(clientv3.Config{
-		Endpoints:   cfg.EtcdEndpoints,
-		DialTimeout: cfg.ConnectTimeout,
+		Endpoints:   cfg.Etcd.Endpoints,
+		DialTimeout: cfg.Client.ConnectTimeout,
 		Logger:      zap.NewNop(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.EtcdEndpoints, ","), err)
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Etcd.Endpoints, ","), err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Client.ConnectTimeout)
 	defer cancel()
-	if _, err := client.Get(ctx, cfg.EtcdPrefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
+	if _, err := client.Get(ctx, cfg.Etcd.Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("etcd %s: not reachable within %s (client.connect_timeout): %w",
-			strings.Join(cfg.EtcdEndpoints, ","), cfg.ConnectTimeout, err)
+			strings.Join(cfg.Etcd.Endpoints, ","), cfg.Client.ConnectTimeout, err)
 	}
 	b, err := etcdresolver.NewBuilder(client)
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	return &registry{client: client, resolver: b, prefix: cfg.EtcdPrefix, ttl: cfg.EtcdLeaseTTL}, nil
+	return &registry{client: client, resolver: b, prefix: cfg.Etcd.Prefix, ttl: cfg.Etcd.LeaseTTL}, nil
 }
 
 // target is the etcd target of a service: etcd:///<prefix>/<service>.
@@ -143,8 +143,8 @@ func (r *registry) deregister() error {
 // over gRPC: etcd.advertise_addr, or the address the gRPC server listens
 // on when it names a host.
 func advertiseAddr(cfg Config, listening string) (string, error) {
-	if cfg.EtcdAdvertise != "" {
-		return cfg.EtcdAdvertise, nil
+	if cfg.Etcd.AdvertiseAddr != "" {
+		return cfg.Etcd.AdvertiseAddr, nil
 	}
 	host, _, err := net.SplitHostPort(listening)
 	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {

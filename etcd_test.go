@@ -92,7 +92,7 @@ func TestEtcdDiscovery(t *testing.T) {
 	var want []string
 	for range 2 {
 		cfg := goms.DefaultConfig()
-		cfg.Mode, cfg.EtcdEndpoints = goms.ModeGRPC, []string{etcdURL}
+		cfg.Mode, cfg.Etcd.Endpoints = goms.ModeGRPC, []string{etcdURL}
 		s := serveConfig(t, cfg)
 		replicas = append(replicas, s)
 		want = append(want, "goms/"+echo.EchoServiceName+"/"+s.GRPCAddr())
@@ -106,7 +106,7 @@ func TestEtcdDiscovery(t *testing.T) {
 
 	// A client server with no target for echo finds it through etcd.
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EtcdEndpoints = "127.0.0.1:0", "127.0.0.1:0", []string{etcdURL}
+	cfg.GRPC.Addr, cfg.HTTP.Addr, cfg.Etcd.Endpoints = "127.0.0.1:0", "127.0.0.1:0", []string{etcdURL}
 	front := goms.New(cfg)
 	nohttp.RegisterPingService(front, &pingServer{})
 	client := echo.NewEchoServiceClientFrom(front)
@@ -156,17 +156,17 @@ func TestEtcdDiscovery(t *testing.T) {
 
 func TestEtcdErrors(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.EtcdEndpoints, cfg.ConnectTimeout = []string{"http://" + testutil.FreeAddr(t)}, 500*time.Millisecond
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Etcd.Endpoints, cfg.Client.ConnectTimeout = []string{"http://" + testutil.FreeAddr(t)}, 500*time.Millisecond
 	s := goms.New(cfg)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	err := s.Start(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "etcd "+cfg.EtcdEndpoints[0]+": not reachable within 500ms (client.connect_timeout): ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "etcd "+cfg.Etcd.Endpoints[0]+": not reachable within 500ms (client.connect_timeout): ") {
 		t.Errorf("Start with etcd down: %v", err)
 	}
 
 	etcdURL := startEtcd(t)
-	cfg.GRPCAddr, cfg.EtcdEndpoints = "0.0.0.0:0", []string{etcdURL}
+	cfg.GRPC.Addr, cfg.Etcd.Endpoints = "0.0.0.0:0", []string{etcdURL}
 	s = goms.New(cfg)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	err = s.Start(context.Background())

@@ -21,8 +21,8 @@ import (
 // SIGINT or SIGTERM, then stops gracefully. A second signal during the stop
 // kills the process.
 //
-// [WithMode] among opts fixes the mode: -mode and GOMS_MODE may then only
-// repeat it.
+// opts are the [Option]s of the Server, and [WithMode], which fixes the
+// mode: -mode and GOMS_MODE may then only repeat it.
 //
 // Tracing is on when the standard OpenTelemetry environment asks for OTLP
 // export (OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables; see
@@ -31,15 +31,19 @@ import (
 // Logs go to standard error in slog's text format unless opts set a
 // logger. The exit status is 0 after a clean stop, 1 when serving or stopping
 // failed, and 2 for invalid flags, environment or setup.
-func Main(setup func(*Server) error, opts ...Option) {
+func Main(setup func(*Server) error, opts ...MainOption) {
 	os.Exit(run(flag.CommandLine, os.Args[1:], os.LookupEnv, os.Stderr, setup, opts...))
 }
 
 // run is Main without the process globals, for tests.
 func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), stderr io.Writer,
-	setup func(*Server) error, opts ...Option) int {
+	setup func(*Server) error, opts ...MainOption) int {
 	fs.SetOutput(stderr)
-	fixed := fixedMode(opts)
+	var mo mainOptions
+	for _, opt := range opts {
+		opt.applyToMain(&mo)
+	}
+	fixed := mo.mode
 	cfg, err := LoadConfig(fs, args, withMode(lookup, fixed))
 	if err == nil && fixed != "" && cfg.Mode != fixed {
 		err = fmt.Errorf("mode %q: this program runs only in mode %q; drop -mode and GOMS_MODE", cfg.Mode, fixed)
@@ -71,7 +75,7 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 			}
 		}()
 	}
-	s := New(cfg, append(base, opts...)...)
+	s := New(cfg, append(base, mo.server...)...)
 	if err := setup(s); err != nil {
 		fmt.Fprintf(stderr, "goms: setup: %v\n", err)
 		return 2
@@ -93,18 +97,11 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 
 // newLogger returns the logger of cfg's level and format, writing to w.
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
+	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// fixedMode returns the mode [WithMode] fixes among opts, or "".
-func fixedMode(opts []Option) Mode {
-	var o options
-	WithOptions(opts...).apply(&o)
-	return o.mode
 }
 
 // withMode makes GOMS_MODE default to mode, when one is fixed, so that the

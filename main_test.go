@@ -44,7 +44,16 @@ func TestFixedModeRepeated(t *testing.T) {
 			t.Errorf("%q: mode %q, error %v; want http and no error", args, cfg.Mode, err)
 		}
 	}
-	if fixedMode(nil) != "" || fixedMode([]Option{WithOptions(WithMode(ModeGRPC))}) != ModeGRPC {
-		t.Error("fixedMode does not see WithMode")
+}
+
+// TestMainOptions checks that Main keeps WithMode for itself and passes
+// every Option on to New, in order.
+func TestMainOptions(t *testing.T) {
+	var mo mainOptions
+	for _, opt := range []MainOption{WithLogger(nil), WithMode(ModeGRPC), WithOptions(WithDialOptions(), WithLogger(nil))} {
+		opt.applyToMain(&mo)
+	}
+	if mo.mode != ModeGRPC || len(mo.server) != 2 {
+		t.Errorf("mode %q and %d server options, want grpc and 2", mo.mode, len(mo.server))
 	}
 }

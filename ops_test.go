@@ -28,7 +28,7 @@ import (
 // serveConfig starts a server for cfg (ports forced to 0) until the test ends.
 func serveConfig(t *testing.T, cfg goms.Config, opts ...goms.Option) *goms.Server {
 	t.Helper()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	s := goms.New(cfg, opts...)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
@@ -67,7 +67,7 @@ func do(t *testing.T, method, url, contentType string, body io.Reader, header ..
 // shape for handler errors, routing errors and bad input, with details.
 func TestHTTPErrors(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.MaxBodyBytes = 64
+	cfg.HTTP.MaxBodyBytes = 64
 	s := serveConfig(t, cfg)
 	base := "http://" + s.HTTPAddr()
 	big := `{"message":"` + strings.Repeat("x", 100) + `"}`
@@ -248,7 +248,7 @@ func TestLogs(t *testing.T) {
 // readiness turns false as soon as a stop begins, while calls drain.
 func TestHealthAndReadiness(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.AdminAddr = "127.0.0.1:0"
+	cfg.Admin.Addr = "127.0.0.1:0"
 	s := serveConfig(t, cfg)
 	admin := "http://" + s.AdminAddr()
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -308,7 +308,7 @@ func TestHealthAndReadiness(t *testing.T) {
 func TestReflectionSwitch(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		cfg := goms.DefaultConfig()
-		cfg.Reflection = on
+		cfg.GRPC.Reflection = on
 		s := serveConfig(t, cfg)
 		conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -357,7 +357,7 @@ func TestCORS(t *testing.T) {
 		t.Errorf("CORS off: Access-Control-Allow-Origin = %q", got)
 	}
 	cfg := goms.DefaultConfig()
-	cfg.CORSOrigins = []string{"https://shop.example"}
+	cfg.HTTP.CORSOrigins = []string{"https://shop.example"}
 	on := serveConfig(t, cfg)
 	resp, _ = do(t, "OPTIONS", "http://"+on.HTTPAddr()+"/v1/echo", "", nil,
 		"Origin", "https://shop.example", "Access-Control-Request-Method", "POST")
@@ -374,7 +374,7 @@ func TestCORS(t *testing.T) {
 // cut off after the read-header timeout.
 func TestSlowHeaders(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.ReadHeaderTimeout = 200 * time.Millisecond
+	cfg.HTTP.ReadHeaderTimeout = 200 * time.Millisecond
 	s := serveConfig(t, cfg)
 	conn, err := net.Dial("tcp", s.HTTPAddr())
 	if err != nil {
@@ -393,7 +393,7 @@ func TestSlowHeaders(t *testing.T) {
 // off after the read timeout.
 func TestSlowBody(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.ReadTimeout = 300 * time.Millisecond
+	cfg.HTTP.ReadTimeout = 300 * time.Millisecond
 	s := serveConfig(t, cfg)
 	conn, err := net.Dial("tcp", s.HTTPAddr())
 	if err != nil {
@@ -414,7 +414,7 @@ func TestSlowBody(t *testing.T) {
 // TestMessageSizeLimit checks grpc.max_recv_bytes on the gRPC server.
 func TestMessageSizeLimit(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.MaxRecvMsgSize = 1024
+	cfg.GRPC.MaxRecvBytes = 1024
 	s := serveConfig(t, cfg)
 	client := dial(t, s.GRPCAddr())
 	_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: strings.Repeat("x", 2048)})
@@ -429,7 +429,7 @@ func TestMessageSizeLimit(t *testing.T) {
 // TestIdleTimeout checks that idle keep-alive HTTP connections are closed.
 func TestIdleTimeout(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.IdleTimeout = 200 * time.Millisecond
+	cfg.HTTP.IdleTimeout = 200 * time.Millisecond
 	s := serveConfig(t, cfg)
 	conn, err := net.Dial("tcp", s.HTTPAddr())
 	if err != nil {

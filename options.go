@@ -8,14 +8,34 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Option configures a [Server].
+// Option configures a [Server]: [New] applies it, and [Main] passes it on
+// to the Server it builds. Every Option is also a [MainOption].
 type Option interface {
-	apply(*options)
+	MainOption
+	applyToServer(*options)
+}
+
+// MainOption configures [Main]. Options that only Main applies, such as
+// [WithMode], are MainOptions but not Options, so [New] cannot be given
+// one by mistake.
+type MainOption interface {
+	applyToMain(*mainOptions)
 }
 
 type optionFunc func(*options)
 
-func (f optionFunc) apply(o *options) { f(o) }
+func (f optionFunc) applyToServer(o *options)   { f(o) }
+func (f optionFunc) applyToMain(m *mainOptions) { m.server = append(m.server, f) }
+
+type mainOptionFunc func(*mainOptions)
+
+func (f mainOptionFunc) applyToMain(m *mainOptions) { f(m) }
+
+// mainOptions collects what MainOptions set.
+type mainOptions struct {
+	mode   Mode     // fixed by WithMode; "" when the flags choose
+	server []Option // for New
+}
 
 // options collects what Options set; zero values mean defaults.
 type options struct {
@@ -27,7 +47,6 @@ type options struct {
 	grpcOpts []grpc.ServerOption
 	muxOpts  []runtime.ServeMuxOption
 	dialOpts []grpc.DialOption
-	mode     Mode // fixed by WithMode for Main; "" when the flags choose
 	tracer   trace.TracerProvider
 }
 
@@ -85,10 +104,10 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // WithMode fixes the mode of a process started by [Main]: Main loads and
 // checks the configuration for mode m and fails when -mode, GOMS_MODE or the
 // configuration file names another one. Generated HTTP-only gateway mains
-// use WithMode([ModeHTTP]). [New] ignores this option; set [Config.Mode]
-// there.
-func WithMode(m Mode) Option {
-	return optionFunc(func(o *options) { o.mode = m })
+// use WithMode([ModeHTTP]). It is a [MainOption] only: with [New], set
+// [Config.Mode].
+func WithMode(m Mode) MainOption {
+	return mainOptionFunc(func(o *mainOptions) { o.mode = m })
 }
 
 // WithTracerProvider turns on OpenTelemetry tracing with tp: spans for
@@ -104,7 +123,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 func WithOptions(opts ...Option) Option {
 	return optionFunc(func(o *options) {
 		for _, opt := range opts {
-			opt.apply(o)
+			opt.applyToServer(o)
 		}
 	})
 }

@@ -55,7 +55,7 @@ func TestWithDialOptions(t *testing.T) {
 	backendCfg.Mode = goms.ModeGRPC
 	backend := serveConfig(t, backendCfg, metadataSeen("user-agent", seen))
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Serve = []string{nohttp.PingServiceName}
 	cfg.Targets = map[string]string{echo.EchoServiceName: backend.GRPCAddr()}
 	front := goms.New(cfg, goms.WithDialOptions(grpc.WithUserAgent("goms-test-agent")))

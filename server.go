@@ -81,7 +81,7 @@ type Server struct {
 func New(cfg Config, opts ...Option) *Server {
 	s := &Server{cfg: cfg, serveErr: make(chan error, 3), tel: newTelemetry()}
 	s.stopping, s.stopNow = context.WithCancel(context.Background())
-	WithOptions(opts...).apply(&s.opts)
+	WithOptions(opts...).applyToServer(&s.opts)
 	s.trace = newTracing(s.opts.tracer)
 	s.log = s.opts.logger
 	if s.log == nil {
@@ -183,7 +183,7 @@ func (s *Server) dialOptions(extra []grpc.DialOption) ([]grpc.DialOption, error)
 }
 
 // AdminAddr returns the address of the admin server (/healthz, /readyz,
-// /metrics), or "" when [Config.AdminAddr] is empty: the endpoints are then
+// /metrics), or "" when [AdminConfig.Addr] is empty: the endpoints are then
 // on [Server.HTTPAddr].
 func (s *Server) AdminAddr() string { return loadAddr(&s.adminAddr) }
 
@@ -254,7 +254,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.tls = tlsCfg
-	if len(s.cfg.EtcdEndpoints) > 0 {
+	if len(s.cfg.Etcd.Endpoints) > 0 {
 		if s.etcd, err = newRegistry(s.cfg); err != nil {
 			return err
 		}
@@ -276,7 +276,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	advertise := ""
 	if s.etcd != nil && s.cfg.Mode.servesGRPC() {
-		listening := s.cfg.GRPCAddr
+		listening := s.cfg.GRPC.Addr
 		if s.grpcLis != nil {
 			listening = s.grpcLis.Addr().String()
 		} else if s.httpLis != nil {
@@ -387,9 +387,9 @@ func (s *Server) listen() error {
 		use        bool
 		lis        *net.Listener
 	}{
-		{"gRPC server", s.cfg.GRPCAddr, s.cfg.Mode.servesGRPC() && !s.cfg.onePort(), &s.grpcLis},
-		{"HTTP server", s.cfg.HTTPAddr, s.cfg.Mode.servesHTTP(), &s.httpLis},
-		{"admin server", s.cfg.AdminAddr, s.cfg.AdminAddr != "", &s.adminLis},
+		{"gRPC server", s.cfg.GRPC.Addr, s.cfg.Mode.servesGRPC() && !s.cfg.onePort(), &s.grpcLis},
+		{"HTTP server", s.cfg.HTTP.Addr, s.cfg.Mode.servesHTTP(), &s.httpLis},
+		{"admin server", s.cfg.Admin.Addr, s.cfg.Admin.Addr != "", &s.adminLis},
 	} {
 		if !l.use {
 			continue
@@ -423,8 +423,8 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(s.cfg.MaxRecvMsgSize),
-		grpc.MaxSendMsgSize(s.cfg.MaxSendMsgSize),
+		grpc.MaxRecvMsgSize(s.cfg.GRPC.MaxRecvBytes),
+		grpc.MaxSendMsgSize(s.cfg.GRPC.MaxSendBytes),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 	}, s.opts.grpcOpts...)
 	if s.trace != nil {
@@ -443,7 +443,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 		s.health.SetServingStatus(svc.name(), healthpb.HealthCheckResponse_SERVING)
 	}
 	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
-	if s.cfg.Reflection {
+	if s.cfg.GRPC.Reflection {
 		reflection.Register(s.grpcSrv)
 	}
 	if s.cfg.onePort() {
@@ -455,7 +455,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 
 func (s *Server) startHTTP(ctx context.Context) error {
 	muxOpts := append([]runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(s.cfg.DiscardUnknown)),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(s.cfg.HTTP.DiscardUnknown)),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
@@ -480,20 +480,20 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if routed == 0 && s.cfg.Mode == ModeHTTP {
 		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")
 	}
-	var h http.Handler = guardInput(mux, s.cfg.MaxBodyBytes, s.cfg.MaxHeaderBytes)
-	if len(s.cfg.CORSOrigins) > 0 {
+	var h http.Handler = guardInput(mux, s.cfg.HTTP.MaxBodyBytes, s.cfg.HTTP.MaxHeaderBytes)
+	if len(s.cfg.HTTP.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
-			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedOrigins:   s.cfg.HTTP.CORSOrigins,
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowedHeaders:   []string{"*"},
-			AllowCredentials: !slices.Contains(s.cfg.CORSOrigins, "*"),
+			AllowCredentials: !slices.Contains(s.cfg.HTTP.CORSOrigins, "*"),
 		}).Handler(h)
 	}
 	h = s.tel.instrumentHTTP(h)
 	if s.trace != nil {
 		h = s.trace.httpHandler(h)
 	}
-	if s.cfg.AdminAddr == "" {
+	if s.cfg.Admin.Addr == "" {
 		h = s.adminHandler(h)
 	}
 	s.httpSrv = s.newHTTPServer(h)
@@ -531,11 +531,11 @@ func outgoingHeader(key string) (string, bool) {
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		ReadTimeout:       s.cfg.ReadTimeout,
-		WriteTimeout:      s.cfg.WriteTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		MaxHeaderBytes:    headerHardLimit(s.cfg.MaxHeaderBytes),
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    headerHardLimit(s.cfg.HTTP.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -558,7 +558,7 @@ func grpcOr(grpcSrv *grpc.Server, other http.Handler) http.Handler {
 	})
 }
 
-// Admin paths, served on the HTTP address or on [Config.AdminAddr].
+// Admin paths, served on the HTTP address or on [AdminConfig.Addr].
 const (
 	livenessPath  = "/healthz"
 	readinessPath = "/readyz"

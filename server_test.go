@@ -60,7 +60,7 @@ func (l *callLog) options() goms.Option {
 func startServer(t *testing.T, mode goms.Mode, opts ...goms.Option) (*goms.Server, *echotest.Server) {
 	t.Helper()
 	cfg := goms.DefaultConfig()
-	cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = mode, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Mode, cfg.GRPC.Addr, cfg.HTTP.Addr = mode, "127.0.0.1:0", "127.0.0.1:0"
 	s := goms.New(cfg, opts...)
 	impl := &echotest.Server{}
 	echo.RegisterEchoService(s, impl)
@@ -171,7 +171,7 @@ func TestHTTPMode(t *testing.T) {
 	var backendLog callLog
 	backend, _ := startServer(t, goms.ModeGRPC, backendLog.options())
 	cfg := goms.DefaultConfig()
-	cfg.Mode, cfg.HTTPAddr, cfg.Upstream = goms.ModeHTTP, "127.0.0.1:0", backend.GRPCAddr()
+	cfg.Mode, cfg.HTTP.Addr, cfg.Upstream = goms.ModeHTTP, "127.0.0.1:0", backend.GRPCAddr()
 	front := goms.New(cfg)
 	echo.RegisterEchoService(front, nil) // no implementation needed in http mode
 	ctx, cancel := context.WithCancel(context.Background())
@@ -213,7 +213,7 @@ func checkResponseHeaders(t *testing.T, addr string) {
 
 func TestLocalConn(t *testing.T) {
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	s := goms.New(cfg)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	client := echo.NewEchoServiceClient(s.LocalConn())
@@ -249,7 +249,7 @@ func TestStartErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := goms.DefaultConfig()
-			cfg.Mode, cfg.GRPCAddr, cfg.HTTPAddr = tc.mode, "127.0.0.1:0", "127.0.0.1:0"
+			cfg.Mode, cfg.GRPC.Addr, cfg.HTTP.Addr = tc.mode, "127.0.0.1:0", "127.0.0.1:0"
 			s := goms.New(cfg)
 			tc.setup(s)
 			err := s.Start(context.Background())

@@ -10,20 +10,20 @@ import (
 // serverTLS returns the TLS configuration the gRPC and HTTP servers use,
 // or nil for plaintext. Errors name the file.
 func (c Config) serverTLS() (*tls.Config, error) {
-	if c.TLSCertFile == "" {
+	if c.TLS.CertFile == "" {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("tls.cert_file %s, tls.key_file %s: %w", c.TLSCertFile, c.TLSKeyFile, err)
+		return nil, fmt.Errorf("tls.cert_file %s, tls.key_file %s: %w", c.TLS.CertFile, c.TLS.KeyFile, err)
 	}
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
-	if c.TLSClientCAFile != "" {
-		if cfg.ClientCAs, err = loadPool("tls.client_ca_file", c.TLSClientCAFile); err != nil {
+	if c.TLS.ClientCAFile != "" {
+		if cfg.ClientCAs, err = loadPool("tls.client_ca_file", c.TLS.ClientCAFile); err != nil {
 			return nil, err
 		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
@@ -39,15 +39,15 @@ func (c Config) dialTLS() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	var err error
-	if c.ClientTLSCAFile != "" {
-		if cfg.RootCAs, err = loadPool("client_tls.ca_file", c.ClientTLSCAFile); err != nil {
+	if c.ClientTLS.CAFile != "" {
+		if cfg.RootCAs, err = loadPool("client_tls.ca_file", c.ClientTLS.CAFile); err != nil {
 			return nil, err
 		}
 	}
-	if c.ClientTLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.ClientTLSCertFile, c.ClientTLSKeyFile)
+	if c.ClientTLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.ClientTLS.CertFile, c.ClientTLS.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("client_tls.cert_file %s, client_tls.key_file %s: %w", c.ClientTLSCertFile, c.ClientTLSKeyFile, err)
+			return nil, fmt.Errorf("client_tls.cert_file %s, client_tls.key_file %s: %w", c.ClientTLS.CertFile, c.ClientTLS.KeyFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

@@ -131,7 +131,7 @@ func httpsGet(url string, cfg *tls.Config) (int, string, error) {
 func TestTLS(t *testing.T) {
 	p := newPKI(t)
 	cfg := goms.DefaultConfig()
-	cfg.TLSCertFile, cfg.TLSKeyFile = p.serverCert, p.serverKey
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = p.serverCert, p.serverKey
 	s := serveConfig(t, cfg)
 
 	if err := echoOver(t, s.GRPCAddr(), credentials.NewTLS(p.tlsClient(false))); err != nil {
@@ -148,7 +148,7 @@ func TestTLS(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t)
 	cfg := goms.DefaultConfig()
-	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile = p.serverCert, p.serverKey, p.caFile
+	cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile = p.serverCert, p.serverKey, p.caFile
 	s := serveConfig(t, cfg)
 
 	if err := echoOver(t, s.GRPCAddr(), credentials.NewTLS(p.tlsClient(true))); err != nil {
@@ -171,7 +171,7 @@ func TestHTTPModeUpstreamTLS(t *testing.T) {
 	p := newPKI(t)
 	backendCfg := goms.DefaultConfig()
 	backendCfg.Mode = goms.ModeGRPC
-	backendCfg.TLSCertFile, backendCfg.TLSKeyFile, backendCfg.TLSClientCAFile = p.serverCert, p.serverKey, p.caFile
+	backendCfg.TLS.CertFile, backendCfg.TLS.KeyFile, backendCfg.TLS.ClientCAFile = p.serverCert, p.serverKey, p.caFile
 	backend := serveConfig(t, backendCfg)
 
 	for _, tc := range []struct {
@@ -180,7 +180,7 @@ func TestHTTPModeUpstreamTLS(t *testing.T) {
 		want int
 	}{
 		{"mutual TLS", func(c *goms.Config) {
-			c.ClientTLSCAFile, c.ClientTLSCertFile, c.ClientTLSKeyFile = p.caFile, p.clientCert, p.clientKey
+			c.ClientTLS.CAFile, c.ClientTLS.CertFile, c.ClientTLS.KeyFile = p.caFile, p.clientCert, p.clientKey
 		}, 200},
 		{"plaintext to a TLS upstream", func(*goms.Config) {}, 503},
 	} {
@@ -213,10 +213,10 @@ func TestOnePort(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := goms.DefaultConfig()
 			addr := testutil.FreeAddr(t)
-			cfg.GRPCAddr, cfg.HTTPAddr = addr, addr
+			cfg.GRPC.Addr, cfg.HTTP.Addr = addr, addr
 			creds, scheme, clientTLS := insecure.NewCredentials(), "http", (*tls.Config)(nil)
 			if withTLS {
-				cfg.TLSCertFile, cfg.TLSKeyFile = p.serverCert, p.serverKey
+				cfg.TLS.CertFile, cfg.TLS.KeyFile = p.serverCert, p.serverKey
 				creds, scheme, clientTLS = credentials.NewTLS(p.tlsClient(false)), "https", p.tlsClient(false)
 			}
 			s := goms.New(cfg)
@@ -245,16 +245,16 @@ func TestTLSConfigErrors(t *testing.T) {
 		set  func(*goms.Config)
 		want string
 	}{
-		{"cert without key", func(c *goms.Config) { c.TLSCertFile = "x.pem" },
+		{"cert without key", func(c *goms.Config) { c.TLS.CertFile = "x.pem" },
 			"tls.cert_file and tls.key_file go together: set both or neither"},
-		{"client CA without TLS", func(c *goms.Config) { c.TLSClientCAFile = "ca.pem" },
+		{"client CA without TLS", func(c *goms.Config) { c.TLS.ClientCAFile = "ca.pem" },
 			"tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first"},
-		{"missing files", func(c *goms.Config) { c.TLSCertFile, c.TLSKeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" },
+		{"missing files", func(c *goms.Config) { c.TLS.CertFile, c.TLS.KeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" },
 			"tls.cert_file /nonexistent/c.pem, tls.key_file /nonexistent/k.pem: open /nonexistent/c.pem: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := goms.DefaultConfig()
-			cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+			cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 			tc.set(&cfg)
 			s := goms.New(cfg)
 			echo.RegisterEchoService(s, &echotest.Server{})

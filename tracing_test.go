@@ -34,7 +34,7 @@ func TestTracingChain(t *testing.T) {
 	backend := serveConfig(t, backendCfg, withTracing)
 
 	cfg := goms.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	front := goms.New(cfg, withTracing)
 	conn, err := front.Dial(backend.GRPCAddr())
 	if err != nil {

@@ -137,7 +137,7 @@ func (c *Chain) startSplit() error {
 func (c *Chain) start(mode goms.Mode, serve []string, targets map[string]string, upstream string) (*goms.Server, error) {
 	cfg := goms.DefaultConfig()
 	cfg.Mode = mode
-	cfg.GRPCAddr, cfg.HTTPAddr = LoopbackAddrs.GRPC, LoopbackAddrs.HTTP
+	cfg.GRPC.Addr, cfg.HTTP.Addr = LoopbackAddrs.GRPC, LoopbackAddrs.HTTP
 	cfg.Serve, cfg.Targets, cfg.Upstream = serve, targets, upstream
 	cfg.ShutdownGrace = time.Second
 	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))

@@ -163,7 +163,7 @@ func (s *Server) Close() error {
 func (s *Server) startGoMs(ctx context.Context, mode goms.Mode, addrs Addrs, upstream string) error {
 	cfg := goms.DefaultConfig()
 	cfg.Mode = mode
-	cfg.GRPCAddr, cfg.HTTPAddr = addrs.GRPC, addrs.HTTP
+	cfg.GRPC.Addr, cfg.HTTP.Addr = addrs.GRPC, addrs.HTTP
 	cfg.Upstream = upstream
 	cfg.ShutdownGrace = time.Second
 	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))

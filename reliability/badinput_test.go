@@ -35,10 +35,10 @@ import (
 // limits so that oversized input is cheap to send.
 func badInputConfig() goms.Config {
 	cfg := goms.DefaultConfig()
-	cfg.MaxBodyBytes = 1024
-	cfg.MaxHeaderBytes = 128 << 10
-	cfg.MaxRecvMsgSize = 1024
-	cfg.ReadHeaderTimeout = 300 * time.Millisecond
+	cfg.HTTP.MaxBodyBytes = 1024
+	cfg.HTTP.MaxHeaderBytes = 128 << 10
+	cfg.GRPC.MaxRecvBytes = 1024
+	cfg.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
 	return cfg
 }
 
@@ -205,7 +205,7 @@ func TestBadInputH2C(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	cfg := badInputConfig()
 	addr := testutil.FreeAddr(t)
-	cfg.GRPCAddr, cfg.HTTPAddr = addr, addr
+	cfg.GRPC.Addr, cfg.HTTP.Addr = addr, addr
 	s := goms.New(cfg, goms.WithLogger(discardLogger()))
 	register(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
@@ -257,7 +257,7 @@ func h2cRequest(addr, method, path, body string) (int, string, error) {
 }
 
 func configWithFreePorts(cfg goms.Config) goms.Config {
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	return cfg
 }
 
@@ -555,7 +555,7 @@ func decodeGRPCMessage(s string) string {
 // without it they are refused (the table above).
 func TestDiscardUnknown(t *testing.T) {
 	cfg := badInputConfig()
-	cfg.DiscardUnknown = true
+	cfg.HTTP.DiscardUnknown = true
 	s := serve(t, configWithFreePorts(cfg), nil)
 	for _, tc := range []struct{ req, want string }{
 		{`{"message":"a","nope":1}`, `{"message":"a"}`},
@@ -592,8 +592,8 @@ func TestBidiMalformedMessage(t *testing.T) {
 		return got.status, got.body
 	}
 	onePort := configWithFreePorts(badInputConfig())
-	onePort.HTTPAddr = testutil.FreeAddr(t)
-	onePort.GRPCAddr = onePort.HTTPAddr
+	onePort.HTTP.Addr = testutil.FreeAddr(t)
+	onePort.GRPC.Addr = onePort.HTTP.Addr
 	for _, tc := range []struct {
 		name  string
 		start func(t *testing.T) string // returns the HTTP address

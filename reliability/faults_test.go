@@ -63,7 +63,7 @@ func TestFaultPanic(t *testing.T) {
 func TestFaultUpstreamDown(t *testing.T) {
 	upstream := testutil.FreeAddr(t)
 	cfg := configWithFreePorts(goms.DefaultConfig())
-	cfg.Mode, cfg.Upstream, cfg.CallTimeout = goms.ModeHTTP, upstream, 2*time.Second
+	cfg.Mode, cfg.Upstream, cfg.Client.CallTimeout = goms.ModeHTTP, upstream, 2*time.Second
 	front := serve(t, cfg, nil)
 	start := time.Now()
 	got := rawHTTP(t, front.HTTPAddr(), get("/v1/echo/x"), false)
@@ -72,10 +72,10 @@ func TestFaultUpstreamDown(t *testing.T) {
 	if got.status != 503 || got.body != want {
 		t.Errorf("upstream down: %d %s\nwant 503 %s", got.status, got.body, want)
 	}
-	t.Logf("upstream down: 503 after %v (call timeout %v)", took.Round(time.Millisecond), cfg.CallTimeout)
+	t.Logf("upstream down: 503 after %v (call timeout %v)", took.Round(time.Millisecond), cfg.Client.CallTimeout)
 
 	backendCfg := goms.DefaultConfig()
-	backendCfg.Mode, backendCfg.GRPCAddr = goms.ModeGRPC, upstream
+	backendCfg.Mode, backendCfg.GRPC.Addr = goms.ModeGRPC, upstream
 	serve(t, backendCfg, nil)
 	start = time.Now()
 	for tries := 1; ; tries++ {
@@ -106,7 +106,7 @@ func TestFaultSlowUpstream(t *testing.T) {
 	backendCfg.Mode = goms.ModeGRPC
 	backend := serve(t, backendCfg, impl)
 	frontCfg := configWithFreePorts(goms.DefaultConfig())
-	frontCfg.Mode, frontCfg.Upstream, frontCfg.CallTimeout = goms.ModeHTTP, backend.GRPCAddr(), 300*time.Millisecond
+	frontCfg.Mode, frontCfg.Upstream, frontCfg.Client.CallTimeout = goms.ModeHTTP, backend.GRPCAddr(), 300*time.Millisecond
 	front := serve(t, frontCfg, nil)
 	gatewayImpl := &echotest.Server{}
 	gateway := serve(t, configWithFreePorts(goms.DefaultConfig()), gatewayImpl)

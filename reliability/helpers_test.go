@@ -41,11 +41,11 @@ func register(s *goms.Server, impl *echotest.Server) {
 // them) with the test services until the test ends.
 func serve(t testing.TB, cfg goms.Config, impl *echotest.Server, opts ...goms.Option) *goms.Server {
 	t.Helper()
-	if cfg.GRPCAddr == goms.DefaultConfig().GRPCAddr {
-		cfg.GRPCAddr = "127.0.0.1:0"
+	if cfg.GRPC.Addr == goms.DefaultConfig().GRPC.Addr {
+		cfg.GRPC.Addr = "127.0.0.1:0"
 	}
-	if cfg.HTTPAddr == goms.DefaultConfig().HTTPAddr {
-		cfg.HTTPAddr = "127.0.0.1:0"
+	if cfg.HTTP.Addr == goms.DefaultConfig().HTTP.Addr {
+		cfg.HTTP.Addr = "127.0.0.1:0"
 	}
 	if impl == nil {
 		impl = &echotest.Server{}
