@@ -4,8 +4,8 @@
 // of a network call, for all four kinds of RPC. Messages are deep-copied so
 // that caller and handler never share them.
 //
-// The GoMs runtime uses it for its HTTP gateway in gateway mode and for
-// calls between co-located services.
+// Package goms uses it for its HTTP gateway in gateway mode and for calls
+// between co-located services.
 package inprocess
 
 import (
@@ -76,16 +76,16 @@ func (inProcessAddr) Network() string { return "inprocess" }
 // String returns "inprocess".
 func (inProcessAddr) String() string { return "inprocess" }
 
-// Conn is a grpc.ClientConnInterface that calls service
-// implementations registered in the same process, without a socket and
-// without serializing messages, while keeping gRPC semantics: messages are
-// deep-copied so that caller and handler never share them, handlers run behind
-// the server interceptors with a context that looks like the one grpc-go's
-// server would give them, and errors, metadata and stream behaviour follow
-// grpc-go's client and server.
+// Conn is a grpc.ClientConnInterface that calls service implementations
+// registered in the same process, without a socket and without serializing
+// messages, while keeping gRPC semantics: messages are deep-copied so that
+// caller and handler never share them, handlers run behind the server
+// interceptors with a context that looks like the one grpc-go's server would
+// give them, and errors, metadata and stream behaviour follow grpc-go's client
+// and server.
 //
-// An Conn is safe for concurrent use. It holds no resources and need
-// not be closed.
+// A Conn is safe for concurrent use. It holds no resources and need not be
+// closed.
 type Conn struct {
 	// methods maps full method names ("/pkg.Service/Method") to their
 	// handlers. It is never modified after construction.
@@ -122,8 +122,8 @@ type inProcessMethod struct {
 	baseCtx context.Context
 }
 
-// New returns a conn that dispatches to services by full method
-// name ("/pkg.Service/Method"). unary and stream are server interceptors,
+// New returns a Conn that dispatches to services by full method name
+// ("/pkg.Service/Method"). unary and stream are server interceptors,
 // applied in order (the first is outermost), exactly like
 // grpc.ChainUnaryInterceptor / grpc.ChainStreamInterceptor on a real
 // *grpc.Server. Either may be empty.
@@ -144,12 +144,12 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 	for _, svc := range services {
 		sd := svc.Desc
 		if _, dup := c.services[sd.ServiceName]; dup {
-			panic(fmt.Sprintf("runtime: in-process service %q registered twice", sd.ServiceName))
+			panic(fmt.Sprintf("inprocess: service %q registered twice", sd.ServiceName))
 		}
 		if sd.HandlerType != nil {
 			want := reflect.TypeOf(sd.HandlerType).Elem()
 			if got := reflect.TypeOf(svc.Impl); got == nil || !got.Implements(want) {
-				panic(fmt.Sprintf("runtime: in-process handler of type %v does not satisfy %v", got, want))
+				panic(fmt.Sprintf("inprocess: handler of type %v does not satisfy %v", got, want))
 			}
 		}
 		c.services[sd.ServiceName] = struct{}{}
@@ -367,12 +367,12 @@ func (c *Conn) unknownMethodError(method string) error {
 }
 
 // newHandlerContext returns the context a stream handler runs with (unary
-// handlers get a [unaryContext]). It is derived
-// from vals, which must not carry any of the caller's values, and is done when
-// caller is: it has the caller's deadline (with its own timer, so that its
-// error is context.DeadlineExceeded as the caller's) and is cancelled when the
-// caller's context is cancelled. Like the context of a grpc-go server handler,
-// it is an ordinary context, so deriving from it is as cheap as usual.
+// handlers get a [unaryContext]). It is derived from vals, which must not
+// carry any of the caller's values, and is done when caller is: it has the
+// caller's deadline (with its own timer, so that its error is
+// context.DeadlineExceeded as the caller's) and is cancelled when the caller's
+// context is cancelled. Like the context of a grpc-go server handler, it is an
+// ordinary context, so deriving from it is as cheap as usual.
 //
 // The caller must call cancel when the handler returns and, if it is not nil,
 // stop, to release the link to the caller's context.
