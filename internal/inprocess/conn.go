@@ -25,33 +25,33 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 )
 
-// inProcessStreamBuffer is the number of messages buffered in each direction
-// of an in-process stream. It lets a peer run ahead of the other, for example
-// a client sending two requests before reading while the server replies to
-// each. When the buffer is full, SendMsg blocks until the other side receives
-// a message or the RPC ends (the caller's context is done, or the handler
+// streamBuffer is the number of messages buffered in each direction of an
+// in-process stream. It lets a peer run ahead of the other, for example a
+// client sending two requests before reading while the server replies to each.
+// When the buffer is full, SendMsg blocks until the other side receives a
+// message or the RPC ends (the caller's context is done, or the handler
 // returns), which is what HTTP/2 flow control does over the network.
-const inProcessStreamBuffer = 32
+const streamBuffer = 32
 
 // grpcStatusDetailsKey is the trailer key grpc-go sends a status with details
 // in, as a serialized google.rpc.Status.
 const grpcStatusDetailsKey = "grpc-status-details-bin"
 
-// inProcessContentType is the content-type gRPC uses on the wire for protobuf
+// contentType is the content-type gRPC uses on the wire for protobuf
 // messages. It is reported in metadata as it would be over the network.
-const inProcessContentType = "application/grpc"
+const contentType = "application/grpc"
 
 var (
-	// inProcessContentTypeValue and inProcessUserAgentValue are the values of
-	// the content-type and user-agent incoming metadata keys. They are shared
-	// by every call: the incoming metadata map is never handed to user code
-	// directly, since metadata.FromIncomingContext returns a copy.
-	inProcessContentTypeValue = []string{inProcessContentType}
-	inProcessUserAgentValue   = []string{"grpc-go/" + grpc.Version}
+	// contentTypeValue and userAgentValue are the values of the content-type
+	// and user-agent incoming metadata keys. They are shared by every call:
+	// the incoming metadata map is never handed to user code directly, since
+	// metadata.FromIncomingContext returns a copy.
+	contentTypeValue = []string{contentType}
+	userAgentValue   = []string{"grpc-go/" + grpc.Version}
 
-	// inProcessUnaryStreamDesc describes a unary RPC; it is used when Invoke is
-	// called for a method that is not registered as unary.
-	inProcessUnaryStreamDesc = grpc.StreamDesc{}
+	// unaryStreamDesc describes a unary RPC; it is used when Invoke is called
+	// for a method that is not registered as unary.
+	unaryStreamDesc = grpc.StreamDesc{}
 
 	// errIllegalHeaderWrite is returned, as by grpc-go's server transport, when
 	// header metadata is set after the header was sent or trailer metadata is
@@ -67,14 +67,14 @@ type Service struct {
 	Impl any
 }
 
-// inProcessAddr is the net.Addr of both ends of an in-process call.
-type inProcessAddr struct{}
+// addr is the net.Addr of both ends of an in-process call.
+type addr struct{}
 
 // Network returns "inprocess".
-func (inProcessAddr) Network() string { return "inprocess" }
+func (addr) Network() string { return "inprocess" }
 
 // String returns "inprocess".
-func (inProcessAddr) String() string { return "inprocess" }
+func (addr) String() string { return "inprocess" }
 
 // Conn is a grpc.ClientConnInterface that calls service implementations
 // registered in the same process, without a socket and without serializing
@@ -89,7 +89,7 @@ func (inProcessAddr) String() string { return "inprocess" }
 type Conn struct {
 	// methods maps full method names ("/pkg.Service/Method") to their
 	// handlers. It is never modified after construction.
-	methods map[string]*inProcessMethod
+	methods map[string]*registeredMethod
 	// services holds the names of the registered services, to word the
 	// Unimplemented error the way grpc-go's server does.
 	services map[string]struct{}
@@ -104,8 +104,8 @@ type Conn struct {
 	gateway bool
 }
 
-// inProcessMethod is a registered method of a local service.
-type inProcessMethod struct {
+// registeredMethod is a registered method of a local service.
+type registeredMethod struct {
 	impl any
 	// unary is the handler of a unary method, nil for streaming methods.
 	unary grpc.MethodHandler
@@ -132,10 +132,10 @@ type inProcessMethod struct {
 // satisfy its service's HandlerType; grpc.Server.RegisterService treats both
 // as fatal too.
 func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) *Conn {
-	p := &peer.Peer{Addr: inProcessAddr{}, LocalAddr: inProcessAddr{}}
+	p := &peer.Peer{Addr: addr{}, LocalAddr: addr{}}
 	peerCtx := peer.NewContext(context.Background(), p)
 	c := &Conn{
-		methods:   make(map[string]*inProcessMethod),
+		methods:   make(map[string]*registeredMethod),
 		services:  make(map[string]struct{}, len(services)),
 		unaryInt:  chainUnaryServerInterceptors(unary),
 		streamInt: chainStreamServerInterceptors(stream),
@@ -156,10 +156,10 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 		authority := []string{sd.ServiceName}
 		baseCtx := metadata.NewIncomingContext(peerCtx, metadata.MD{
 			":authority":   authority,
-			"content-type": inProcessContentTypeValue,
-			"user-agent":   inProcessUserAgentValue,
+			"content-type": contentTypeValue,
+			"user-agent":   userAgentValue,
 		})
-		add := func(name string, m *inProcessMethod) {
+		add := func(name string, m *registeredMethod) {
 			m.impl = svc.Impl
 			m.authority = authority
 			m.peerCtx = peerCtx
@@ -167,13 +167,13 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 			c.methods["/"+sd.ServiceName+"/"+name] = m
 		}
 		for _, md := range sd.Methods {
-			add(md.MethodName, &inProcessMethod{
+			add(md.MethodName, &registeredMethod{
 				unary: md.Handler,
 				desc:  grpc.StreamDesc{StreamName: md.MethodName},
 			})
 		}
 		for _, d := range sd.Streams {
-			add(d.StreamName, &inProcessMethod{desc: d})
+			add(d.StreamName, &registeredMethod{desc: d})
 		}
 	}
 	return c
@@ -280,7 +280,7 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 // context derived from ctx and carrying md. It reports whether the header was
 // sent before the handler returned or with the response. The handler's context
 // is cancelled when it returns.
-func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
+func (c *Conn) runUnary(ctx context.Context, m *registeredMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
 	hctx := &call.hctx
 	hctx.init(ctx, grpc.NewContextWithServerTransportStream(md, call))
 	call.ctx = hctx
@@ -295,7 +295,7 @@ func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall
 // invokeStream performs a unary RPC over a stream, as grpc-go's ClientConn
 // does for every unary call.
 func (c *Conn) invokeStream(ctx context.Context, method string, args, reply any, opts []grpc.CallOption) error {
-	cs, err := c.NewStream(ctx, &inProcessUnaryStreamDesc, method, opts...)
+	cs, err := c.NewStream(ctx, &unaryStreamDesc, method, opts...)
 	if err != nil {
 		return err
 	}
@@ -316,13 +316,13 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		return nil, status.FromContextError(err).Err()
 	}
 	m := c.methods[method]
-	s := &inProcessStream{
+	s := &stream{
 		conn:      c,
 		m:         m,
 		desc:      desc,
 		opts:      parseCallOptions(opts),
-		requests:  make(chan proto.Message, inProcessStreamBuffer),
-		responses: make(chan proto.Message, inProcessStreamBuffer),
+		requests:  make(chan proto.Message, streamBuffer),
+		responses: make(chan proto.Message, streamBuffer),
 		finished:  make(chan struct{}),
 	}
 	var md context.Context
@@ -427,7 +427,7 @@ func outgoingMetadata(ctx context.Context) (metadata.MD, error) {
 // itself, plus :authority, content-type and user-agent as a grpc-go client
 // would send them. With check, the metadata is first checked as grpc-go's
 // client checks it.
-func incomingMetadata(ctx context.Context, m *inProcessMethod, check bool) (context.Context, error) {
+func incomingMetadata(ctx context.Context, m *registeredMethod, check bool) (context.Context, error) {
 	md, ok := metadata.FromOutgoingContext(ctx) // a copy, keys lowercased
 	if !ok {
 		return m.baseCtx, nil
@@ -445,15 +445,15 @@ func incomingMetadata(ctx context.Context, m *inProcessMethod, check bool) (cont
 		}
 	}
 	md[":authority"] = m.authority
-	md["content-type"] = inProcessContentTypeValue
-	md["user-agent"] = inProcessUserAgentValue
+	md["content-type"] = contentTypeValue
+	md["user-agent"] = userAgentValue
 	return metadata.NewIncomingContext(m.peerCtx, md), nil
 }
 
 // handlerValues returns the context the values of a handler of m come
 // from, for a call made with ctx: the peer and the incoming metadata. For
 // the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]).
-func (c *Conn) handlerValues(ctx context.Context, m *inProcessMethod, lazy *lazyIncoming) (context.Context, error) {
+func (c *Conn) handlerValues(ctx context.Context, m *registeredMethod, lazy *lazyIncoming) (context.Context, error) {
 	if !c.gateway {
 		return incomingMetadata(ctx, m, true)
 	}
@@ -472,7 +472,7 @@ func (c *Conn) handlerValues(ctx context.Context, m *inProcessMethod, lazy *lazy
 type lazyIncoming struct {
 	context.Context // m.peerCtx: the peer; no deadline, never done
 	caller          context.Context
-	m               *inProcessMethod
+	m               *registeredMethod
 
 	once     sync.Once
 	incoming context.Context
@@ -661,7 +661,7 @@ func responseMetadata(md metadata.MD, withContentType, bare bool) metadata.MD {
 		out[k] = append(out[k], vs...)
 	}
 	if withContentType {
-		out["content-type"] = []string{inProcessContentType}
+		out["content-type"] = []string{contentType}
 	}
 	return out
 }
