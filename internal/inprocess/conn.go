@@ -4,8 +4,8 @@
 // of a network call, for all four kinds of RPC. Messages are deep-copied so
 // that caller and handler never share them.
 //
-// The GoMs runtime uses it for its HTTP gateway in gateway mode and for
-// calls between co-located services.
+// Package goms uses it for its HTTP gateway in gateway mode and for calls
+// between co-located services.
 package inprocess
 
 import (
@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -25,39 +24,17 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 )
 
-// inProcessStreamBuffer is the number of messages buffered in each direction
-// of an in-process stream. It lets a peer run ahead of the other, for example
-// a client sending two requests before reading while the server replies to
-// each. When the buffer is full, SendMsg blocks until the other side receives
-// a message or the RPC ends (the caller's context is done, or the handler
+// streamBuffer is the number of messages buffered in each direction of an
+// in-process stream. It lets a peer run ahead of the other, for example a
+// client sending two requests before reading while the server replies to each.
+// When the buffer is full, SendMsg blocks until the other side receives a
+// message or the RPC ends (the caller's context is done, or the handler
 // returns), which is what HTTP/2 flow control does over the network.
-const inProcessStreamBuffer = 32
+const streamBuffer = 32
 
-// grpcStatusDetailsKey is the trailer key grpc-go sends a status with details
-// in, as a serialized google.rpc.Status.
-const grpcStatusDetailsKey = "grpc-status-details-bin"
-
-// inProcessContentType is the content-type gRPC uses on the wire for protobuf
-// messages. It is reported in metadata as it would be over the network.
-const inProcessContentType = "application/grpc"
-
-var (
-	// inProcessContentTypeValue and inProcessUserAgentValue are the values of
-	// the content-type and user-agent incoming metadata keys. They are shared
-	// by every call: the incoming metadata map is never handed to user code
-	// directly, since metadata.FromIncomingContext returns a copy.
-	inProcessContentTypeValue = []string{inProcessContentType}
-	inProcessUserAgentValue   = []string{"grpc-go/" + grpc.Version}
-
-	// inProcessUnaryStreamDesc describes a unary RPC; it is used when Invoke is
-	// called for a method that is not registered as unary.
-	inProcessUnaryStreamDesc = grpc.StreamDesc{}
-
-	// errIllegalHeaderWrite is returned, as by grpc-go's server transport, when
-	// header metadata is set after the header was sent or trailer metadata is
-	// set after the RPC ended.
-	errIllegalHeaderWrite = status.Error(codes.Internal, "transport: SendHeader called multiple times")
-)
+// unaryStreamDesc describes a unary RPC; it is used when Invoke is called for
+// a method that is not registered as unary.
+var unaryStreamDesc = grpc.StreamDesc{}
 
 // Service is one service implementation hosted in this process.
 type Service struct {
@@ -67,29 +44,29 @@ type Service struct {
 	Impl any
 }
 
-// inProcessAddr is the net.Addr of both ends of an in-process call.
-type inProcessAddr struct{}
+// addr is the net.Addr of both ends of an in-process call.
+type addr struct{}
 
 // Network returns "inprocess".
-func (inProcessAddr) Network() string { return "inprocess" }
+func (addr) Network() string { return "inprocess" }
 
 // String returns "inprocess".
-func (inProcessAddr) String() string { return "inprocess" }
+func (addr) String() string { return "inprocess" }
 
-// Conn is a grpc.ClientConnInterface that calls service
-// implementations registered in the same process, without a socket and
-// without serializing messages, while keeping gRPC semantics: messages are
-// deep-copied so that caller and handler never share them, handlers run behind
-// the server interceptors with a context that looks like the one grpc-go's
-// server would give them, and errors, metadata and stream behaviour follow
-// grpc-go's client and server.
+// Conn is a grpc.ClientConnInterface that calls service implementations
+// registered in the same process, without a socket and without serializing
+// messages, while keeping gRPC semantics: messages are deep-copied so that
+// caller and handler never share them, handlers run behind the server
+// interceptors with a context that looks like the one grpc-go's server would
+// give them, and errors, metadata and stream behaviour follow grpc-go's client
+// and server.
 //
-// An Conn is safe for concurrent use. It holds no resources and need
-// not be closed.
+// A Conn is safe for concurrent use. It holds no resources and need not be
+// closed.
 type Conn struct {
 	// methods maps full method names ("/pkg.Service/Method") to their
 	// handlers. It is never modified after construction.
-	methods map[string]*inProcessMethod
+	methods map[string]*registeredMethod
 	// services holds the names of the registered services, to word the
 	// Unimplemented error the way grpc-go's server does.
 	services map[string]struct{}
@@ -104,8 +81,8 @@ type Conn struct {
 	gateway bool
 }
 
-// inProcessMethod is a registered method of a local service.
-type inProcessMethod struct {
+// registeredMethod is a registered method of a local service.
+type registeredMethod struct {
 	impl any
 	// unary is the handler of a unary method, nil for streaming methods.
 	unary grpc.MethodHandler
@@ -122,8 +99,8 @@ type inProcessMethod struct {
 	baseCtx context.Context
 }
 
-// New returns a conn that dispatches to services by full method
-// name ("/pkg.Service/Method"). unary and stream are server interceptors,
+// New returns a Conn that dispatches to services by full method name
+// ("/pkg.Service/Method"). unary and stream are server interceptors,
 // applied in order (the first is outermost), exactly like
 // grpc.ChainUnaryInterceptor / grpc.ChainStreamInterceptor on a real
 // *grpc.Server. Either may be empty.
@@ -132,10 +109,10 @@ type inProcessMethod struct {
 // satisfy its service's HandlerType; grpc.Server.RegisterService treats both
 // as fatal too.
 func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) *Conn {
-	p := &peer.Peer{Addr: inProcessAddr{}, LocalAddr: inProcessAddr{}}
+	p := &peer.Peer{Addr: addr{}, LocalAddr: addr{}}
 	peerCtx := peer.NewContext(context.Background(), p)
 	c := &Conn{
-		methods:   make(map[string]*inProcessMethod),
+		methods:   make(map[string]*registeredMethod),
 		services:  make(map[string]struct{}, len(services)),
 		unaryInt:  chainUnaryServerInterceptors(unary),
 		streamInt: chainStreamServerInterceptors(stream),
@@ -144,22 +121,18 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 	for _, svc := range services {
 		sd := svc.Desc
 		if _, dup := c.services[sd.ServiceName]; dup {
-			panic(fmt.Sprintf("runtime: in-process service %q registered twice", sd.ServiceName))
+			panic(fmt.Sprintf("inprocess: service %q registered twice", sd.ServiceName))
 		}
 		if sd.HandlerType != nil {
 			want := reflect.TypeOf(sd.HandlerType).Elem()
 			if got := reflect.TypeOf(svc.Impl); got == nil || !got.Implements(want) {
-				panic(fmt.Sprintf("runtime: in-process handler of type %v does not satisfy %v", got, want))
+				panic(fmt.Sprintf("inprocess: handler of type %v does not satisfy %v", got, want))
 			}
 		}
 		c.services[sd.ServiceName] = struct{}{}
 		authority := []string{sd.ServiceName}
-		baseCtx := metadata.NewIncomingContext(peerCtx, metadata.MD{
-			":authority":   authority,
-			"content-type": inProcessContentTypeValue,
-			"user-agent":   inProcessUserAgentValue,
-		})
-		add := func(name string, m *inProcessMethod) {
+		baseCtx := baseIncoming(peerCtx, authority)
+		add := func(name string, m *registeredMethod) {
 			m.impl = svc.Impl
 			m.authority = authority
 			m.peerCtx = peerCtx
@@ -167,13 +140,13 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 			c.methods["/"+sd.ServiceName+"/"+name] = m
 		}
 		for _, md := range sd.Methods {
-			add(md.MethodName, &inProcessMethod{
+			add(md.MethodName, &registeredMethod{
 				unary: md.Handler,
 				desc:  grpc.StreamDesc{StreamName: md.MethodName},
 			})
 		}
 		for _, d := range sd.Streams {
-			add(d.StreamName, &inProcessMethod{desc: d})
+			add(d.StreamName, &registeredMethod{desc: d})
 		}
 	}
 	return c
@@ -280,7 +253,7 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 // context derived from ctx and carrying md. It reports whether the header was
 // sent before the handler returned or with the response. The handler's context
 // is cancelled when it returns.
-func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
+func (c *Conn) runUnary(ctx context.Context, m *registeredMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
 	hctx := &call.hctx
 	hctx.init(ctx, grpc.NewContextWithServerTransportStream(md, call))
 	call.ctx = hctx
@@ -295,7 +268,7 @@ func (c *Conn) runUnary(ctx context.Context, m *inProcessMethod, call *unaryCall
 // invokeStream performs a unary RPC over a stream, as grpc-go's ClientConn
 // does for every unary call.
 func (c *Conn) invokeStream(ctx context.Context, method string, args, reply any, opts []grpc.CallOption) error {
-	cs, err := c.NewStream(ctx, &inProcessUnaryStreamDesc, method, opts...)
+	cs, err := c.NewStream(ctx, &unaryStreamDesc, method, opts...)
 	if err != nil {
 		return err
 	}
@@ -316,13 +289,13 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		return nil, status.FromContextError(err).Err()
 	}
 	m := c.methods[method]
-	s := &inProcessStream{
+	s := &stream{
 		conn:      c,
 		m:         m,
 		desc:      desc,
 		opts:      parseCallOptions(opts),
-		requests:  make(chan proto.Message, inProcessStreamBuffer),
-		responses: make(chan proto.Message, inProcessStreamBuffer),
+		requests:  make(chan proto.Message, streamBuffer),
+		responses: make(chan proto.Message, streamBuffer),
 		finished:  make(chan struct{}),
 	}
 	var md context.Context
@@ -367,12 +340,12 @@ func (c *Conn) unknownMethodError(method string) error {
 }
 
 // newHandlerContext returns the context a stream handler runs with (unary
-// handlers get a [unaryContext]). It is derived
-// from vals, which must not carry any of the caller's values, and is done when
-// caller is: it has the caller's deadline (with its own timer, so that its
-// error is context.DeadlineExceeded as the caller's) and is cancelled when the
-// caller's context is cancelled. Like the context of a grpc-go server handler,
-// it is an ordinary context, so deriving from it is as cheap as usual.
+// handlers get a [unaryContext]). It is derived from vals, which must not
+// carry any of the caller's values, and is done when caller is: it has the
+// caller's deadline (with its own timer, so that its error is
+// context.DeadlineExceeded as the caller's) and is cancelled when the caller's
+// context is cancelled. Like the context of a grpc-go server handler, it is an
+// ordinary context, so deriving from it is as cheap as usual.
 //
 // The caller must call cancel when the handler returns and, if it is not nil,
 // stop, to release the link to the caller's context.
@@ -404,92 +377,6 @@ func propagateCancel(caller context.Context, cancel context.CancelFunc, ownTimer
 		}
 		cancel()
 	})
-}
-
-// outgoingMetadata returns a copy of the caller's outgoing metadata, checked
-// as grpc-go's client checks it.
-func outgoingMetadata(ctx context.Context) (metadata.MD, error) {
-	md, ok := metadata.FromOutgoingContext(ctx)
-	if !ok {
-		return nil, nil
-	}
-	for k, vs := range md {
-		if err := validateMetadata(k, vs); err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-	}
-	return md, nil
-}
-
-// incomingMetadata returns the context, derived from an empty one, that holds
-// the peer and the incoming metadata a handler of m sees when called with ctx:
-// a copy of the caller's outgoing metadata without the keys gRPC reserves for
-// itself, plus :authority, content-type and user-agent as a grpc-go client
-// would send them. With check, the metadata is first checked as grpc-go's
-// client checks it.
-func incomingMetadata(ctx context.Context, m *inProcessMethod, check bool) (context.Context, error) {
-	md, ok := metadata.FromOutgoingContext(ctx) // a copy, keys lowercased
-	if !ok {
-		return m.baseCtx, nil
-	}
-	// One pass over the copy: check it as outgoingMetadata does, and drop
-	// the reserved keys (map iteration is most of the cost here).
-	for k, vs := range md {
-		if check {
-			if err := validateMetadata(k, vs); err != nil {
-				return nil, status.Error(codes.Internal, err.Error())
-			}
-		}
-		if isReservedHeader(k) {
-			delete(md, k)
-		}
-	}
-	md[":authority"] = m.authority
-	md["content-type"] = inProcessContentTypeValue
-	md["user-agent"] = inProcessUserAgentValue
-	return metadata.NewIncomingContext(m.peerCtx, md), nil
-}
-
-// handlerValues returns the context the values of a handler of m come
-// from, for a call made with ctx: the peer and the incoming metadata. For
-// the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]).
-func (c *Conn) handlerValues(ctx context.Context, m *inProcessMethod, lazy *lazyIncoming) (context.Context, error) {
-	if !c.gateway {
-		return incomingMetadata(ctx, m, true)
-	}
-	lazy.Context, lazy.caller, lazy.m = m.peerCtx, ctx, m
-	return lazy, nil
-}
-
-// lazyIncoming is the values context of a handler called through the
-// gateway's conn: the incoming metadata is built from the caller's
-// outgoing metadata the first time a lookup needs it, which many calls
-// never do (turning grpc-gateway's metadata into the handler's is most of
-// what an in-process call costs otherwise). Lookups the peer context
-// answers, such as the peer itself, do not build it. The metadata is not
-// checked as a client's would be: grpc-gateway forwards only valid keys
-// and values.
-type lazyIncoming struct {
-	context.Context // m.peerCtx: the peer; no deadline, never done
-	caller          context.Context
-	m               *inProcessMethod
-
-	once     sync.Once
-	incoming context.Context
-}
-
-// Value returns the peer context's value for key, or else the incoming
-// metadata context's.
-func (l *lazyIncoming) Value(key any) any {
-	if v := l.Context.Value(key); v != nil {
-		return v
-	}
-	l.once.Do(l.build)
-	return l.incoming.Value(key)
-}
-
-func (l *lazyIncoming) build() {
-	l.incoming, _ = incomingMetadata(l.caller, l.m, false) // fails only when checking
 }
 
 // unaryCall is the state of a unary call made with Invoke.
@@ -636,85 +523,6 @@ func copyMessage(dst, src proto.Message) error {
 	}
 	if err := proto.Unmarshal(b, dst); err != nil {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
-	}
-	return nil
-}
-
-// responseMetadata returns a copy of md as a client receives it from a
-// grpc-go server: without the keys gRPC reserves for itself, and with the
-// content-type if withContentType is set (grpc-go reports it in the header,
-// and in the trailer of trailers-only responses). For the gateway (bare),
-// there is no content-type, and no map when md is empty.
-func responseMetadata(md metadata.MD, withContentType, bare bool) metadata.MD {
-	if bare {
-		if len(md) == 0 {
-			return nil
-		}
-		withContentType = false
-	}
-	out := make(metadata.MD, len(md)+1)
-	for k, vs := range md {
-		k = strings.ToLower(k)
-		if isReservedHeader(k) {
-			continue
-		}
-		out[k] = append(out[k], vs...)
-	}
-	if withContentType {
-		out["content-type"] = []string{inProcessContentType}
-	}
-	return out
-}
-
-// isReservedHeader reports whether key is used by gRPC itself on the wire, in
-// which case grpc-go does not transmit it as metadata.
-func isReservedHeader(key string) bool {
-	if key != "" && key[0] == ':' {
-		return true
-	}
-	switch key {
-	case "content-type", "user-agent", "grpc-message-type", "grpc-encoding",
-		"grpc-message", "grpc-status", "grpc-timeout", "te":
-		return true
-	}
-	return false
-}
-
-// validateMetadataMap checks md as grpc-go's server stream does.
-func validateMetadataMap(md metadata.MD) error {
-	for k, vs := range md {
-		if err := validateMetadata(k, vs); err != nil {
-			return status.Error(codes.Internal, err.Error())
-		}
-	}
-	return nil
-}
-
-// validateMetadata checks a metadata key and its values as grpc-go does: keys
-// are non-empty and made of [0-9a-z-_.] (pseudo-headers are not checked), and
-// values of keys not ending in "-bin" are printable ASCII.
-func validateMetadata(key string, vals []string) error {
-	if key == "" {
-		return errors.New("there is an empty key in the header")
-	}
-	if key[0] == ':' {
-		return nil
-	}
-	for i := 0; i < len(key); i++ {
-		r := key[i]
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '.' && r != '-' && r != '_' {
-			return fmt.Errorf("header key %q contains illegal characters not in [0-9a-z-_.]", key)
-		}
-	}
-	if strings.HasSuffix(key, "-bin") {
-		return nil
-	}
-	for _, v := range vals {
-		for i := 0; i < len(v); i++ {
-			if v[i] < 0x20 || v[i] > 0x7e {
-				return fmt.Errorf("header key %q contains value with non-printable ASCII characters", key)
-			}
-		}
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The tests below run the same calls over an Conn and over a real
+// The tests below run the same calls over a Conn and over a real
 // grpc.Server on a loopback socket, and check that both behave alike.
 
 const (

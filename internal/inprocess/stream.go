@@ -12,18 +12,18 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// inProcessStream is the state an in-process stream shares between its client
-// side (client) and its server side (server), which runs the handler on its
-// own goroutine. Messages travel through buffered channels, deep-copied by
-// the sender so the sender may reuse its message as soon as SendMsg returns.
-type inProcessStream struct {
+// stream is the state an in-process stream shares between its client side
+// (client) and its server side (server), which runs the handler on its own
+// goroutine. Messages travel through buffered channels, deep-copied by the
+// sender so the sender may reuse its message as soon as SendMsg returns.
+type stream struct {
 	// serverTransportStream holds the header and trailer; it is the
 	// grpc.ServerTransportStream of the handler's context.
 	serverTransportStream
 
 	conn *Conn
 	// m is the method, or nil if it is unknown.
-	m *inProcessMethod
+	m *registeredMethod
 	// desc is the client's description of the stream.
 	desc *grpc.StreamDesc
 	opts callOptions
@@ -66,12 +66,12 @@ type inProcessStream struct {
 	// server's status, which makes the trailer available.
 	clientSawEnd bool
 
-	client inProcessClientStream
-	server inProcessServerStream
+	client clientStream
+	server serverStream
 }
 
 // serve runs the handler and ends the RPC with its result.
-func (s *inProcessStream) serve() {
+func (s *stream) serve() {
 	err := s.runHandler()
 	// Unlink from the client's context first: ending the RPC cancels the
 	// handler's context anyway, and the client's context is cancelled once
@@ -86,7 +86,7 @@ func (s *inProcessStream) serve() {
 // runs as grpc-go's server runs it on a stream: through the unary
 // interceptors, reading the request with RecvMsg and sending the response
 // with SendMsg.
-func (s *inProcessStream) runHandler() error {
+func (s *stream) runHandler() error {
 	m := s.m
 	if m.unary != nil {
 		reply, err := m.unary(m.impl, s.hctx, s.server.RecvMsg, s.conn.unaryInt)
@@ -111,7 +111,7 @@ func (s *inProcessStream) runHandler() error {
 // call has an effect: like grpc-go's server, a failure of the server's
 // SendMsg or RecvMsg ends the RPC at once, and what the handler returns then
 // no longer matters.
-func (s *inProcessStream) end(err error) {
+func (s *stream) end(err error) {
 	st := handlerStatus(err)
 	s.mu.Lock()
 	if s.done {
@@ -134,7 +134,7 @@ func (s *inProcessStream) end(err error) {
 // comes from the server's status. Ending the client side sets the header,
 // trailer and peer call options and cancels the client's context, which
 // cancels the handler's context if the handler has not returned.
-func (s *inProcessStream) endClient(err error, sawEnd bool) error {
+func (s *stream) endClient(err error, sawEnd bool) error {
 	s.clientMu.Lock()
 	if s.clientErr != nil {
 		err = s.clientErr
@@ -165,7 +165,7 @@ func (s *inProcessStream) endClient(err error, sawEnd bool) error {
 }
 
 // clientEnded returns the error the client side ended with, or nil.
-func (s *inProcessStream) clientEnded() error {
+func (s *stream) clientEnded() error {
 	s.clientMu.Lock()
 	defer s.clientMu.Unlock()
 	return s.clientErr
@@ -175,7 +175,7 @@ func (s *inProcessStream) clientEnded() error {
 // side ended and its messages were all received, it returns io.EOF or the
 // status error, with sawEnd true; if the client's context is done first, it
 // returns the context's status error.
-func (s *inProcessStream) nextResponse() (msg proto.Message, sawEnd bool, err error) {
+func (s *stream) nextResponse() (msg proto.Message, sawEnd bool, err error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, false, status.FromContextError(err).Err()
 	}
@@ -204,7 +204,7 @@ func (s *inProcessStream) nextResponse() (msg proto.Message, sawEnd bool, err er
 // nextRequest returns the next message sent by the client, io.EOF once the
 // client half-closed the stream and all its messages were received, or the
 // status error of the handler's context once it is done.
-func (s *inProcessStream) nextRequest() (proto.Message, error) {
+func (s *stream) nextRequest() (proto.Message, error) {
 	if err := s.hctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
@@ -226,10 +226,10 @@ func (s *inProcessStream) nextRequest() (proto.Message, error) {
 	}
 }
 
-// inProcessClientStream is the client side of an in-process stream. It
-// implements grpc.ClientStream with the semantics of grpc-go's.
-type inProcessClientStream struct {
-	s *inProcessStream
+// clientStream is the client side of an in-process stream. It implements
+// grpc.ClientStream with the semantics of grpc-go's.
+type clientStream struct {
+	s *stream
 }
 
 // Header returns the header the server sent. It blocks until the header is
@@ -237,7 +237,7 @@ type inProcessClientStream struct {
 // message, or returns. It returns nil if the response is trailers-only or the
 // stream ended before a header was received; like grpc-go, it never returns
 // an error, which the caller gets from RecvMsg.
-func (cs *inProcessClientStream) Header() (metadata.MD, error) {
+func (cs *clientStream) Header() (metadata.MD, error) {
 	s := cs.s
 	select {
 	case <-s.headerSentCh:
@@ -254,7 +254,7 @@ func (cs *inProcessClientStream) Header() (metadata.MD, error) {
 // Trailer returns the trailer the server sent. It is only valid once RecvMsg
 // returned a non-nil error; before, or if the stream ended on the client's
 // side (for example because its context was cancelled), it returns nil.
-func (cs *inProcessClientStream) Trailer() metadata.MD {
+func (cs *clientStream) Trailer() metadata.MD {
 	s := cs.s
 	s.clientMu.Lock()
 	sawEnd := s.clientSawEnd
@@ -267,7 +267,7 @@ func (cs *inProcessClientStream) Trailer() metadata.MD {
 
 // CloseSend half-closes the stream: once the server received the messages
 // sent before, its RecvMsg returns io.EOF. It always returns nil.
-func (cs *inProcessClientStream) CloseSend() error {
+func (cs *clientStream) CloseSend() error {
 	s := cs.s
 	if !s.sentLast {
 		s.sentLast = true
@@ -278,7 +278,7 @@ func (cs *inProcessClientStream) CloseSend() error {
 
 // Context returns the stream's context, which is done when the stream ends
 // on the client's side.
-func (cs *inProcessClientStream) Context() context.Context {
+func (cs *clientStream) Context() context.Context {
 	return cs.s.ctx
 }
 
@@ -287,7 +287,7 @@ func (cs *inProcessClientStream) Context() context.Context {
 // including when the server finished or the context is done, and the status
 // is then returned by RecvMsg. For RPCs whose client does not stream, SendMsg
 // half-closes the stream after sending and returns nil instead of io.EOF.
-func (cs *inProcessClientStream) SendMsg(m any) error {
+func (cs *clientStream) SendMsg(m any) error {
 	s := cs.s
 	if s.sentLast {
 		err := status.Error(codes.Internal, "SendMsg called after CloseSend")
@@ -313,7 +313,7 @@ func (cs *inProcessClientStream) SendMsg(m any) error {
 
 // sendRequest queues msg for the server, or returns io.EOF if the stream
 // ended, on either side, before it could be queued.
-func (s *inProcessStream) sendRequest(msg proto.Message) error {
+func (s *stream) sendRequest(msg proto.Message) error {
 	if s.ctx.Err() != nil {
 		return io.EOF
 	}
@@ -337,7 +337,7 @@ func (s *inProcessStream) sendRequest(msg proto.Message) error {
 // last message, and the status error if it failed or the context is done.
 // For RPCs whose server does not stream, RecvMsg waits, after the response,
 // for the RPC to end and returns its status, as grpc-go does.
-func (cs *inProcessClientStream) RecvMsg(m any) error {
+func (cs *clientStream) RecvMsg(m any) error {
 	s := cs.s
 	if err := s.clientEnded(); err != nil {
 		return err
@@ -368,19 +368,19 @@ func (cs *inProcessClientStream) RecvMsg(m any) error {
 	return s.endClient(err, sawEnd)
 }
 
-// inProcessServerStream is the server side of an in-process stream. It
-// implements grpc.ServerStream with the semantics of grpc-go's.
-type inProcessServerStream struct {
-	s *inProcessStream
+// serverStream is the server side of an in-process stream. It implements
+// grpc.ServerStream with the semantics of grpc-go's.
+type serverStream struct {
+	s *stream
 }
 
 // Context returns the handler's context.
-func (ss *inProcessServerStream) Context() context.Context {
+func (ss *serverStream) Context() context.Context {
 	return ss.s.hctx
 }
 
 // SetHeader merges md into the header. It fails once the header was sent.
-func (ss *inProcessServerStream) SetHeader(md metadata.MD) error {
+func (ss *serverStream) SetHeader(md metadata.MD) error {
 	if md.Len() == 0 {
 		return nil
 	}
@@ -392,7 +392,7 @@ func (ss *inProcessServerStream) SetHeader(md metadata.MD) error {
 
 // SendHeader merges md into the header and sends it. It may be called at most
 // once, and not after the header was sent otherwise.
-func (ss *inProcessServerStream) SendHeader(md metadata.MD) error {
+func (ss *serverStream) SendHeader(md metadata.MD) error {
 	if err := validateMetadataMap(md); err != nil {
 		return err
 	}
@@ -401,7 +401,7 @@ func (ss *inProcessServerStream) SendHeader(md metadata.MD) error {
 
 // SetTrailer merges md into the trailer sent with the status. It has no
 // effect once the RPC ended.
-func (ss *inProcessServerStream) SetTrailer(md metadata.MD) {
+func (ss *serverStream) SetTrailer(md metadata.MD) {
 	if md.Len() == 0 {
 		return
 	}
@@ -412,7 +412,7 @@ func (ss *inProcessServerStream) SetTrailer(md metadata.MD) {
 // SendMsg returns. The first message sends the header. SendMsg fails with the
 // context's status once the RPC ended, and a message that is not a protobuf
 // message ends the RPC with codes.Internal.
-func (ss *inProcessServerStream) SendMsg(m any) error {
+func (ss *serverStream) SendMsg(m any) error {
 	s := ss.s
 	src, ok := protoMessageOf(m)
 	if !ok {
@@ -437,7 +437,7 @@ func (ss *inProcessServerStream) SendMsg(m any) error {
 // messages were received. For RPCs whose client does not stream, it checks,
 // as grpc-go does, that exactly one message is sent. An error other than
 // io.EOF ends the RPC with that status.
-func (ss *inProcessServerStream) RecvMsg(m any) error {
+func (ss *serverStream) RecvMsg(m any) error {
 	s := ss.s
 	dst, ok := protoMessageOf(m)
 	if !ok {
