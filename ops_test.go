@@ -113,42 +113,6 @@ func TestHTTPErrors(t *testing.T) {
 	}
 }
 
-// TestErrorTable checks both directions of the code/status table for every
-// gRPC code.
-func TestErrorTable(t *testing.T) {
-	want := map[codes.Code]int{
-		codes.OK: 200, codes.Canceled: 499, codes.Unknown: 500, codes.InvalidArgument: 400,
-		codes.DeadlineExceeded: 504, codes.NotFound: 404, codes.AlreadyExists: 409,
-		codes.PermissionDenied: 403, codes.ResourceExhausted: 429, codes.FailedPrecondition: 400,
-		codes.Aborted: 409, codes.OutOfRange: 400, codes.Unimplemented: 501, codes.Internal: 500,
-		codes.Unavailable: 503, codes.DataLoss: 500, codes.Unauthenticated: 401,
-	}
-	canonical := map[int]codes.Code{
-		200: codes.OK, 400: codes.InvalidArgument, 401: codes.Unauthenticated, 403: codes.PermissionDenied,
-		404: codes.NotFound, 409: codes.AlreadyExists, 429: codes.ResourceExhausted, 499: codes.Canceled,
-		500: codes.Internal, 501: codes.Unimplemented, 503: codes.Unavailable, 504: codes.DeadlineExceeded,
-	}
-	for c := codes.OK; c <= codes.Unauthenticated; c++ {
-		st := goms.HTTPStatus(c)
-		if st != want[c] {
-			t.Errorf("HTTPStatus(%v) = %d, want %d", c, st, want[c])
-		}
-		back := goms.CodeOf(st)
-		if back != canonical[st] {
-			t.Errorf("CodeOf(%d) = %v, want %v", st, back, canonical[st])
-		}
-		if goms.HTTPStatus(back) != st {
-			t.Errorf("round trip %v → %d → %v → %d", c, st, back, goms.HTTPStatus(back))
-		}
-	}
-	for st, c := range map[int]codes.Code{405: codes.Unimplemented, 408: codes.DeadlineExceeded,
-		413: codes.ResourceExhausted, 431: codes.ResourceExhausted, 505: codes.Unimplemented, 415: codes.InvalidArgument, 418: codes.InvalidArgument, 502: codes.Unavailable, 302: codes.Unknown} {
-		if got := goms.CodeOf(st); got != c {
-			t.Errorf("CodeOf(%d) = %v, want %v", st, got, c)
-		}
-	}
-}
-
 // TestMetrics checks that /metrics parses as the Prometheus text format and
 // labels each transport in its own terms.
 func TestMetrics(t *testing.T) {

@@ -18,11 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/goms-io/goms/internal/gateway"
 	"github.com/goms-io/goms/internal/inprocess"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/cors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -402,7 +401,7 @@ func (s *Server) listen() error {
 		*l.lis = lis
 	}
 	if s.httpLis != nil {
-		s.httpLis = plainErrorListener{s.httpLis}
+		s.httpLis = gateway.Listener(s.httpLis)
 		if s.tls != nil {
 			s.httpLis = tls.NewListener(s.httpLis, s.tls)
 		}
@@ -454,16 +453,7 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 }
 
 func (s *Server) startHTTP(ctx context.Context) error {
-	muxOpts := append([]runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(s.cfg.HTTP.DiscardUnknown)),
-		runtime.WithErrorHandler(errorHandler),
-		runtime.WithStreamErrorHandler(streamErrorHandler),
-		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
-		runtime.WithWriteContentLength(),
-	}, s.opts.muxOpts...)
-	mux := runtime.NewServeMux(muxOpts...)
-	routed := 0
+	var routes []gateway.Route
 	for _, svc := range s.services {
 		if svc.Gateway == nil || !s.cfg.service(svc.name()).HTTP {
 			continue
@@ -472,22 +462,20 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		if s.hosted(svc.name()) {
 			conn = s.observeLocal(s.local.conn.Load().ForGateway())
 		}
-		if err := svc.Gateway(ctx, mux, gatewayConn{conn}); err != nil {
-			return fmt.Errorf("HTTP gateway: service %s: %w", svc.name(), err)
-		}
-		routed++
+		routes = append(routes, gateway.Route{Service: svc.name(), Register: gateway.RegisterFunc(svc.Gateway), Conn: conn})
 	}
-	if routed == 0 && s.cfg.Mode == ModeHTTP {
+	if len(routes) == 0 && s.cfg.Mode == ModeHTTP {
 		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")
 	}
-	var h http.Handler = guardInput(mux, s.cfg.HTTP.MaxBodyBytes, s.cfg.HTTP.MaxHeaderBytes)
-	if len(s.cfg.HTTP.CORSOrigins) > 0 {
-		h = cors.New(cors.Options{
-			AllowedOrigins:   s.cfg.HTTP.CORSOrigins,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
-			AllowedHeaders:   []string{"*"},
-			AllowCredentials: !slices.Contains(s.cfg.HTTP.CORSOrigins, "*"),
-		}).Handler(h)
+	h, err := gateway.New(ctx, gateway.Options{
+		MaxBodyBytes:   s.cfg.HTTP.MaxBodyBytes,
+		MaxHeaderBytes: s.cfg.HTTP.MaxHeaderBytes,
+		DiscardUnknown: s.cfg.HTTP.DiscardUnknown,
+		CORSOrigins:    s.cfg.HTTP.CORSOrigins,
+		MuxOptions:     s.opts.muxOpts,
+	}, routes)
+	if err != nil {
+		return err
 	}
 	h = s.tel.instrumentHTTP(h)
 	if s.trace != nil {
@@ -497,7 +485,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		h = s.adminHandler(h)
 	}
 	s.httpSrv = s.newHTTPServer(h)
-	s.httpSrv.ConnContext = withBodySlot
+	s.httpSrv.ConnContext = gateway.ConnContext
 	if s.cfg.onePort() {
 		// gRPC and HTTP share the listener: HTTP/2 requests with a gRPC
 		// content type go to the gRPC server, cleartext (h2c) or over TLS.
@@ -517,16 +505,6 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	return nil
 }
 
-// outgoingHeader names the HTTP header of a gRPC response header as
-// grpc-gateway does (Grpc-Metadata-<key>), except the gRPC content-type,
-// which tells how the call travelled, not what it returned.
-func outgoingHeader(key string) (string, bool) {
-	if key == "content-type" {
-		return "", false
-	}
-	return runtime.MetadataHeaderPrefix + key, true
-}
-
 // newHTTPServer returns an http.Server for h with the configured timeouts.
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
@@ -535,7 +513,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
 		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    headerHardLimit(s.cfg.HTTP.MaxHeaderBytes),
+		MaxHeaderBytes:    gateway.MaxHeaderBytes(s.cfg.HTTP.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }

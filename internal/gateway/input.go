@@ -1,28 +1,24 @@
-package goms
+package gateway
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
-// guardInput checks what can be checked of an HTTP request before the
+// guard checks what can be checked of an HTTP request before the
 // gateway routes it, and answers with the JSON error body:
 //
 //   - a path or query that is not valid UTF-8: 400, as a gRPC server would
@@ -34,7 +30,7 @@ import (
 //
 // A request with a body gets a [requestBody], which the gateway's stream
 // calls and error handlers find through the request's [bodySlot].
-func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
+func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var slot *bodySlot
 		if r.ProtoMajor == 1 {
@@ -86,15 +82,15 @@ func guardInput(next http.Handler, maxBody, maxHeader int) http.Handler {
 // code grpc-gateway calls with the request's context only: the stream
 // calls of the gateway's connection ([gatewayConn]) and the error
 // handlers. An HTTP/1 connection serves one request at a time, so one slot
-// in the connection's context ([withBodySlot]) serves all its requests and
+// in the connection's context ([ConnContext]) serves all its requests and
 // costs nothing per request; an HTTP/2 request gets a slot of its own.
 type bodySlot struct{ body *requestBody }
 
 type bodySlotKey struct{}
 
-// withBodySlot is the HTTP server's ConnContext: it gives each connection
-// the slot its HTTP/1 requests use.
-func withBodySlot(ctx context.Context, _ net.Conn) context.Context {
+// ConnContext is the http.Server's ConnContext for the edge: it gives each
+// connection the slot its HTTP/1 requests use.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, bodySlotKey{}, new(bodySlot))
 }
 
@@ -116,64 +112,12 @@ func inputErrorOf(ctx context.Context) *inputError {
 	return nil
 }
 
-// gatewayConn is the connection the HTTP gateway calls services through.
-// It makes two things of a bidirectional stream's request body work as
-// they do over gRPC:
-//
-//   - Full duplex over HTTP/1: net/http reads what is left of an HTTP/1
-//     request body, and closes it, before the answer starts, so a client
-//     that waits for one answer before it sends its next message would
-//     wait forever. The stream's request is made full duplex
-//     (http.ResponseController.EnableFullDuplex; HTTP/2 always is).
-//   - A malformed message: grpc-gateway reports a body it cannot decode
-//     for a unary or client-streaming call, but for a bidirectional
-//     stream it only logs it and half-closes the stream, so the handler
-//     would take a malformed body for a clean end and the client get 200.
-//     The stream ends instead, as when a network client goes away (the
-//     handler sees Canceled), and the error handlers answer with the
-//     decoding error.
-type gatewayConn struct{ grpc.ClientConnInterface }
-
-func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	b := requestBodyOf(ctx)
-	if b == nil || !desc.ClientStreams || !desc.ServerStreams {
-		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
-	}
-	// Fails for HTTP/2, which needs nothing, and for a writer a user's
-	// middleware wrapped without Unwrap: then HTTP/1 stays half duplex.
-	_ = http.NewResponseController(b.w).EnableFullDuplex()
-	ctx, cancel := context.WithCancel(ctx)
-	cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	b.endCall = cancel // the request's end cancels ctx too
-	return &bodyStream{ClientStream: cs, body: b}, nil
-}
-
-// bodyStream is a bidirectional stream fed by a request body. Once the
-// body has failed, the stream is cancelled and CloseSend, which
-// grpc-gateway calls next, does not half-close it: the half-close could
-// reach the handler first (a remote server's is cancelled asynchronously)
-// and end it as if the input had ended cleanly.
-type bodyStream struct {
-	grpc.ClientStream
-	body *requestBody
-}
-
-func (s *bodyStream) CloseSend() error {
-	if s.body.failed.Load() != nil {
-		return nil
-	}
-	return s.ClientStream.CloseSend()
-}
-
-// headerHardLimit is the http.Server's MaxHeaderBytes for a configured
-// limit: requests up to it reach [guardInput], which answers those over
-// the limit with the JSON body; beyond it net/http answers 431 itself, in
-// plain text, without reading the rest.
-func headerHardLimit(maxHeader int) int { return 2 * maxHeader }
+// MaxHeaderBytes is the http.Server's MaxHeaderBytes for the edge's limit
+// [Options.MaxHeaderBytes]: requests up to it reach the edge, which
+// answers those over the limit with the JSON body; beyond it net/http
+// answers 431 itself, without reading the rest ([Listener] makes that
+// answer JSON too).
+func MaxHeaderBytes(limit int) int { return 2 * limit }
 
 // headerSize approximates the bytes of r's request line and headers as
 // they came over HTTP/1.1.
@@ -203,7 +147,7 @@ func bodyTooLarge(max int) error {
 	return status.Errorf(codes.ResourceExhausted, "request body larger than %d bytes", max)
 }
 
-// requestBody is a request body under [guardInput]: read through
+// requestBody is a request body under [guard]: read through
 // http.MaxBytesReader when its length is unknown, decoded by
 // [requestBody.Decode], and able to fail its request with an
 // [inputError].
@@ -324,80 +268,3 @@ func (w *inputStatusWriter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *inputStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// plainErrorListener makes the answers net/http writes by itself, before
-// any handler runs, to requests it cannot parse (a malformed request line,
-// an invalid percent-encoding, an unsupported protocol version, headers
-// over the http.Server's hard limit) follow the JSON error contract like
-// every other HTTP error. net/http writes those as one canned plain-text
-// response straight to the connection; plainErrorConn recognises it and
-// writes the same status with the JSON body instead. Nothing else on the
-// connection is touched: any other write passes through unread but for a
-// prefix check. Over TLS the listener sits under the TLS layer, sees only
-// ciphertext, and the answers stay plain text.
-type plainErrorListener struct{ net.Listener }
-
-func (l plainErrorListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &plainErrorConn{Conn: c}, nil
-}
-
-// plainErrorConn is a connection of plainErrorListener.
-type plainErrorConn struct{ net.Conn }
-
-// cannedHeaders ends the header of net/http's canned answers.
-const cannedHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-
-func (c *plainErrorConn) Write(p []byte) (int, error) {
-	if b, ok := jsonCannedAnswer(p); ok {
-		if _, err := c.Conn.Write(b); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	return c.Conn.Write(p)
-}
-
-// CloseWrite lets net/http half-close the connection after a 431, as it
-// does on a bare TCP connection, so that the client reads the answer.
-func (c *plainErrorConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
-
-// jsonCannedAnswer returns the JSON form of p if p is one of net/http's
-// canned answers: "HTTP/1.1 <code> <text>" + cannedHeaders + "<code>
-// <text>[: <detail>]". The JSON message is the detail if there is one,
-// else the status text.
-func jsonCannedAnswer(p []byte) ([]byte, bool) {
-	if len(p) < 13 || !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) || (p[9] != '4' && p[9] != '5') {
-		return nil, false
-	}
-	// Every response of the connection passes here: convert to a string
-	// only what is one of the canned answers.
-	l, b, ok := bytes.Cut(p[len("HTTP/1.1 "):], []byte(cannedHeaders))
-	if !ok {
-		return nil, false
-	}
-	line, body := string(l), string(b)
-	code, err := strconv.Atoi(line[:3])
-	if err != nil || !strings.HasPrefix(body, line[:3]+" ") {
-		return nil, false
-	}
-	text := http.StatusText(code)
-	msg := strings.TrimPrefix(body[4:], text)
-	if msg, ok = strings.CutPrefix(msg, ": "); !ok || msg == "" {
-		msg = text
-	}
-	js, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(status.New(CodeOf(code), msg).Proto())
-	if err != nil {
-		return nil, false
-	}
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		code, text, len(js), js), true
-}

@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+
+	"google.golang.org/grpc"
+)
+
+// gatewayConn is the connection the HTTP gateway calls services through.
+// It makes two things of a bidirectional stream's request body work as
+// they do over gRPC:
+//
+//   - Full duplex over HTTP/1: net/http reads what is left of an HTTP/1
+//     request body, and closes it, before the answer starts, so a client
+//     that waits for one answer before it sends its next message would
+//     wait forever. The stream's request is made full duplex
+//     (http.ResponseController.EnableFullDuplex; HTTP/2 always is).
+//   - A malformed message: grpc-gateway reports a body it cannot decode
+//     for a unary or client-streaming call, but for a bidirectional
+//     stream it only logs it and half-closes the stream, so the handler
+//     would take a malformed body for a clean end and the client get 200.
+//     The stream ends instead, as when a network client goes away (the
+//     handler sees Canceled), and the error handlers answer with the
+//     decoding error.
+type gatewayConn struct{ grpc.ClientConnInterface }
+
+func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	b := requestBodyOf(ctx)
+	if b == nil || !desc.ClientStreams || !desc.ServerStreams {
+		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+	}
+	// Fails for HTTP/2, which needs nothing, and for a writer a user's
+	// middleware wrapped without Unwrap: then HTTP/1 stays half duplex.
+	_ = http.NewResponseController(b.w).EnableFullDuplex()
+	ctx, cancel := context.WithCancel(ctx)
+	cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	b.endCall = cancel // the request's end cancels ctx too
+	return &bodyStream{ClientStream: cs, body: b}, nil
+}
+
+// bodyStream is a bidirectional stream fed by a request body. Once the
+// body has failed, the stream is cancelled and CloseSend, which
+// grpc-gateway calls next, does not half-close it: the half-close could
+// reach the handler first (a remote server's is cancelled asynchronously)
+// and end it as if the input had ended cleanly.
+type bodyStream struct {
+	grpc.ClientStream
+	body *requestBody
+}
+
+func (s *bodyStream) CloseSend() error {
+	if s.body.failed.Load() != nil {
+		return nil
+	}
+	return s.ClientStream.CloseSend()
+}

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Every error of the edge is a google.rpc.Status JSON body
+// ({"code":…,"message":…,"details":[…]}). Its HTTP status is grpc-gateway's
+// runtime.HTTPStatusFromCode of the gRPC code (Google's published mapping,
+// google.rpc.Code), unless the error arose in HTTP itself (a malformed
+// body, a route that does not exist, a request over a limit): then the
+// error is a runtime.HTTPStatusError carrying that HTTP status, and
+// [codeOf] gives its gRPC code.
+
+// codeOfStatus reads runtime.HTTPStatusFromCode right to left: for a
+// status several codes share (400, 409, 500), the most general code. The
+// statuses that only HTTP produces (405, 408, 413, 415, 431, 502, 505)
+// have the code a gRPC server would give the same failure. The JSON error
+// body always carries the exact code; this table only serves errors that
+// start out as an HTTP status.
+var codeOfStatus = map[int]codes.Code{
+	http.StatusOK:                          codes.OK,
+	http.StatusBadRequest:                  codes.InvalidArgument,
+	http.StatusUnauthorized:                codes.Unauthenticated,
+	http.StatusForbidden:                   codes.PermissionDenied,
+	http.StatusNotFound:                    codes.NotFound,
+	http.StatusConflict:                    codes.AlreadyExists,
+	http.StatusTooManyRequests:             codes.ResourceExhausted,
+	499:                                    codes.Canceled, // client closed request
+	http.StatusInternalServerError:         codes.Internal,
+	http.StatusNotImplemented:              codes.Unimplemented,
+	http.StatusServiceUnavailable:          codes.Unavailable,
+	http.StatusGatewayTimeout:              codes.DeadlineExceeded,
+	http.StatusMethodNotAllowed:            codes.Unimplemented,
+	http.StatusRequestTimeout:              codes.DeadlineExceeded,
+	http.StatusRequestEntityTooLarge:       codes.ResourceExhausted,
+	http.StatusRequestHeaderFieldsTooLarge: codes.ResourceExhausted,
+	http.StatusUnsupportedMediaType:        codes.InvalidArgument,
+	http.StatusBadGateway:                  codes.Unavailable,
+	http.StatusHTTPVersionNotSupported:     codes.Unimplemented,
+}
+
+// codeOf returns the gRPC code of an error that starts out as HTTP status
+// httpStatus: see codeOfStatus; any other 4xx is InvalidArgument, anything
+// else Unknown.
+func codeOf(httpStatus int) codes.Code {
+	if c, ok := codeOfStatus[httpStatus]; ok {
+		return c
+	}
+	if httpStatus >= 400 && httpStatus < 500 {
+		return codes.InvalidArgument
+	}
+	return codes.Unknown
+}
+
+// httpError is the error of a request that failed in HTTP with httpStatus.
+func httpError(httpStatus int, err error) error {
+	return &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
+}
+
+// errorHandler writes every error of the gateway. Errors in the request
+// itself (see [inputErrorOf]) take the place of whatever the call reported
+// after them.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var he *runtime.HTTPStatusError
+	switch ie := inputErrorOf(ctx); {
+	case ie != nil:
+		err = httpError(ie.status, ie.err)
+	case errors.As(err, &he):
+		// grpc-gateway's own (a malformed path escape): its code is the
+		// status's, not Unknown.
+		if _, ok := status.FromError(he.Err); !ok {
+			err = httpError(he.HTTPStatus, status.Error(codeOf(he.HTTPStatus), he.Err.Error()))
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// streamErrorHandler gives the status of an error in the middle of a
+// server stream; an error in the request's own body wins, as in
+// [errorHandler].
+func streamErrorHandler(ctx context.Context, err error) *status.Status {
+	if ie := inputErrorOf(ctx); ie != nil {
+		err = ie.err
+	}
+	return status.Convert(err)
+}
+
+// routingErrorHandler answers requests that match no route (404, 405) with
+// the same JSON body as every other error. (grpc-gateway's own would
+// answer 405 with 501, the status of its code.)
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	err := status.Error(codeOf(httpStatus), http.StatusText(httpStatus))
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, httpError(httpStatus, err))
+}
+
+// writeError writes err, a status error, as the JSON error body with
+// httpStatus, for requests the gateway's mux never sees (see [guard]).
+func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
+	_, m := runtime.MarshalerForRequest(defaultMux, r)
+	runtime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, w, r, httpError(httpStatus, err))
+}
+
+// defaultMux supplies grpc-gateway's default marshalers to writeError, so
+// that its bodies are byte for byte those of the gateway.
+var defaultMux = runtime.NewServeMux()

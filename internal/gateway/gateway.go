@@ -1,0 +1,89 @@
+// Package gateway is GoMs's HTTP edge: grpc-gateway's ServeMux with the
+// checks, the JSON marshaler and the error contract every HTTP request
+// goes through before and after it reaches a service.
+//
+// [New] builds the handler of the routes; the server that serves it uses
+// [ConnContext], [MaxHeaderBytes] and [Listener], so that each connection
+// has its request-body slot, oversized headers get the JSON error body,
+// and net/http's own plain-text answers become JSON too. Every error is a
+// google.rpc.Status JSON body with the HTTP status of its gRPC code
+// (grpc-gateway's runtime.HTTPStatusFromCode).
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/rs/cors"
+	"google.golang.org/grpc"
+)
+
+// Options configure the edge.
+type Options struct {
+	// MaxBodyBytes bounds request bodies (413 beyond).
+	MaxBodyBytes int
+	// MaxHeaderBytes bounds the request line and headers (431 beyond);
+	// the http.Server's own limit is [MaxHeaderBytes] of it.
+	MaxHeaderBytes int
+	// DiscardUnknown ignores JSON fields and enum names the protos do not
+	// declare, instead of answering 400.
+	DiscardUnknown bool
+	// CORSOrigins are the origins allowed to call from a browser; none:
+	// CORS off; "*": any origin, without credentials.
+	CORSOrigins []string
+	// MuxOptions are applied to the ServeMux after the edge's own, so they
+	// may replace them.
+	MuxOptions []runtime.ServeMuxOption
+}
+
+// RegisterFunc registers a service's routes on mux; each route calls the
+// service through conn.
+type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error
+
+// Route is one service on the edge: its routes, and the connection they
+// call it through (in-process or to another process).
+type Route struct {
+	Service  string
+	Register RegisterFunc
+	Conn     grpc.ClientConnInterface
+}
+
+// New returns the handler that serves routes.
+func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
+	mux := runtime.NewServeMux(append([]runtime.ServeMuxOption{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown)),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithStreamErrorHandler(streamErrorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithWriteContentLength(),
+	}, o.MuxOptions...)...)
+	for _, r := range routes {
+		if err := r.Register(ctx, mux, gatewayConn{r.Conn}); err != nil {
+			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
+		}
+	}
+	h := guard(mux, o.MaxBodyBytes, o.MaxHeaderBytes)
+	if len(o.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   o.CORSOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"*"},
+			AllowCredentials: !slices.Contains(o.CORSOrigins, "*"),
+		}).Handler(h)
+	}
+	return h, nil
+}
+
+// outgoingHeader names the HTTP header of a gRPC response header as
+// grpc-gateway does (Grpc-Metadata-<key>), except the gRPC content-type,
+// which tells how the call travelled, not what it returned.
+func outgoingHeader(key string) (string, bool) {
+	if key == "content-type" {
+		return "", false
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}
