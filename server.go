@@ -107,9 +107,11 @@ func (s *Server) Register(svc Service) {
 
 // RegisterService implements [grpc.ServiceRegistrar], so grpc-go's
 // generated Register<Service>Server functions work on a Server too; such
-// services are served on gRPC only.
+// services are served on gRPC only. Start warns about each one whose protos
+// declare HTTP routes: the Register<Service> function protoc-gen-goms
+// generates serves them on both.
 func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
-	s.Register(Service{Desc: desc, Impl: impl})
+	s.Register(Service{Desc: desc, Impl: impl, grpcOnly: true})
 }
 
 // LocalConn returns a connection to the services hosted by this server
@@ -463,6 +465,14 @@ func (s *Server) startHTTP(ctx context.Context) error {
 			conn = s.observeLocal(s.local.conn.Load().ForGateway())
 		}
 		routes = append(routes, gateway.Route{Service: svc.name(), Register: gateway.RegisterFunc(svc.Gateway), Conn: conn})
+	}
+	for _, svc := range s.services {
+		if s.cfg.service(svc.name()).HTTP && svc.lostRoutes() {
+			short := svc.name()[strings.LastIndexByte(svc.name(), '.')+1:]
+			s.log.Warn("service registered without its HTTP routes: it is served on gRPC only",
+				"service", svc.name(), "registered_with", "Register"+short+"Server (grpc-go)",
+				"fix", "register it with Register"+short+" from its .goms.go file, or set services."+svc.name()+".http: false")
+		}
 	}
 	if len(routes) == 0 && s.cfg.Mode == ModeHTTP {
 		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")

@@ -6,8 +6,11 @@ import (
 	"fmt"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Service is one protobuf service as a [Server] hosts it. Generated
@@ -25,6 +28,10 @@ type Service struct {
 	// Gateway registers the service's google.api.http routes on an HTTP
 	// gateway mux. Nil when the service has no HTTP rules.
 	Gateway GatewayFunc
+
+	// grpcOnly marks a service added through [Server.RegisterService],
+	// that is by grpc-go's generated Register<Service>Server.
+	grpcOnly bool
 }
 
 // GatewayFunc registers a service's HTTP routes on mux; each route calls
@@ -65,6 +72,25 @@ func (s Service) name() string {
 		return string(s.Descriptor.FullName())
 	}
 	return "<unnamed>"
+}
+
+// lostRoutes reports whether svc came through grpc-go's registration
+// although its protos declare HTTP routes, which it then goes without.
+func (s Service) lostRoutes() bool {
+	if !s.grpcOnly || s.Gateway != nil {
+		return false
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(s.Desc.ServiceName))
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if err != nil || !ok {
+		return false
+	}
+	for i := range sd.Methods().Len() {
+		if proto.HasExtension(sd.Methods().Get(i).Options(), annotations.E_Http) {
+			return true
+		}
+	}
+	return false
 }
 
 // check reports what is wrong with svc; hosted says whether this process

@@ -1,0 +1,60 @@
+package goms_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/testutil/echotest"
+	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/testdata/nohttp"
+)
+
+// TestGRPCRegistrationWarns: a service registered with grpc-go's
+// Register<Service>Server is served on gRPC only. When its protos declare
+// HTTP routes, start-up says which service lost them and how to fix it;
+// it says nothing for a service without HTTP rules, nor for one whose
+// configuration keeps it off HTTP.
+func TestGRPCRegistrationWarns(t *testing.T) {
+	const warning = `level=WARN msg="service registered without its HTTP routes: it is served on gRPC only" service=goms.testdata.echo.EchoService registered_with="RegisterEchoServiceServer (grpc-go)" fix="register it with RegisterEchoService from its .goms.go file, or set services.goms.testdata.echo.EchoService.http: false"`
+	for _, tc := range []struct {
+		name    string
+		httpOff bool
+		want    bool
+	}{
+		{"http on", false, true},
+		{"http off", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncWriter
+			cfg := goms.DefaultConfig()
+			cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+			if tc.httpOff {
+				cfg.Services = map[string]goms.ServiceConfig{echo.EchoServiceName: {GRPC: true, HTTP: false}}
+			}
+			s := goms.New(cfg, goms.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+			echo.RegisterEchoServiceServer(s, &echotest.Server{})
+			nohttp.RegisterPingServiceServer(s, nohttp.UnimplementedPingServiceServer{})
+			if err := s.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			defer s.Stop(ctx)
+			logs := out.String()
+			if got := strings.Contains(logs, warning); got != tc.want {
+				t.Errorf("warning logged: %v, want %v; logs:\n%s", got, tc.want, logs)
+			}
+			if strings.Count(logs, "without its HTTP routes") > 1 || strings.Contains(logs, "PingService") && strings.Contains(logs, "WARN") {
+				t.Errorf("warning for a service without HTTP rules:\n%s", logs)
+			}
+			// The routes are indeed gone: the gateway answers 404.
+			if resp, _ := do(t, "GET", "http://"+s.HTTPAddr()+"/v1/echo/x", "", nil); resp.StatusCode != 404 {
+				t.Errorf("GET /v1/echo/x: %d, want 404", resp.StatusCode)
+			}
+		})
+	}
+}
