@@ -165,8 +165,8 @@ func (s *Server) resolveClients() error {
 		if target == "" && s.cfg.Mode == ModeHTTP {
 			target = s.cfg.Upstream
 		}
-		if target == "" && s.etcd != nil {
-			target = s.etcd.target(name)
+		if target == "" && s.discover != nil {
+			target = s.discover.Target(name)
 		}
 		if target == "" {
 			// Not fatal: a process often builds services it does not host,
@@ -202,10 +202,10 @@ func (s *Server) dialPooled(target string, services []string) (*grpc.ClientConn,
 	}
 	dialTarget := target
 	if strings.HasPrefix(target, "etcd://") {
-		if s.etcd == nil {
+		if s.discover == nil {
 			return nil, fmt.Errorf("goms: target %q of %s needs etcd.endpoints", target, strings.Join(services, ", "))
 		}
-		extra = append(extra, grpc.WithResolvers(s.etcd.resolver))
+		extra = append(extra, grpc.WithResolvers(s.discover.Resolver()))
 	}
 	if addrs, ok := staticAddresses(target); ok {
 		r := manual.NewBuilderWithScheme("goms-static")

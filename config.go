@@ -234,12 +234,15 @@ type ClientConfig struct {
 	ConnectTimeout time.Duration
 }
 
-// EtcdConfig is the etcd section of [Config].
+// EtcdConfig is the etcd section of [Config]. Discovery through etcd
+// needs the package github.com/goms-io/goms/etcd in the program (import _
+// "github.com/goms-io/goms/etcd"); see [Discovery].
 type EtcdConfig struct {
 	// Endpoints, when set, turn on service discovery through etcd: the
 	// server registers each service it hosts under a lease, and services
 	// without a target are found at etcd:///<prefix>/<service>. Key
-	// etcd.endpoints (a list; comma-separated in flags and env).
+	// etcd.endpoints (a list; comma-separated in flags and env). Without
+	// the package goms/etcd in the program, Start then fails.
 	Endpoints []string
 	// Prefix is the key prefix of the registrations. Key etcd.prefix,
 	// default "goms".
@@ -441,7 +444,7 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*listValue)(&c.Client.PropagateMetadata) }},
 		{"client.connect_timeout", "how long start-up waits for the targets to be reachable",
 			func(c *Config) flag.Value { return (*durationValue)(&c.Client.ConnectTimeout) }},
-		{"etcd.endpoints", "etcd endpoints for service discovery, comma-separated; empty: off",
+		{"etcd.endpoints", "etcd endpoints for service discovery (needs package goms/etcd), comma-separated; empty: off",
 			func(c *Config) flag.Value { return (*listValue)(&c.Etcd.Endpoints) }},
 		{"etcd.prefix", "key prefix of the service registrations in etcd",
 			func(c *Config) flag.Value { return (*stringValue)(&c.Etcd.Prefix) }},

@@ -25,8 +25,12 @@ import (
 // mode: -mode and GOMS_MODE may then only repeat it.
 //
 // Tracing is on when the standard OpenTelemetry environment asks for OTLP
-// export (OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables; see
-// [WithTracerProvider]); spans are flushed when the process stops.
+// export (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+// is set, OTEL_SDK_DISABLED is not "true" and OTEL_TRACES_EXPORTER is unset
+// or "otlp") and the program links the exporter, with import _
+// "github.com/goms-io/goms/otlp" (see [RegisterTracerProviderFromEnv]);
+// spans are flushed when the process stops. Without that import, Main logs
+// a warning naming it and serves without tracing.
 //
 // Logs go to standard error in slog's text format unless opts set a
 // logger. The exit status is 0 after a clean stop, 1 when serving or stopping
@@ -60,17 +64,19 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 	}
 	logger := newLogger(stderr, cfg)
 	base := []Option{WithLogger(logger)}
-	tp, err := otlpFromEnv(context.Background(), lookup)
+	tp, err := tracerFromEnv(context.Background(), lookup, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "goms: tracing: %v\n", err)
 		return 2
 	}
 	if tp != nil {
 		base = append(base, WithTracerProvider(tp))
+	}
+	if flusher, ok := tp.(interface{ Shutdown(context.Context) error }); ok {
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := tp.Shutdown(ctx); err != nil {
+			if err := flusher.Shutdown(ctx); err != nil {
 				logger.Warn("flushing traces", "err", err)
 			}
 		}()

@@ -1,6 +1,7 @@
 package goms
 
 import (
+	"errors"
 	"flag"
 	"strings"
 	"testing"
@@ -55,5 +56,38 @@ func TestMainOptions(t *testing.T) {
 	}
 	if mo.mode != ModeGRPC || len(mo.server) != 2 {
 		t.Errorf("mode %q and %d server options, want grpc and 2", mo.mode, len(mo.server))
+	}
+}
+
+// TestOTLPNotLinked checks what Main does when the environment asks for
+// OTLP export but the program (this test binary) lacks package goms/otlp:
+// it warns once, naming the variable and the import, and goes on without
+// tracing; it says nothing when the environment asks for no export.
+func TestOTLPNotLinked(t *testing.T) {
+	const endpoint = "http://127.0.0.1:4318"
+	for _, tc := range []struct {
+		env  map[string]string
+		warn string // the variable the warning names; "": no warning
+	}{
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint, "OTEL_TRACES_EXPORTER": "otlp"}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_SDK_DISABLED": "TRUE"}, ""},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_TRACES_EXPORTER": "none"}, ""},
+		{map[string]string{"OTEL_SERVICE_NAME": "svc"}, ""},
+		{nil, ""},
+	} {
+		var stderr strings.Builder
+		lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+		var setupCalled bool
+		setup := func(*Server) error { setupCalled = true; return errors.New("stop here") }
+		code := run(flag.NewFlagSet("svc", flag.ContinueOnError), nil, lookup, &stderr, setup)
+		got := stderr.String()
+		if code != 2 || !setupCalled || !strings.Contains(got, "goms: setup: stop here") {
+			t.Errorf("%v: exit %d, setup called %v, stderr:\n%s\nwant Main to go on to setup", tc.env, code, setupCalled, got)
+		}
+		want := tc.warn + " is set, but this program has no OTLP exporter; tracing is off: add the blank import github.com/goms-io/goms/otlp to the main package"
+		if (tc.warn != "") != strings.Contains(got, want) || strings.Count(got, "no OTLP exporter") > 1 {
+			t.Errorf("%v: stderr:\n%s\nwant warning %q", tc.env, got, tc.warn)
+		}
 	}
 }

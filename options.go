@@ -114,7 +114,8 @@ func WithMode(m Mode) MainOption {
 // HTTP requests, gRPC calls served (over the network and in-process) and
 // gRPC calls made through [Server.Dial], [Server.LocalConn] and the
 // gateway, with W3C trace context propagated between them. [Main] sets it
-// from the standard OTEL_* environment; without it, tracing is off.
+// from the standard OTEL_* environment when the program imports package
+// github.com/goms-io/goms/otlp; without it, tracing is off.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(o *options) { o.tracer = tp })
 }

@@ -48,7 +48,7 @@ type Server struct {
 	dialed   []*grpc.ClientConn
 
 	tel      *telemetry
-	etcd     *registry // nil: no service discovery
+	discover Discovery // nil: no service discovery
 	trace    *tracing  // nil: tracing off
 	local    localConn
 	grpcLis  net.Listener
@@ -255,10 +255,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.tls = tlsCfg
-	if len(s.cfg.Etcd.Endpoints) > 0 {
-		if s.etcd, err = newRegistry(s.cfg); err != nil {
-			return err
-		}
+	if s.discover, err = newDiscovery(s.cfg, s.log); err != nil {
+		return err
 	}
 	if s.cfg.Mode.servesHTTP() {
 		// The gateway reaches services hosted elsewhere like any client.
@@ -276,7 +274,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	advertise := ""
-	if s.etcd != nil && s.cfg.Mode.servesGRPC() {
+	if s.discover != nil && s.cfg.Mode.servesGRPC() {
 		listening := s.cfg.GRPC.Addr
 		if s.grpcLis != nil {
 			listening = s.grpcLis.Addr().String()
@@ -333,11 +331,10 @@ func (s *Server) Start(ctx context.Context) error {
 				names = append(names, svc.name())
 			}
 		}
-		if err := s.etcd.register(names, advertise, s.log.Warn); err != nil {
+		if err := s.discover.Register(ctx, names, advertise); err != nil {
 			s.abort()
 			return err
 		}
-		s.log.Info("registered in etcd", "services", strings.Join(names, ","), "addr", advertise)
 	}
 	s.started = true
 	s.ready.Store(true)
@@ -611,11 +608,11 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.ready.Store(false)
 	s.stopNow()
-	if s.etcd != nil {
+	if s.discover != nil {
 		// Deregister before draining, so that clients stop picking this
 		// server while it finishes the calls in flight.
-		if err := s.etcd.deregister(); err != nil {
-			s.log.Warn("etcd: deregister", "err", err)
+		if err := s.discover.Deregister(ctx); err != nil {
+			s.log.Warn("deregistering", "err", err)
 		}
 	}
 	if deadline, ok := ctx.Deadline(); ok {
@@ -691,8 +688,8 @@ func (s *Server) closeConns() {
 	for _, c := range append(s.pooled, s.dialed...) {
 		c.Close()
 	}
-	if s.etcd != nil {
-		s.etcd.client.Close()
+	if s.discover != nil {
+		s.discover.Close()
 	}
 }
 

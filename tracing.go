@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,12 +12,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
@@ -147,43 +143,69 @@ func (s *tracedStream) RecvMsg(m any) error {
 	return err
 }
 
-// otlpFromEnv sets up the global tracer provider from the standard
-// OpenTelemetry environment when it asks for OTLP export: an
-// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set,
+var (
+	tracingMu      sync.Mutex
+	tracingFromEnv func(context.Context, func(string) (string, bool)) (trace.TracerProvider, error)
+)
+
+// RegisterTracerProviderFromEnv installs how [Main] builds a tracer
+// provider from the standard OpenTelemetry environment. When that
+// environment asks for OTLP export (see [Main]), Main calls fromEnv with
+// its lookup of environment variables and serves with the provider it
+// returns ([WithTracerProvider]); if the provider has a method
+// Shutdown(context.Context) error, Main calls it when the process stops,
+// which flushes pending spans. An error stops Main, with exit status 2.
+// The package github.com/goms-io/goms/otlp calls it from its init
+// function, so that importing it (import _ "github.com/goms-io/goms/otlp")
+// turns OTLP export on. RegisterTracerProviderFromEnv panics if fromEnv is
+// nil or if it is called twice.
+func RegisterTracerProviderFromEnv(fromEnv func(ctx context.Context, lookup func(string) (string, bool)) (trace.TracerProvider, error)) {
+	tracingMu.Lock()
+	defer tracingMu.Unlock()
+	if fromEnv == nil {
+		panic("goms: RegisterTracerProviderFromEnv(nil)")
+	}
+	if tracingFromEnv != nil {
+		panic("goms: RegisterTracerProviderFromEnv called twice")
+	}
+	tracingFromEnv = fromEnv
+}
+
+// otlpRequested returns the variable by which the standard OpenTelemetry
+// environment asks for OTLP export of traces, "" when it does not: an
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set,
 // OTEL_SDK_DISABLED is not "true" and OTEL_TRACES_EXPORTER is unset or
-// "otlp". OTEL_EXPORTER_OTLP_PROTOCOL chooses "grpc" or "http/protobuf"
-// (the default); the exporter reads its other OTEL_* variables itself,
-// and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. It
-// returns nil when the environment asks for no export; the caller shuts
-// the provider down, which flushes pending spans.
-func otlpFromEnv(ctx context.Context, lookup func(string) (string, bool)) (tp *sdktrace.TracerProvider, err error) {
+// "otlp".
+func otlpRequested(lookup func(string) (string, bool)) string {
 	env := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	if strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") ||
-		(env("OTEL_TRACES_EXPORTER") != "" && env("OTEL_TRACES_EXPORTER") != "otlp") ||
-		(env("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "") {
+		(env("OTEL_TRACES_EXPORTER") != "" && env("OTEL_TRACES_EXPORTER") != "otlp") {
+		return ""
+	}
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if env(k) != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+// tracerFromEnv returns the tracer provider the environment asks for, nil
+// when it asks for none. Without a registered provider (the program lacks
+// package goms/otlp), it warns on log and returns nil: the OTEL_* variables
+// are often set for every process of a deployment, and tracing is not a
+// reason to refuse to serve.
+func tracerFromEnv(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger) (trace.TracerProvider, error) {
+	key := otlpRequested(lookup)
+	if key == "" {
 		return nil, nil
 	}
-	protocol := env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-	if protocol == "" {
-		protocol = env("OTEL_EXPORTER_OTLP_PROTOCOL")
+	tracingMu.Lock()
+	fromEnv := tracingFromEnv
+	tracingMu.Unlock()
+	if fromEnv == nil {
+		log.Warn(key + " is set, but this program has no OTLP exporter; tracing is off: add the blank import github.com/goms-io/goms/otlp to the main package")
+		return nil, nil
 	}
-	var exp sdktrace.SpanExporter
-	switch protocol {
-	case "", "http/protobuf":
-		exp, err = otlptracehttp.New(ctx)
-	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
-	default:
-		return nil, errors.New(`environment OTEL_EXPORTER_OTLP_PROTOCOL: invalid value "` + protocol + `": want "grpc" or "http/protobuf"`)
-	}
-	if err != nil {
-		return nil, err
-	}
-	res, err := resource.Merge(resource.Default(), resource.Environment())
-	if err != nil {
-		res = resource.Default()
-	}
-	tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	otel.SetTracerProvider(tp)
-	return tp, nil
+	return fromEnv(ctx, lookup)
 }

@@ -1,20 +1,31 @@
-package goms
+// Package etcd is the etcd service discovery of GoMs: servers register the
+// services they host in etcd under a lease, and find the services they call
+// that have no target at etcd:///<prefix>/<service>. Import it for its side
+// effect, import _ "github.com/goms-io/goms/etcd", and set etcd.endpoints
+// (the other etcd.* settings are optional).
+package etcd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/goms-io/goms"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/naming/endpoints"
 	etcdresolver "go.etcd.io/etcd/client/v3/naming/resolver"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/resolver"
 )
+
+func init() {
+	goms.RegisterDiscovery(func(cfg goms.Config, log *slog.Logger) (goms.Discovery, error) {
+		return newRegistry(cfg, log)
+	})
+}
 
 // registry registers the services a server hosts in etcd, under a lease,
 // and resolves etcd:/// targets, with etcd's own naming packages: a
@@ -25,6 +36,7 @@ type registry struct {
 	resolver resolver.Builder
 	prefix   string
 	ttl      time.Duration
+	log      *slog.Logger
 
 	mu     sync.Mutex
 	lease  clientv3.LeaseID
@@ -32,8 +44,9 @@ type registry struct {
 	done   chan struct{}
 }
 
-// newRegistry connects to etcd and checks that it answers within timeout.
-func newRegistry(cfg Config) (*registry, error) {
+// newRegistry connects to etcd and checks that it answers within
+// client.connect_timeout.
+func newRegistry(cfg goms.Config, log *slog.Logger) (*registry, error) {
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Etcd.Endpoints,
 		DialTimeout: cfg.Client.ConnectTimeout,
@@ -54,21 +67,23 @@ func newRegistry(cfg Config) (*registry, error) {
 		client.Close()
 		return nil, err
 	}
-	return &registry{client: client, resolver: b, prefix: cfg.Etcd.Prefix, ttl: cfg.Etcd.LeaseTTL}, nil
+	return &registry{client: client, resolver: b, prefix: cfg.Etcd.Prefix, ttl: cfg.Etcd.LeaseTTL, log: log}, nil
 }
 
-// target is the etcd target of a service: etcd:///<prefix>/<service>.
-func (r *registry) target(service string) string { return "etcd:///" + r.prefix + "/" + service }
+// Target is the etcd target of a service: etcd:///<prefix>/<service>.
+func (r *registry) Target(service string) string { return "etcd:///" + r.prefix + "/" + service }
 
-// register puts addr under every service name, on one lease kept alive
-// until deregister; if the lease is lost (etcd unreachable for longer than
+// Resolver is etcd's gRPC resolver, for the etcd scheme.
+func (r *registry) Resolver() resolver.Builder { return r.resolver }
+
+// Register puts addr under every service name, on one lease kept alive
+// until Deregister; if the lease is lost (etcd unreachable for longer than
 // the TTL), it registers again once etcd answers.
-func (r *registry) register(services []string, addr string, log func(msg string, args ...any)) error {
-	ctx, cancel := context.WithCancel(context.Background())
+func (r *registry) Register(ctx context.Context, services []string, addr string) error {
 	if err := r.put(ctx, services, addr); err != nil {
-		cancel()
 		return err
 	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
 		defer close(r.done)
@@ -84,7 +99,7 @@ func (r *registry) register(services []string, addr string, log func(msg string,
 			if ctx.Err() != nil {
 				return
 			}
-			log("etcd lease lost; registering again", "services", strings.Join(services, ","), "addr", addr)
+			r.log.Warn("etcd lease lost; registering again", "services", strings.Join(services, ","), "addr", addr)
 			for ctx.Err() == nil {
 				if err := r.put(ctx, services, addr); err == nil {
 					break
@@ -96,6 +111,7 @@ func (r *registry) register(services []string, addr string, log func(msg string,
 			}
 		}
 	}()
+	r.log.Info("registered in etcd", "services", strings.Join(services, ","), "addr", addr)
 	return nil
 }
 
@@ -122,34 +138,25 @@ func (r *registry) put(ctx context.Context, services []string, addr string) erro
 	return nil
 }
 
-// deregister revokes the lease, which deletes every endpoint key at once,
-// and stops the keep-alive loop.
-func (r *registry) deregister() error {
+// Deregister revokes the lease, which deletes every endpoint key at once,
+// and stops the keep-alive loop. Once done, it does nothing.
+func (r *registry) Deregister(ctx context.Context) error {
 	if r.cancel == nil {
 		return nil
 	}
 	r.cancel()
 	<-r.done
+	r.cancel = nil
 	r.mu.Lock()
 	lease := r.lease
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err := r.client.Revoke(ctx, lease)
-	return err
+	if _, err := r.client.Revoke(ctx, lease); err != nil {
+		return fmt.Errorf("etcd: revoke the lease of the registration: %w", err)
+	}
+	return nil
 }
 
-// advertiseAddr is the address other processes dial to reach this server
-// over gRPC: etcd.advertise_addr, or the address the gRPC server listens
-// on when it names a host.
-func advertiseAddr(cfg Config, listening string) (string, error) {
-	if cfg.Etcd.AdvertiseAddr != "" {
-		return cfg.Etcd.AdvertiseAddr, nil
-	}
-	host, _, err := net.SplitHostPort(listening)
-	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
-		return "", errors.New("etcd.advertise_addr: the gRPC server listens on all interfaces (" + listening +
-			"); set the address other processes should dial, such as the pod IP and port")
-	}
-	return listening, nil
-}
+// Close closes the etcd client.
+func (r *registry) Close() error { return r.client.Close() }

@@ -1,4 +1,4 @@
-package goms_test
+package etcd_test
 
 import (
 	"context"
@@ -11,12 +11,15 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	_ "github.com/goms-io/goms/etcd"
 	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/internal/testutil/echotest"
 	"github.com/goms-io/goms/testdata/echo"
 	"github.com/goms-io/goms/testdata/nohttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // startEtcd runs a real single-node etcd on free loopback ports until the
@@ -36,7 +39,7 @@ func startEtcd(t *testing.T) string {
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "goms-test="+peer, "--log-level", "error")
-	var out syncWriter
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -174,4 +177,39 @@ func TestEtcdErrors(t *testing.T) {
 		s.Stop(context.Background())
 		t.Errorf("Start on all interfaces without advertise_addr: %v", err)
 	}
+}
+
+// serveConfig starts an echo server for cfg (ports forced to 0) until the
+// test ends.
+func serveConfig(t *testing.T, cfg goms.Config) *goms.Server {
+	t.Helper()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	s := goms.New(cfg)
+	echo.RegisterEchoService(s, &echotest.Server{})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s
+}
+
+// dial returns an echo client connected to addr directly.
+func dial(t *testing.T, addr string) echo.EchoServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return echo.NewEchoServiceClient(conn)
+}
+
+// pingServer is a trivial second service, so that a server can host
+// something while calling echo elsewhere.
+type pingServer struct {
+	nohttp.UnimplementedPingServiceServer
 }

@@ -1,0 +1,51 @@
+package goms_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/testutil/echotest"
+	"github.com/goms-io/goms/testdata/echo"
+)
+
+// TestDiscoveryNotLinked checks that a server configured for etcd
+// discovery, in a program that does not link it (this test binary), fails
+// to start with a line naming the setting and the import that fixes it.
+func TestDiscoveryNotLinked(t *testing.T) {
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Etcd.Endpoints = []string{"http://127.0.0.1:2379"}
+	s := goms.New(cfg, goms.WithLogger(discardLogger()))
+	echo.RegisterEchoService(s, &echotest.Server{})
+	err := s.Start(context.Background())
+	if err == nil {
+		s.Stop(context.Background())
+	}
+	want := `etcd.endpoints is set, but this program has no etcd discovery: add import _ "github.com/goms-io/goms/etcd"`
+	if err == nil || err.Error() != want {
+		t.Errorf("Start: %v\nwant: %s", err, want)
+	}
+}
+
+// TestOptInDeps checks that package goms links neither the etcd client
+// (and its zap) nor the OpenTelemetry SDK and OTLP exporters: they come
+// only with the opt-in packages goms/etcd and goms/otlp.
+func TestOptInDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/goms-io/goms").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	if !strings.Contains(string(out), "\ngoogle.golang.org/grpc\n") {
+		t.Fatalf("go list -deps printed no grpc:\n%s", out)
+	}
+	for pkg := range strings.FieldsSeq(string(out)) {
+		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters/", "go.opentelemetry.io/proto/otlp"} {
+			if strings.HasPrefix(pkg, banned) {
+				t.Errorf("package goms links %s", pkg)
+			}
+		}
+	}
+}
