@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/internal/fixtures/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )

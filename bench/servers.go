@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
-	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
