@@ -5,7 +5,7 @@
 #   scripts/load.sh                 (make load)
 #   LOAD_CONCURRENCY="1 16 64" LOAD_REQUESTS=20000 scripts/load.sh
 #
-# Each set-up of package bench runs alone in its own process
+# Each set-up of bench/internal/setup runs alone in its own process
 # (bench/cmd/benchserver) on loopback, serving the same echo service:
 #   gRPC (ghz, unary Echo, 100-byte message): grpc (bare grpc.Server), goms
 #   HTTP (wrk if installed, else hey; POST /v1/echo, 100-byte message):

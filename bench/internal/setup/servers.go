@@ -1,9 +1,10 @@
-// Package bench measures what GoMs costs next to the raw grpc-go and
-// grpc-gateway set-ups it builds on. Its benchmarks (bench_test.go) and the
-// load-test server (cmd/benchserver, driven by scripts/load.sh) serve the
-// same echo service, built here, in every set-up, so that only the server
-// side differs between the variants of a comparison.
-package bench
+// Package setup starts the server set-ups that package bench's benchmarks
+// compare, and the load-test server (bench/cmd/benchserver, driven by
+// scripts/load.sh) serves: the same echo service, built here, in every
+// set-up, so that only the server side differs between the variants of a
+// comparison; and the deployments of the example shop's service chain
+// (chain.go). It is internal to bench: not part of GoMs's API.
+package setup
 
 import (
 	"context"
