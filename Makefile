@@ -8,12 +8,16 @@ MAKEFLAGS += --no-print-directory
 # would move versions in the main go.mod.
 BUF := go tool -modfile=tools/buf/go.mod buf
 # Golden cases of the generator, one buf.gen.yaml each.
-CASES := $(sort $(wildcard testdata/*/buf.gen.yaml))
+GOLDENS := internal/gen/testdata
+CASES := $(sort $(wildcard $(GOLDENS)/*/buf.gen.yaml))
+# The tests' fixtures (generated code, not goldens): one buf.gen.yaml.
+FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
-GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)testdata/**/*.go'
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
+	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go'
 # Golden implementation skeletons, case:directory. goms skeleton never
 # overwrites a file, so generate removes them first.
-SKELETONS := mains:testdata/mains/impl names:testdata/names/s
+SKELETONS := mains:$(GOLDENS)/mains/impl names:$(GOLDENS)/names/s
 
 .PHONY: help
 help: ## Describe the targets
@@ -45,15 +49,17 @@ lint: googleapis ## go vet, gofmt, buf lint and buf format
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
 	$(BUF) lint
 	$(BUF) format -d --exit-code examples/shop/proto
-	$(BUF) format -d --exit-code testdata
+	$(BUF) format -d --exit-code --path $(FIXTURES)
+	$(BUF) format -d --exit-code $(GOLDENS)
 
 .PHONY: generate
-generate: googleapis ## Regenerate the example's and the golden cases' code
+generate: googleapis ## Regenerate the example's, the fixtures' and the golden cases' code
 	$(BUF) generate
+	$(BUF) generate --template $(FIXTURES)/buf.gen.yaml
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
 	@for s in $(SKELETONS); do c=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
-	  echo "go run ./cmd/goms skeleton -I testdata -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto"; \
-	  go run ./cmd/goms skeleton -I testdata -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto >/dev/null; done
+	  echo "go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto"; \
+	  go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto >/dev/null; done
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if the committed generated code is not current

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/fixtures/nohttp"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
-	"github.com/goms-io/goms/testdata/nohttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -98,7 +98,7 @@ func TestConnReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := do(t, "GET", "http://"+front.HTTPAddr()+"/readyz", "", nil)
-	want := `{"status":"NOT_SERVING","waiting_for":["goms.testdata.echo.EchoService at ` + addr + `"]}` + "\n"
+	want := `{"status":"NOT_SERVING","waiting_for":["fixtures.echo.EchoService at ` + addr + `"]}` + "\n"
 	if resp.StatusCode != 503 || body != want {
 		t.Errorf("/readyz with the dependency down: %d %s, want 503 %s", resp.StatusCode, body, want)
 	}
@@ -140,12 +140,12 @@ func TestConnErrors(t *testing.T) {
 		t.Fatalf("Start with a client of a service that has no target: %v", err)
 	}
 	_, err = client.Echo(context.Background(), &echo.EchoRequest{})
-	want := "goms: goms.testdata.echo.EchoService is not hosted by this process and has no target; set targets (flag -targets goms.testdata.echo.EchoService=<target>, or GOMS_TARGETS) or etcd.endpoints"
+	want := "goms: fixtures.echo.EchoService is not hosted by this process and has no target; set targets (flag -targets fixtures.echo.EchoService=<target>, or GOMS_TARGETS) or etcd.endpoints"
 	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != want {
 		t.Errorf("call to a service without a target: %v\nwant Unavailable: %s", err, want)
 	}
 	_, _, err = frontServer(t, func(c *goms.Config) { c.Serve = []string{"no.Such"} })
-	if err == nil || !strings.HasPrefix(err.Error(), `goms: serve: unknown service "no.Such"; registered: goms.testdata.nohttp.PingService`) {
+	if err == nil || !strings.HasPrefix(err.Error(), `goms: serve: unknown service "no.Such"; registered: fixtures.nohttp.PingService`) {
 		t.Errorf("serve naming an unknown service: %v", err)
 	}
 }
@@ -338,7 +338,7 @@ func TestClientInterceptors(t *testing.T) {
 			_, err = stream.Recv()
 		}
 		s.Stop(context.Background())
-		want := "unary /goms.testdata.echo.EchoService/Echo,stream /goms.testdata.echo.EchoService/Expand"
+		want := "unary /fixtures.echo.EchoService/Echo,stream /fixtures.echo.EchoService/Expand"
 		if got := strings.Join(calls, ","); got != want {
 			t.Errorf("remote=%v: interceptors saw %s, want %s", remote, got, want)
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/goms-io/goms"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 )
 
 // TestDiscoveryNotLinked checks that a server configured for etcd

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -197,10 +197,10 @@ func TestLogs(t *testing.T) {
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
 	logs := out.String()
 	for _, want := range []string{
-		`level=INFO msg=call grpc.method=/goms.testdata.echo.EchoService/Echo grpc.code=OK duration=`,
+		`level=INFO msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK duration=`,
 		` peer=127.0.0.1:`,
-		`level=ERROR msg="panic in handler" method=/goms.testdata.echo.EchoService/Echo panic="echo asked to panic" stack="goroutine `,
-		`level=ERROR msg=call grpc.method=/goms.testdata.echo.EchoService/Echo grpc.code=Internal duration=`,
+		`level=ERROR msg="panic in handler" method=/fixtures.echo.EchoService/Echo panic="echo asked to panic" stack="goroutine `,
+		`level=ERROR msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=Internal duration=`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
-	"github.com/goms-io/goms/testdata/nohttp"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/fixtures/nohttp"
 )
 
 // TestGRPCRegistrationWarns: a service registered with grpc-go's
@@ -19,7 +19,7 @@ import (
 // it says nothing for a service without HTTP rules, nor for one whose
 // configuration keeps it off HTTP.
 func TestGRPCRegistrationWarns(t *testing.T) {
-	const warning = `level=WARN msg="service registered without its HTTP routes: it is served on gRPC only" service=goms.testdata.echo.EchoService registered_with="RegisterEchoServiceServer (grpc-go)" fix="register it with RegisterEchoService from its .goms.go file, or set services.goms.testdata.echo.EchoService.http: false"`
+	const warning = `level=WARN msg="service registered without its HTTP routes: it is served on gRPC only" service=fixtures.echo.EchoService registered_with="RegisterEchoServiceServer (grpc-go)" fix="register it with RegisterEchoService from its .goms.go file, or set services.fixtures.echo.EchoService.http: false"`
 	for _, tc := range []struct {
 		name    string
 		httpOff bool

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -119,7 +119,7 @@ func TestGatewayInProcess(t *testing.T) {
 	if code != 200 || body != `{"message":"hello"}` {
 		t.Fatalf("GET /v1/echo/hello = %d %s", code, body)
 	}
-	if got := log.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
+	if got := log.last(); got != "unary /fixtures.echo.EchoService/Echo" {
 		t.Errorf("interceptor saw %q, want the unary Echo call", got)
 	}
 	if got := impl.LastPeer(); got != "inprocess" {
@@ -131,7 +131,7 @@ func TestGatewayInProcess(t *testing.T) {
 	if code != 200 || body != want {
 		t.Fatalf("GET /v1/expand = %d %q, want %q", code, body, want)
 	}
-	if got := log.last(); got != "stream /goms.testdata.echo.EchoService/Expand" {
+	if got := log.last(); got != "stream /fixtures.echo.EchoService/Expand" {
 		t.Errorf("interceptor saw %q, want the Expand stream", got)
 	}
 
@@ -143,7 +143,7 @@ func TestGatewayInProcess(t *testing.T) {
 		t.Errorf("gRPC call peer %q, want tcp", got)
 	}
 	checkResponseHeaders(t, s.HTTPAddr())
-	if got := log.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
+	if got := log.last(); got != "unary /fixtures.echo.EchoService/Echo" {
 		t.Errorf("interceptor saw %q over gRPC", got)
 	}
 }
@@ -184,7 +184,7 @@ func TestHTTPMode(t *testing.T) {
 	if code != 200 || body != `{"message":"proxied"}` {
 		t.Fatalf("GET via http mode = %d %s", code, body)
 	}
-	if got := backendLog.last(); got != "unary /goms.testdata.echo.EchoService/Echo" {
+	if got := backendLog.last(); got != "unary /fixtures.echo.EchoService/Echo" {
 		t.Errorf("backend interceptor saw %q", got)
 	}
 	if front.GRPCAddr() != "" {
@@ -243,9 +243,9 @@ func TestStartErrors(t *testing.T) {
 		{"twice", func(s *goms.Server) {
 			echo.RegisterEchoService(s, &echotest.Server{})
 			echo.RegisterEchoService(s, &echotest.Server{})
-		}, goms.ModeGateway, "goms: service goms.testdata.echo.EchoService registered twice"},
+		}, goms.ModeGateway, "goms: service fixtures.echo.EchoService registered twice"},
 		{"nil implementation", func(s *goms.Server) { echo.RegisterEchoService(s, nil) }, goms.ModeGRPC,
-			`goms: service goms.testdata.echo.EchoService: no implementation (nil is accepted only in mode "http" or when another process serves it, see serve)`},
+			`goms: service fixtures.echo.EchoService: no implementation (nil is accepted only in mode "http" or when another process serves it, see serve)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := goms.DefaultConfig()

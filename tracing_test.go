@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -81,11 +81,11 @@ func TestTracingChain(t *testing.T) {
 		s, ok = &p, found
 	}
 	want := []string{
-		"server goms.testdata.echo.EchoService/Echo", // backend, over the network
-		"client goms.testdata.echo.EchoService/Echo", // echo's call through Dial
-		"server goms.testdata.echo.EchoService/Echo", // echo, served in-process
-		"client goms.testdata.echo.EchoService/Echo", // the gateway's in-process call
-		"server HTTP GET", // the HTTP request
+		"server fixtures.echo.EchoService/Echo", // backend, over the network
+		"client fixtures.echo.EchoService/Echo", // echo's call through Dial
+		"server fixtures.echo.EchoService/Echo", // echo, served in-process
+		"client fixtures.echo.EchoService/Echo", // the gateway's in-process call
+		"server HTTP GET",                       // the HTTP request
 	}
 	if strings.Join(chain, "\n") != strings.Join(want, "\n") {
 		t.Errorf("span chain (leaf first):\n%s\nwant:\n%s\nall spans: %d", strings.Join(chain, "\n"), strings.Join(want, "\n"), len(spans))

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goms-io/goms/testdata/echo"
+	"github.com/goms-io/goms/bench/internal/setup"
+	"github.com/goms-io/goms/internal/fixtures/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -41,11 +42,11 @@ const streamWords = 100
 
 // startAll starts the named set-ups on free loopback ports and stops them
 // when b ends.
-func startAll(b *testing.B, impls ...Impl) map[Impl]*Server {
+func startAll(b *testing.B, impls ...setup.Impl) map[setup.Impl]*setup.Server {
 	b.Helper()
-	servers := make(map[Impl]*Server, len(impls))
+	servers := make(map[setup.Impl]*setup.Server, len(impls))
 	for _, impl := range impls {
-		s, err := Start(impl, LoopbackAddrs)
+		s, err := setup.Start(impl, setup.LoopbackAddrs)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -98,7 +99,7 @@ func checkEcho(b *testing.B, resp *echo.EchoResponse, err error, message string)
 // with its default interceptors (impl=goms) against the same service on a
 // bare grpc.Server (impl=grpc).
 func BenchmarkUnary(b *testing.B) {
-	impls := []Impl{GRPC, GoMs}
+	impls := []setup.Impl{setup.GRPC, setup.GoMs}
 	servers := startAll(b, impls...)
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
@@ -169,7 +170,7 @@ func checkHTTPEcho(b *testing.B, c *http.Client, url string, body []byte, messag
 // forwarding over loopback gRPC (impl=gateway-endpoint) and GoMs in http
 // mode forwarding to GoMs in grpc mode (impl=goms-http).
 func BenchmarkHTTP(b *testing.B) {
-	impls := []Impl{GatewayInProc, GoMs, GatewayEndpoint, GoMsHTTP}
+	impls := []setup.Impl{setup.GatewayInProc, setup.GoMs, setup.GatewayEndpoint, setup.GoMsHTTP}
 	servers := startAll(b, impls...)
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
@@ -200,7 +201,7 @@ func BenchmarkHTTP(b *testing.B) {
 // in-process connection (impl=local, interceptors included), and as a
 // direct method call on the implementation (impl=direct).
 func BenchmarkColocated(b *testing.B) {
-	srv := startAll(b, GoMs)[GoMs]
+	srv := startAll(b, setup.GoMs)[setup.GoMs]
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
 			req := &echo.EchoRequest{Message: sz.message}
@@ -229,7 +230,7 @@ func BenchmarkColocated(b *testing.B) {
 				run(b, func() (*echo.EchoResponse, error) { return client.Echo(ctx, req) })
 			})
 			b.Run("impl=direct", func(b *testing.B) {
-				var impl echo.EchoServiceServer = EchoService{}
+				var impl echo.EchoServiceServer = setup.EchoService{}
 				run(b, func() (*echo.EchoResponse, error) { return impl.Echo(ctx, req) })
 			})
 		})
@@ -272,15 +273,15 @@ func recvAll(b *testing.B, stream grpc.ServerStreamingClient[echo.EchoResponse])
 // (impl=goms), and GoMs's in-process connection (impl=local). It reports
 // msgs/s besides the time per call.
 func BenchmarkStreamGRPC(b *testing.B) {
-	servers := startAll(b, GRPC, GoMs)
+	servers := startAll(b, setup.GRPC, setup.GoMs)
 	req := &echo.EchoRequest{Message: streamMessage()}
 	clients := []struct {
 		impl   string
 		client func(b *testing.B) echo.EchoServiceClient
 	}{
-		{"grpc", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[GRPC].GRPCAddr) }},
-		{"goms", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[GoMs].GRPCAddr) }},
-		{"local", func(b *testing.B) echo.EchoServiceClient { return echo.NewEchoServiceClient(servers[GoMs].Local) }},
+		{"grpc", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[setup.GRPC].GRPCAddr) }},
+		{"goms", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[setup.GoMs].GRPCAddr) }},
+		{"local", func(b *testing.B) echo.EchoServiceClient { return echo.NewEchoServiceClient(servers[setup.GoMs].Local) }},
 	}
 	for _, c := range clients {
 		b.Run("impl="+c.impl, func(b *testing.B) {
@@ -313,7 +314,7 @@ func BenchmarkStreamGRPC(b *testing.B) {
 // mode (impl=goms) and GoMs in http mode (impl=goms-http). Raw in-process
 // grpc-gateway cannot stream. It reports msgs/s besides the time per call.
 func BenchmarkStreamHTTP(b *testing.B) {
-	impls := []Impl{GatewayEndpoint, GoMs, GoMsHTTP}
+	impls := []setup.Impl{setup.GatewayEndpoint, setup.GoMs, setup.GoMsHTTP}
 	servers := startAll(b, impls...)
 	path := "/v1/expand/" + url.PathEscape(streamMessage())
 	for _, impl := range impls {

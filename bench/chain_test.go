@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goms-io/goms/bench/internal/setup"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -31,9 +32,9 @@ func chainRequest() *ordersv1.QuoteOrderRequest {
 // split), or through the in-process connection of the server hosting the
 // order service (edge=local: only the hops between the services count).
 func BenchmarkChain(b *testing.B) {
-	chains := make(map[ChainImpl]*Chain, len(ChainImpls))
-	for _, impl := range ChainImpls {
-		c, err := StartChain(impl)
+	chains := make(map[setup.ChainImpl]*setup.Chain, len(setup.ChainImpls))
+	for _, impl := range setup.ChainImpls {
+		c, err := setup.StartChain(impl)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func BenchmarkChain(b *testing.B) {
 		}
 	}
 	b.Run("edge=grpc", func(b *testing.B) {
-		for _, impl := range ChainImpls {
+		for _, impl := range setup.ChainImpls {
 			b.Run("impl="+string(impl), func(b *testing.B) {
 				cc, err := grpc.NewClient(chains[impl].GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 				if err != nil {
@@ -72,7 +73,7 @@ func BenchmarkChain(b *testing.B) {
 		}
 	})
 	b.Run("edge=http", func(b *testing.B) {
-		for _, impl := range ChainImpls {
+		for _, impl := range setup.ChainImpls {
 			b.Run("impl="+string(impl), func(b *testing.B) {
 				c := httpClient(b)
 				url := "http://" + chains[impl].HTTPAddr + "/v1/orders:quote"
@@ -93,7 +94,7 @@ func BenchmarkChain(b *testing.B) {
 		}
 	})
 	b.Run("edge=local", func(b *testing.B) {
-		for _, impl := range ChainImpls {
+		for _, impl := range setup.ChainImpls {
 			if chains[impl].Local != nil {
 				b.Run("impl="+string(impl), func(b *testing.B) { unary(b, chains[impl].Local) })
 			}

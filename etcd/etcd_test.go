@@ -12,10 +12,10 @@ import (
 
 	"github.com/goms-io/goms"
 	_ "github.com/goms-io/goms/etcd"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/fixtures/nohttp"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
-	"github.com/goms-io/goms/testdata/nohttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"

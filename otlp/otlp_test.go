@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/internal/testutil/echotest"
 	_ "github.com/goms-io/goms/otlp"
-	"github.com/goms-io/goms/testdata/echo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 )

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -308,8 +308,8 @@ func TestBadInputGRPC(t *testing.T) {
 		{"unknown service", func(ctx context.Context) error { return invokeRaw(ctx, "/nope.Nope/Echo", nil) },
 			codes.Unimplemented, "unknown service nope.Nope"},
 		{"unknown method", func(ctx context.Context) error {
-			return invokeRaw(ctx, "/goms.testdata.echo.EchoService/Nope", nil)
-		}, codes.Unimplemented, "unknown method Nope for service goms.testdata.echo.EchoService"},
+			return invokeRaw(ctx, "/fixtures.echo.EchoService/Nope", nil)
+		}, codes.Unimplemented, "unknown method Nope for service fixtures.echo.EchoService"},
 		{"malformed method name", func(ctx context.Context) error { return invokeRaw(ctx, "no-slash", nil) },
 			codes.Unimplemented, "malformed method name: \"no-slash\""},
 		{"oversized message", func(ctx context.Context) error {
@@ -327,10 +327,10 @@ func TestBadInputGRPC(t *testing.T) {
 			return err
 		}, codes.ResourceExhausted, "grpc: received message larger than max (2003 vs. 1024)"},
 		{"garbage protobuf", func(ctx context.Context) error {
-			return invokeRaw(ctx, "/goms.testdata.echo.EchoService/Echo", []byte{0xff, 0xff, 0xff})
+			return invokeRaw(ctx, "/fixtures.echo.EchoService/Echo", []byte{0xff, 0xff, 0xff})
 		}, codes.Internal, "grpc: failed to unmarshal the received message: proto: cannot parse invalid wire-format data"},
 		{"invalid UTF-8 in a string field", func(ctx context.Context) error {
-			return invokeRaw(ctx, "/goms.testdata.echo.EchoService/Echo", []byte{0x0a, 0x01, 0xff})
+			return invokeRaw(ctx, "/fixtures.echo.EchoService/Echo", []byte{0x0a, 0x01, 0xff})
 		}, codes.Internal, "grpc: failed to unmarshal the received message: string field contains invalid UTF-8"},
 		{"invalid metadata key (client-side)", func(ctx context.Context) error {
 			_, err := client.Echo(metadata.AppendToOutgoingContext(ctx, "bad key", "v"), &echo.EchoRequest{})
@@ -454,7 +454,7 @@ type rawGRPCCase struct {
 func rawGRPCCases() []rawGRPCCase {
 	h := func(extra ...string) []hpack.HeaderField {
 		f := []hpack.HeaderField{{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
-			{Name: ":path", Value: "/goms.testdata.echo.EchoService/Echo"}, {Name: ":authority", Value: "x"},
+			{Name: ":path", Value: "/fixtures.echo.EchoService/Echo"}, {Name: ":authority", Value: "x"},
 			{Name: "content-type", Value: "application/grpc"}, {Name: "te", Value: "trailers"}}
 		for i := 0; i+1 < len(extra); i += 2 {
 			f = append(f, hpack.HeaderField{Name: extra[i], Value: extra[i+1]})

@@ -18,8 +18,8 @@ import (
 
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/testdata/echo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
-	"github.com/goms-io/goms/internal/testutil/echotest"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 )
 
 // FuzzHTTPJSON sends arbitrary methods, paths, content types and bodies to

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/fixtures/types"
 	"github.com/goms-io/goms/internal/testutil"
-	"github.com/goms-io/goms/internal/testutil/echotest"
-	"github.com/goms-io/goms/testdata/echo"
-	"github.com/goms-io/goms/testdata/types"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )

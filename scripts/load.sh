@@ -5,7 +5,7 @@
 #   scripts/load.sh                 (make load)
 #   LOAD_CONCURRENCY="1 16 64" LOAD_REQUESTS=20000 scripts/load.sh
 #
-# Each set-up of package bench runs alone in its own process
+# Each set-up of bench/internal/setup runs alone in its own process
 # (bench/cmd/benchserver) on loopback, serving the same echo service:
 #   gRPC (ghz, unary Echo, 100-byte message): grpc (bare grpc.Server), goms
 #   HTTP (wrk if installed, else hey; POST /v1/echo, 100-byte message):
@@ -116,10 +116,10 @@ row() { # protocol impl tool concurrency qps p50ms p99ms errors
 
 # ghz_run ADDR CONCURRENCY N: prints "qps p50 p99 errors" of calls to
 # ghz_method (in ghz_proto) with $body.
-ghz_proto=testdata/echo/echo.proto ghz_method=goms.testdata.echo.EchoService.Echo
+ghz_proto=internal/fixtures/echo/echo.proto ghz_method=fixtures.echo.EchoService.Echo
 ghz_run() {
   local out
-  out=$("$ghz" --insecure --proto "$ghz_proto" -i "testdata,examples/shop/proto,$googleapis" \
+  out=$("$ghz" --insecure --proto "$ghz_proto" -i "internal,examples/shop/proto,$googleapis" \
     --call "$ghz_method" -d "$body" -c "$2" -n "$3" -O json "$1" | tr -d ' \n')
   local qps p50 p99 ok
   qps=$(grep -o '"rps":[0-9.e+]*' <<<"$out" | cut -d: -f2)

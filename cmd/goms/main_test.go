@@ -7,14 +7,15 @@ import (
 	"testing"
 )
 
-const testdata = "../../testdata"
+// testdata holds the generator's golden cases.
+const testdata = "../../internal/gen/testdata"
 
 // TestSkeletonWritesOnce checks that goms skeleton writes the skeleton of
 // each service, equal to the committed golden, and never overwrites a
 // file on later runs.
 func TestSkeletonWritesOnce(t *testing.T) {
 	out := t.TempDir()
-	args := []string{"skeleton", "-I", testdata, "-impl_package", "github.com/goms-io/goms/testdata/mains/impl", "-out", out, "mains/mains.proto"}
+	args := []string{"skeleton", "-I", testdata, "-impl_package", "github.com/goms-io/goms/internal/gen/testdata/mains/impl", "-out", out, "mains/mains.proto"}
 	var stdout, stderr strings.Builder
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
@@ -27,7 +28,7 @@ func TestSkeletonWritesOnce(t *testing.T) {
 		got, _ := os.ReadFile(filepath.Join(out, name))
 		golden, _ := os.ReadFile(filepath.Join(testdata, "mains", "impl", name))
 		if string(got) != string(golden) || len(got) == 0 {
-			t.Errorf("%s differs from testdata/mains/impl/%s", name, name)
+			t.Errorf("%s differs from internal/gen/testdata/mains/impl/%s", name, name)
 		}
 	}
 
@@ -60,10 +61,10 @@ func TestErrors(t *testing.T) {
 	}{
 		{[]string{"skeleton", "-I", testdata, "mains/mains.proto"}, 2,
 			"goms skeleton: -out, -impl_package and at least one .proto file are required (see goms skeleton -help)\n"},
-		{[]string{"skeleton", "-I", testdata, "-out", t.TempDir(), "-impl_package", "github.com/goms-io/goms/testdata/mains", "mains/mains.proto"}, 1,
-			`goms skeleton: mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/testdata/mains" is the service's generated package; give the implementation a package of its own` + "\n"},
+		{[]string{"skeleton", "-I", testdata, "-out", t.TempDir(), "-impl_package", "github.com/goms-io/goms/internal/gen/testdata/mains", "mains/mains.proto"}, 1,
+			`goms skeleton: mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/internal/gen/testdata/mains" is the service's generated package; give the implementation a package of its own` + "\n"},
 		{[]string{"skeleton", "-I", testdata, "-out", t.TempDir(), "-impl_package", "x.test/impl", "missing.proto"}, 1,
-			"goms skeleton: open ../../testdata/missing.proto: no such file or directory\n"},
+			"goms skeleton: open ../../internal/gen/testdata/missing.proto: no such file or directory\n"},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(tc.args, &stdout, &stderr)

@@ -13,9 +13,13 @@ import (
 
 // The tests here run the real plugin binary the three ways users do: from
 // protoc, from buf generate and from a //go:generate line. Each compares the
-// output with the committed golden files under testdata/.
+// output with the generator's committed golden files (internal/gen/testdata).
 
 const repoRoot = "../.."
+
+// goldensDir holds the generator's golden cases; it is also the proto
+// import path the cases' files are relative to.
+var goldensDir = filepath.Join(repoRoot, "internal", "gen", "testdata")
 
 // pluginBin is protoc-gen-goms, built once by TestMain.
 var pluginBin string
@@ -82,7 +86,7 @@ func command(t *testing.T, dir string, env []string, name string, args ...string
 func compareGoldens(t *testing.T, out string, cases ...string) {
 	t.Helper()
 	for _, c := range cases {
-		goldens, _ := filepath.Glob(filepath.Join(repoRoot, "testdata", c, "*.goms.go"))
+		goldens, _ := filepath.Glob(filepath.Join(goldensDir, c, "*.goms.go"))
 		if len(goldens) == 0 {
 			t.Fatalf("no golden files for case %s", c)
 		}
@@ -119,7 +123,7 @@ func TestVersion(t *testing.T) {
 func TestProtoc(t *testing.T) {
 	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
 	out := t.TempDir()
-	abs, _ := filepath.Abs(filepath.Join(repoRoot, "testdata"))
+	abs, _ := filepath.Abs(goldensDir)
 	msg, err := command(t, ".", nil, protoc,
 		"--plugin=protoc-gen-goms="+pluginBin,
 		"--goms_out="+out, "--goms_opt=module=github.com/goms-io/goms",
@@ -129,7 +133,7 @@ func TestProtoc(t *testing.T) {
 		t.Fatalf("protoc: %v\n%s", err, msg)
 	}
 	compareGoldens(t, out, "echo", "nohttp")
-	if _, err := os.Stat(filepath.Join(out, "testdata/noservice")); err == nil {
+	if _, err := os.Stat(filepath.Join(out, "internal/gen/testdata/noservice")); err == nil {
 		t.Error("protoc-gen-goms wrote output for a file without services")
 	}
 }
@@ -137,7 +141,7 @@ func TestProtoc(t *testing.T) {
 // TestProtocBadParameter checks what a user sees from protoc for a typo.
 func TestProtocBadParameter(t *testing.T) {
 	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
-	abs, _ := filepath.Abs(filepath.Join(repoRoot, "testdata"))
+	abs, _ := filepath.Abs(goldensDir)
 	msg, err := command(t, ".", nil, protoc,
 		"--plugin=protoc-gen-goms="+pluginBin, "--goms_out="+t.TempDir(), "--goms_opt=htp=false",
 		"-I", abs, "-I", googleapis(t), "echo/echo.proto")
@@ -155,8 +159,8 @@ func TestBufGenerate(t *testing.T) {
 	template := filepath.Join(t.TempDir(), "buf.gen.yaml")
 	os.WriteFile(template, []byte(`version: v2
 inputs:
-  - directory: testdata
-    paths: [testdata/echo, testdata/nohttp]
+  - directory: internal/gen/testdata
+    paths: [internal/gen/testdata/echo, internal/gen/testdata/nohttp]
 plugins:
   - local: `+pluginBin+`
     out: `+out+`
@@ -177,7 +181,7 @@ func TestGoGenerate(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	os.Mkdir(out, 0o755)
-	abs, _ := filepath.Abs(filepath.Join(repoRoot, "testdata"))
+	abs, _ := filepath.Abs(goldensDir)
 	src := fmt.Sprintf(`package gen
 
 //go:generate protoc -I %s -I %s --goms_out=%s --goms_opt=module=github.com/goms-io/goms echo/echo.proto

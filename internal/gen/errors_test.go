@@ -15,8 +15,8 @@ func TestGenerationErrors(t *testing.T) {
 	}{
 		{mod + "server_main=cmd", []string{"mains/mains.proto"},
 			`mains/mains.proto: service goms.testdata.mains.GreeterService: parameter server_main needs impl_package, the import path of the package with func NewGreeterService(*goms.Server) (mainspb.GreeterServiceServer, error); add impl_package=<import path>`},
-		{mod + "server_main=cmd,impl_package=github.com/goms-io/goms/testdata/mains", []string{"mains/mains.proto"},
-			`mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/testdata/mains" is the service's generated package; give the implementation a package of its own`},
+		{mod + "server_main=cmd,impl_package=github.com/goms-io/goms/internal/gen/testdata/mains", []string{"mains/mains.proto"},
+			`mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/internal/gen/testdata/mains" is the service's generated package; give the implementation a package of its own`},
 		{mod + "gateway_main=cmd,http=false", []string{"mains/mains.proto"},
 			`parameter gateway_main needs http=true: an HTTP-only gateway serves HTTP routes; drop http=false or gateway_main`},
 		{mod + "server_main=cmd,gateway_main=cmd,impl_package=example.com/impl", []string{"errors/collide.proto"},
@@ -53,7 +53,7 @@ func TestSkeletonErrors(t *testing.T) {
 		want      string
 	}{
 		{"", `mains/mains.proto: service goms.testdata.mains.GreeterService: parameter goms skeleton needs impl_package, the import path of the package with func NewGreeterService(*goms.Server) (mainspb.GreeterServiceServer, error); add impl_package=<import path>`},
-		{"impl_package=github.com/goms-io/goms/testdata/mains", `mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/testdata/mains" is the service's generated package; give the implementation a package of its own`},
+		{"impl_package=github.com/goms-io/goms/internal/gen/testdata/mains", `mains/mains.proto: service goms.testdata.mains.GreeterService: parameter impl_package: "github.com/goms-io/goms/internal/gen/testdata/mains" is the service's generated package; give the implementation a package of its own`},
 	} {
 		resp := Skeleton(newRequest(t, tc.parameter, "mains/mains.proto"))
 		if got := resp.GetError(); got != tc.want {

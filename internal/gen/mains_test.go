@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	mainspb "github.com/goms-io/goms/testdata/mains"
+	mainspb "github.com/goms-io/goms/internal/gen/testdata/mains"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -31,7 +31,7 @@ func TestGeneratedMains(t *testing.T) {
 	}
 	bin := t.TempDir()
 	for _, name := range []string{"greeter-service", "greeter-service-gateway", "internal-service"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(bin, name), "./testdata/mains/cmd/"+name)
+		build := exec.Command("go", "build", "-o", filepath.Join(bin, name), "./internal/gen/testdata/mains/cmd/"+name)
 		build.Dir = repoRoot
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", name, err, out)

@@ -138,7 +138,7 @@ func TestMainsWithoutModule(t *testing.T) {
 		for _, f := range resp.File {
 			names = append(names, f.GetName())
 		}
-		goms := "github.com/goms-io/goms/testdata/mains/mains.goms.go"
+		goms := "github.com/goms-io/goms/internal/gen/testdata/mains/mains.goms.go"
 		if paths == "paths=source_relative" {
 			goms = "mains/mains.goms.go"
 		}

@@ -1,5 +1,6 @@
 // Command benchserver serves the benchmark echo service in one of the
-// set-ups of package bench, for load tests (scripts/load.sh):
+// set-ups of package bench (bench/internal/setup), for load tests
+// (scripts/load.sh):
 //
 //	benchserver -impl goms -grpc-addr 127.0.0.1:0 -http-addr 127.0.0.1:0 -addr-file addrs
 //
@@ -16,21 +17,21 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/goms-io/goms/bench"
+	"github.com/goms-io/goms/bench/internal/setup"
 )
 
 func main() {
-	impls := make([]string, len(bench.Impls))
-	for i, impl := range bench.Impls {
+	impls := make([]string, len(setup.Impls))
+	for i, impl := range setup.Impls {
 		impls[i] = string(impl)
 	}
-	impl := flag.String("impl", string(bench.GoMs), "set-up to serve: "+strings.Join(impls, ", "))
+	impl := flag.String("impl", string(setup.GoMs), "set-up to serve: "+strings.Join(impls, ", "))
 	grpcAddr := flag.String("grpc-addr", "127.0.0.1:0", "gRPC listen address")
 	httpAddr := flag.String("http-addr", "127.0.0.1:0", "HTTP listen address")
 	addrFile := flag.String("addr-file", "", "file to write the listening addresses to once serving (default standard output)")
 	flag.Parse()
 
-	srv, err := bench.Start(bench.Impl(*impl), bench.Addrs{GRPC: *grpcAddr, HTTP: *httpAddr})
+	srv, err := setup.Start(setup.Impl(*impl), setup.Addrs{GRPC: *grpcAddr, HTTP: *httpAddr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchserver:", err)
 		os.Exit(2)
