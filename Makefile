@@ -10,7 +10,7 @@ BUF := go tool -modfile=tools/buf/go.mod buf
 # Golden cases of the generator, one buf.gen.yaml each.
 CASES := $(sort $(wildcard testdata/*/buf.gen.yaml))
 # Where generated code lives (git pathspecs).
-GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)testdata/**/*.go'
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)testdata/**/*.go' ':(glob)bench/size/gen/**'
 # Golden implementation skeletons, case:directory. goms skeleton never
 # overwrites a file, so generate removes them first.
 SKELETONS := mains:testdata/mains/impl names:testdata/names/s
@@ -40,17 +40,20 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench/size too), gofmt, buf lint and buf format
 	go vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
 	$(BUF) lint
 	$(BUF) format -d --exit-code examples/shop/proto
 	$(BUF) format -d --exit-code testdata
+	$(BUF) format -d --exit-code bench/size/proto
+	cd bench/size && go vet ./...
 
 .PHONY: generate
-generate: googleapis ## Regenerate the example's and the golden cases' code
+generate: googleapis ## Regenerate the example's, the golden cases' and bench/size's code
 	$(BUF) generate
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
+	$(BUF) generate --template bench/size/buf.gen.yaml
 	@for s in $(SKELETONS); do c=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
 	  echo "go run ./cmd/goms skeleton -I testdata -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto"; \
 	  go run ./cmd/goms skeleton -I testdata -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto >/dev/null; done
