@@ -83,3 +83,7 @@ instructions: ## Count instructions per call for the per-call comparisons (valgr
 .PHONY: load
 load: googleapis ## Load-test GoMs and the raw baselines with ghz and hey (or wrk); prints QPS, p50, p99
 	scripts/load.sh
+
+.PHONY: size
+size: ## Compare what a minimal one-service binary links: GoMs, grpc-go + grpc-gateway, connect-go + vanguard
+	scripts/size.sh
