@@ -14,7 +14,8 @@ CASES := $(sort $(wildcard $(GOLDENS)/*/buf.gen.yaml))
 FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
 GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
-	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go'
+	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
+	':(glob)bench/size/gen/**'
 # Golden implementation skeletons, case:directory. goms skeleton never
 # overwrites a file, so generate removes them first.
 SKELETONS := mains:$(GOLDENS)/mains/impl names:$(GOLDENS)/names/s
@@ -44,19 +45,22 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench/size too), gofmt, buf lint and buf format
 	go vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
 	$(BUF) lint
 	$(BUF) format -d --exit-code examples/shop/proto
 	$(BUF) format -d --exit-code --path $(FIXTURES)
 	$(BUF) format -d --exit-code $(GOLDENS)
+	$(BUF) format -d --exit-code bench/size/proto
+	cd bench/size && go vet ./...
 
 .PHONY: generate
-generate: googleapis ## Regenerate the example's, the fixtures' and the golden cases' code
+generate: googleapis ## Regenerate the example's, the fixtures', the golden cases' and bench/size's code
 	$(BUF) generate
 	$(BUF) generate --template $(FIXTURES)/buf.gen.yaml
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
+	$(BUF) generate --template bench/size/buf.gen.yaml
 	@for s in $(SKELETONS); do c=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
 	  echo "go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto"; \
 	  go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto >/dev/null; done
@@ -86,3 +90,7 @@ instructions: ## Count instructions per call for the per-call comparisons (valgr
 .PHONY: load
 load: googleapis ## Load-test GoMs and the raw baselines with ghz and hey (or wrk); prints QPS, p50, p99
 	scripts/load.sh
+
+.PHONY: size
+size: ## Compare what a minimal one-service binary links: GoMs, grpc-go + grpc-gateway, connect-go + vanguard
+	scripts/size.sh
