@@ -244,6 +244,49 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("goms: server already started")
 	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.dialClients(); err != nil {
+		return err
+	}
+	if err := s.listen(); err != nil {
+		return err
+	}
+	advertise, err := s.advertised()
+	if err != nil {
+		s.closeAll()
+		return err
+	}
+	unary, stream := s.interceptors()
+	s.startLocal(unary, stream)
+	if s.cfg.Mode.servesGRPC() {
+		s.startGRPC(unary, stream)
+	}
+	if s.cfg.Mode.servesHTTP() {
+		if err := s.startHTTP(ctx); err != nil {
+			s.closeAll()
+			return err
+		}
+	}
+	s.startAdmin()
+	for _, c := range s.dialed {
+		c.Connect()
+	}
+	if err := s.announce(ctx, advertise); err != nil {
+		s.abort()
+		return err
+	}
+	s.started = true
+	s.ready.Store(true)
+	s.publishAddrs()
+	return nil
+}
+
+// check checks the configuration and the services, and loads what they
+// need before anything opens: the TLS certificates and the discovery
+// backend.
+func (s *Server) check() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
@@ -255,9 +298,13 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.tls = tlsCfg
-	if s.discover, err = newDiscovery(s.cfg, s.log); err != nil {
-		return err
-	}
+	s.discover, err = newDiscovery(s.cfg, s.log)
+	return err
+}
+
+// dialClients creates the connections to the services hosted elsewhere:
+// those Conn asked for and those the gateway forwards to.
+func (s *Server) dialClients() error {
 	if s.cfg.Mode.servesHTTP() {
 		// The gateway reaches services hosted elsewhere like any client.
 		for _, svc := range s.services {
@@ -270,28 +317,38 @@ func (s *Server) Start(ctx context.Context) error {
 		s.closeConns()
 		return err
 	}
-	if err := s.listen(); err != nil {
-		return err
+	return nil
+}
+
+// advertised returns the address to register with discovery, "" when
+// there is none to register.
+func (s *Server) advertised() (string, error) {
+	if s.discover == nil || !s.cfg.Mode.servesGRPC() {
+		return "", nil
 	}
-	advertise := ""
-	if s.discover != nil && s.cfg.Mode.servesGRPC() {
-		listening := s.cfg.GRPC.Addr
-		if s.grpcLis != nil {
-			listening = s.grpcLis.Addr().String()
-		} else if s.httpLis != nil {
-			listening = s.httpLis.Addr().String()
-		}
-		if advertise, err = advertiseAddr(s.cfg, listening); err != nil {
-			s.closeAll()
-			return err
-		}
+	listening := s.cfg.GRPC.Addr
+	if s.grpcLis != nil {
+		listening = s.grpcLis.Addr().String()
+	} else if s.httpLis != nil {
+		listening = s.httpLis.Addr().String()
 	}
+	return advertiseAddr(s.cfg, listening)
+}
+
+// interceptors returns the server interceptor chains: GoMs's telemetry,
+// the user's, then panic recovery, innermost.
+func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	unary, stream := s.tel.serverInterceptors(s.log)
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	stream = append(append(stream, s.opts.stream...),
 		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
+	return unary, stream
+}
 
+// startLocal builds the in-process connection to the hosted services,
+// behind [Server.LocalConn] and the gateway.
+func (s *Server) startLocal(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) {
 	var locals []inprocess.Service
 	for _, svc := range s.services {
 		if s.hosted(svc.name()) {
@@ -300,51 +357,46 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	// In-process calls bypass grpc-go's stats handlers, so the tracing
 	// handler runs there as the outermost interceptor.
-	localUnary, localStream := unary, stream
 	if s.trace != nil {
-		localUnary = append([]grpc.UnaryServerInterceptor{s.trace.unary()}, unary...)
-		localStream = append([]grpc.StreamServerInterceptor{s.trace.stream()}, stream...)
+		unary = append([]grpc.UnaryServerInterceptor{s.trace.unary()}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{s.trace.stream()}, stream...)
 	}
-	s.local.conn.Store(inprocess.New(locals, localUnary, localStream))
+	s.local.conn.Store(inprocess.New(locals, unary, stream))
+}
 
-	if s.cfg.Mode.servesGRPC() {
-		s.startGRPC(unary, stream)
+// startAdmin serves the admin endpoints on their own address, if any.
+func (s *Server) startAdmin() {
+	if s.adminLis == nil {
+		return
 	}
-	if s.cfg.Mode.servesHTTP() {
-		if err := s.startHTTP(ctx); err != nil {
-			s.closeAll()
-			return err
+	s.log.Info("serving admin", "addr", s.adminLis.Addr().String())
+	s.adminSrv = s.newHTTPServer(s.adminHandler(http.NotFoundHandler()))
+	s.serve("admin", s.adminLis, s.adminSrv.Serve)
+}
+
+// announce registers the services this server exposes on gRPC with
+// discovery, at advertise; nothing when advertise is "".
+func (s *Server) announce(ctx context.Context, advertise string) error {
+	if advertise == "" {
+		return nil
+	}
+	var names []string
+	for _, svc := range s.services {
+		if s.hosted(svc.name()) && s.cfg.service(svc.name()).GRPC {
+			names = append(names, svc.name())
 		}
 	}
-	if s.adminLis != nil {
-		s.log.Info("serving admin", "addr", s.adminLis.Addr().String())
-		s.adminSrv = s.newHTTPServer(s.adminHandler(http.NotFoundHandler()))
-		s.serve("admin", s.adminLis, s.adminSrv.Serve)
-	}
-	for _, c := range s.dialed {
-		c.Connect()
-	}
-	if advertise != "" {
-		var names []string
-		for _, svc := range s.services {
-			if s.hosted(svc.name()) && s.cfg.service(svc.name()).GRPC {
-				names = append(names, svc.name())
-			}
-		}
-		if err := s.discover.Register(ctx, names, advertise); err != nil {
-			s.abort()
-			return err
-		}
-	}
-	s.started = true
-	s.ready.Store(true)
+	return s.discover.Register(ctx, names, advertise)
+}
+
+// publishAddrs makes the listening addresses readable.
+func (s *Server) publishAddrs() {
 	storeAddr(&s.grpcAddr, s.grpcLis)
 	storeAddr(&s.httpAddr, s.httpLis)
 	if s.cfg.onePort() {
 		storeAddr(&s.grpcAddr, s.httpLis)
 	}
 	storeAddr(&s.adminAddr, s.adminLis)
-	return nil
 }
 
 // checkServices rejects an empty server, duplicate services, services
