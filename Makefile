@@ -7,6 +7,7 @@ MAKEFLAGS += --no-print-directory
 # buf is pinned in its own module (tools/buf/go.mod): its dependencies
 # would move versions in the main go.mod.
 BUF := go tool -modfile=tools/buf/go.mod buf
+STATICCHECK := go tool -modfile=tools/staticcheck/go.mod staticcheck
 # Golden cases of the generator, one buf.gen.yaml each.
 GOLDENS := internal/gen/testdata
 CASES := $(sort $(wildcard $(GOLDENS)/*/buf.gen.yaml))
@@ -47,6 +48,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 .PHONY: lint
 lint: googleapis ## go vet (bench/size too), gofmt, buf lint and buf format
 	go vet ./...
+	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
 	$(BUF) lint
 	$(BUF) format -d --exit-code examples/shop/proto

@@ -3,7 +3,6 @@ package reliability
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -236,9 +235,8 @@ func TestBadInputH2C(t *testing.T) {
 
 // h2cRequest makes one request over cleartext HTTP/2 with prior knowledge.
 func h2cRequest(addr, method, path, body string) (int, string, error) {
-	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}}
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var rd io.Reader
@@ -252,6 +250,9 @@ func h2cRequest(addr, method, path, body string) (int, string, error) {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		return 0, "", fmt.Errorf("answered over %s, want HTTP/2", resp.Proto)
+	}
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, compactJSON(string(data)), nil
 }

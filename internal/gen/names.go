@@ -124,8 +124,7 @@ func free(taken map[string]bool, name string) string {
 // files (all in one Go package).
 func declaredByOtherPlugins(files []*protogen.File, suffix string) map[string]bool {
 	taken := make(map[string]bool)
-	var enum func(e *protogen.Enum)
-	enum = func(e *protogen.Enum) {
+	enum := func(e *protogen.Enum) {
 		taken[e.GoIdent.GoName] = true
 		taken[e.GoIdent.GoName+"_name"] = true
 		taken[e.GoIdent.GoName+"_value"] = true
