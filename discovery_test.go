@@ -31,8 +31,9 @@ func TestDiscoveryNotLinked(t *testing.T) {
 }
 
 // TestOptInDeps checks that package goms links neither the etcd client
-// (and its zap) nor the OpenTelemetry SDK and OTLP exporters: they come
-// only with the opt-in packages goms/etcd and goms/otlp.
+// (and its zap) nor any of OpenTelemetry (API, instrumentation, SDK, OTLP
+// exporters, and the logr they log with): they come only with the opt-in
+// packages goms/etcd, goms/otelgoms and goms/otlp.
 func TestOptInDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/goms-io/goms").Output()
 	if err != nil {
@@ -42,7 +43,7 @@ func TestOptInDeps(t *testing.T) {
 		t.Fatalf("go list -deps printed no grpc:\n%s", out)
 	}
 	for pkg := range strings.FieldsSeq(string(out)) {
-		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters/", "go.opentelemetry.io/proto/otlp"} {
+		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/"} {
 			if strings.HasPrefix(pkg, banned) {
 				t.Errorf("package goms links %s", pkg)
 			}

@@ -28,7 +28,7 @@ import (
 // export (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 // is set, OTEL_SDK_DISABLED is not "true" and OTEL_TRACES_EXPORTER is unset
 // or "otlp") and the program links the exporter, with import _
-// "github.com/goms-io/goms/otlp" (see [RegisterTracerProviderFromEnv]);
+// "github.com/goms-io/goms/otlp" (see [RegisterTracingFromEnv]);
 // spans are flushed when the process stops. Without that import, Main logs
 // a warning naming it and serves without tracing.
 //
@@ -64,19 +64,19 @@ func run(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), st
 	}
 	logger := newLogger(stderr, cfg)
 	base := []Option{WithLogger(logger)}
-	tp, err := tracerFromEnv(context.Background(), lookup, logger)
+	tracing, shutdown, err := tracingFromEnvironment(context.Background(), lookup, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "goms: tracing: %v\n", err)
 		return 2
 	}
-	if tp != nil {
-		base = append(base, WithTracerProvider(tp))
+	if tracing != nil {
+		base = append(base, tracing)
 	}
-	if flusher, ok := tp.(interface{ Shutdown(context.Context) error }); ok {
+	if shutdown != nil {
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := flusher.Shutdown(ctx); err != nil {
+			if err := shutdown(ctx); err != nil {
 				logger.Warn("flushing traces", "err", err)
 			}
 		}()

@@ -14,6 +14,7 @@ import (
 	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/otelgoms"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -456,7 +457,7 @@ func TestHTTPBidiInterleaved(t *testing.T) {
 	front := serveConfig(t, cfg, goms.WithLogger(discardLogger()))
 	// Tracing wraps the HTTP response writer (otelhttp).
 	traced := serveConfig(t, goms.DefaultConfig(), goms.WithLogger(discardLogger()),
-		goms.WithTracerProvider(sdktrace.NewTracerProvider()))
+		otelgoms.WithTracerProvider(sdktrace.NewTracerProvider()))
 	for name, s := range map[string]*goms.Server{"gateway mode": gateway, "http mode": front, "gateway mode, traced": traced} {
 		t.Run(name, func(t *testing.T) { chatInterleaved(t, "http://"+s.HTTPAddr()+"/v1/chat") })
 	}

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -47,7 +46,7 @@ type options struct {
 	grpcOpts []grpc.ServerOption
 	muxOpts  []runtime.ServeMuxOption
 	dialOpts []grpc.DialOption
-	tracer   trace.TracerProvider
+	tracing  Tracing
 }
 
 // WithLogger sets the logger for server events and recovered panics.
@@ -110,14 +109,15 @@ func WithMode(m Mode) MainOption {
 	return mainOptionFunc(func(o *mainOptions) { o.mode = m })
 }
 
-// WithTracerProvider turns on OpenTelemetry tracing with tp: spans for
-// HTTP requests, gRPC calls served (over the network and in-process) and
-// gRPC calls made through [Server.Dial], [Server.LocalConn] and the
-// gateway, with W3C trace context propagated between them. [Main] sets it
-// from the standard OTEL_* environment when the program imports package
-// github.com/goms-io/goms/otlp; without it, tracing is off.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(o *options) { o.tracer = tp })
+// WithTracing turns on tracing with t: [Tracing] says what it instruments.
+// Package github.com/goms-io/goms/otelgoms builds one for OpenTelemetry
+// (otelgoms.WithTracerProvider), and [Main] sets one from the standard
+// OTEL_* environment when the program imports package
+// github.com/goms-io/goms/otlp; without either, tracing is off. A later
+// WithTracing replaces an earlier one; WithTracing(Tracing{}) turns
+// tracing off.
+func WithTracing(t Tracing) Option {
+	return optionFunc(func(o *options) { o.tracing = t })
 }
 
 // WithOptions composes several options into one.

@@ -49,7 +49,7 @@ type Server struct {
 
 	tel      *telemetry
 	discover Discovery // nil: no service discovery
-	trace    *tracing  // nil: tracing off
+	trace    Tracing   // zero: tracing off
 	local    localConn
 	grpcLis  net.Listener
 	httpLis  net.Listener
@@ -81,7 +81,8 @@ func New(cfg Config, opts ...Option) *Server {
 	s := &Server{cfg: cfg, serveErr: make(chan error, 3), tel: newTelemetry()}
 	s.stopping, s.stopNow = context.WithCancel(context.Background())
 	WithOptions(opts...).applyToServer(&s.opts)
-	s.trace = newTracing(s.opts.tracer)
+	s.trace = s.opts.tracing
+	s.tel.traceID = s.trace.TraceID
 	s.log = s.opts.logger
 	if s.log == nil {
 		s.log = slog.Default()
@@ -132,8 +133,8 @@ func (s *Server) observeLocal(conn grpc.ClientConnInterface) grpc.ClientConnInte
 		conn = interceptedConn{conn: conn, unary: s.opts.cunary, stream: s.opts.cstream}
 	}
 	conn = observedConn{conn: conn, m: s.tel.grpcClient}
-	if s.trace != nil {
-		conn = tracedConn{conn: conn, h: s.trace.client}
+	if s.trace.Client != nil {
+		conn = tracedConn{conn: conn, h: s.trace.Client}
 	}
 	return conn
 }
@@ -170,8 +171,8 @@ func (s *Server) dialOptions(extra []grpc.DialOption) ([]grpc.DialOption, error)
 		creds = credentials.NewTLS(tlsCfg)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.tel.clientDialOptions()...)
-	if s.trace != nil {
-		opts = append(opts, grpc.WithStatsHandler(s.trace.client))
+	if s.trace.Client != nil {
+		opts = append(opts, grpc.WithStatsHandler(s.trace.Client))
 	}
 	if len(s.opts.cunary) > 0 {
 		opts = append(opts, grpc.WithChainUnaryInterceptor(s.opts.cunary...))
@@ -357,7 +358,7 @@ func (s *Server) startLocal(unary []grpc.UnaryServerInterceptor, stream []grpc.S
 	}
 	// In-process calls bypass grpc-go's stats handlers, so the tracing
 	// handler runs there as the outermost interceptor.
-	if s.trace != nil {
+	if s.trace.Server != nil {
 		unary = append([]grpc.UnaryServerInterceptor{s.trace.unary()}, unary...)
 		stream = append([]grpc.StreamServerInterceptor{s.trace.stream()}, stream...)
 	}
@@ -477,8 +478,8 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 		grpc.MaxSendMsgSize(s.cfg.GRPC.MaxSendBytes),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 	}, s.opts.grpcOpts...)
-	if s.trace != nil {
-		opts = append(opts, grpc.StatsHandler(s.trace.server))
+	if s.trace.Server != nil {
+		opts = append(opts, grpc.StatsHandler(s.trace.Server))
 	}
 	if s.tls != nil && !s.cfg.onePort() {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
@@ -537,8 +538,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		return err
 	}
 	h = s.tel.instrumentHTTP(h)
-	if s.trace != nil {
-		h = s.trace.httpHandler(h)
+	if s.trace.HTTP != nil {
+		h = s.trace.HTTP(h)
 	}
 	if s.cfg.Admin.Addr == "" {
 		h = s.adminHandler(h)

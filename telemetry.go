@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -28,6 +27,9 @@ type telemetry struct {
 	grpcServer *rpcMetrics
 	grpcClient *rpcMetrics
 	http       *httpMetrics
+	// traceID returns the trace id call logs carry (Tracing.TraceID);
+	// nil: none.
+	traceID func(context.Context) string
 }
 
 func newTelemetry() *telemetry {
@@ -46,13 +48,13 @@ func newTelemetry() *telemetry {
 // through: one that records the call's metrics and writes its log line
 // (one interceptor rather than two, to keep the chain short).
 func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	m := t.grpcServer
+	m, traceID := t.grpcServer, t.traceID
 	return []grpc.UnaryServerInterceptor{
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 				mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
 				resp, err := handler(ctx, req)
 				mm.done(start, err)
-				logCall(ctx, log, info.FullMethod, start, err)
+				logCall(ctx, log, traceID, info.FullMethod, start, err)
 				return resp, err
 			},
 		}, []grpc.StreamServerInterceptor{
@@ -61,20 +63,20 @@ func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInte
 				mm, start := m.begin(serverTransport(ctx), info.FullMethod, streamKind(info.IsClientStream, info.IsServerStream))
 				err := handler(srv, ss)
 				mm.done(start, err)
-				logCall(ctx, log, info.FullMethod, start, err)
+				logCall(ctx, log, traceID, info.FullMethod, start, err)
 				return err
 			},
 		}
 }
 
 // logCall writes the one line a call gets: method, code, duration, peer
-// and trace id, at a level set by the code (as go-grpc-middleware's
-// DefaultServerCodeToLevel: client errors at INFO, WARN for codes that
-// suggest trouble, ERROR for server faults). It costs nothing when the
-// level is disabled. (go-grpc-middleware's logging interceptor builds its
+// and trace id (from traceID, which may be nil), at a level set by the
+// code (as go-grpc-middleware's DefaultServerCodeToLevel: client errors at
+// INFO, WARN for codes that suggest trouble, ERROR for server faults). It
+// costs nothing when the level is disabled. (go-grpc-middleware's logging interceptor builds its
 // fields for two events per call before the level is checked: about 90
 // allocations per call even with logging off.)
-func logCall(ctx context.Context, l *slog.Logger, method string, start time.Time, err error) {
+func logCall(ctx context.Context, l *slog.Logger, traceID func(context.Context) string, method string, start time.Time, err error) {
 	code := status.Code(err)
 	level := callLevel(code)
 	if !l.Enabled(ctx, level) {
@@ -88,8 +90,10 @@ func logCall(ctx context.Context, l *slog.Logger, method string, start time.Time
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 	}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+	if traceID != nil {
+		if id := traceID(ctx); id != "" {
+			attrs = append(attrs, slog.String("trace_id", id))
+		}
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))

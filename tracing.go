@@ -10,64 +10,49 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
 )
 
-// tracing is the OpenTelemetry wiring of a Server: otelgrpc's stats
-// handlers on the gRPC server and on the connections the server dials,
-// otelhttp on the HTTP gateway, and the same handlers run by hand around
-// in-process calls, which grpc-go's stats machinery never sees.
-type tracing struct {
-	server, client stats.Handler
-	tp             trace.TracerProvider
-	propagator     propagation.TextMapPropagator
-}
-
-// w3c is the default propagator: W3C trace context and baggage.
-var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-
-// newTracing returns the wiring for tp, or nil when tp is nil: tracing is
-// then off and costs nothing.
-func newTracing(tp trace.TracerProvider) *tracing {
-	if tp == nil {
-		return nil
-	}
-	opts := []otelgrpc.Option{otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(w3c)}
-	return &tracing{
-		server:     otelgrpc.NewServerHandler(opts...),
-		client:     otelgrpc.NewClientHandler(opts...),
-		tp:         tp,
-		propagator: w3c,
-	}
-}
-
-// httpHandler traces the HTTP requests next serves, continuing the
-// caller's trace from its traceparent header.
-func (t *tracing) httpHandler(next http.Handler) http.Handler {
-	return otelhttp.NewHandler(next, "http.server",
-		otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "HTTP " + r.Method }))
+// Tracing instruments a [Server]'s calls for a tracing system; [WithTracing]
+// installs it. GoMs links no tracing system of its own: package
+// github.com/goms-io/goms/otelgoms builds a Tracing for OpenTelemetry. A
+// nil field leaves its part untraced; the zero Tracing turns tracing off,
+// which costs nothing.
+type Tracing struct {
+	// Server is the grpc-go stats handler of the calls the Server serves:
+	// installed on the gRPC server (grpc.StatsHandler) for calls over the
+	// network, and run by the Server around each in-process call, which
+	// grpc-go's stats machinery never sees, as the outermost interceptor.
+	Server stats.Handler
+	// Client is the stats handler of the calls made through
+	// [Server.Conn], [Server.LocalConn], [Server.Dial] and the gateway:
+	// installed on dialled connections (grpc.WithStatsHandler) and run
+	// around in-process calls.
+	Client stats.Handler
+	// HTTP wraps the HTTP gateway's handler, to trace HTTP requests.
+	HTTP func(http.Handler) http.Handler
+	// TraceID returns the id of the trace ctx belongs to, which the log
+	// line of a call then carries; "" when there is none.
+	TraceID func(ctx context.Context) string
 }
 
 // unary and stream are the server-side stats handler as interceptors, for
 // in-process calls.
-func (t *tracing) unary() grpc.UnaryServerInterceptor {
+func (t Tracing) unary() grpc.UnaryServerInterceptor {
+	h := t.Server
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, end := beginRPC(ctx, t.server, info.FullMethod, false, false, false)
+		ctx, end := beginRPC(ctx, h, info.FullMethod, false, false, false)
 		resp, err := handler(ctx, req)
 		end(err)
 		return resp, err
 	}
 }
 
-func (t *tracing) stream() grpc.StreamServerInterceptor {
+func (t Tracing) stream() grpc.StreamServerInterceptor {
+	h := t.Server
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, end := beginRPC(ss.Context(), t.server, info.FullMethod, false, info.IsClientStream, info.IsServerStream)
+		ctx, end := beginRPC(ss.Context(), h, info.FullMethod, false, info.IsClientStream, info.IsServerStream)
 		err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
 		end(err)
 		return err
@@ -97,9 +82,9 @@ type contextStream struct {
 func (s *contextStream) Context() context.Context { return s.ctx }
 
 // tracedConn runs the client-side stats handler around calls on an
-// in-process connection: it starts the client span and injects the trace
-// context into the outgoing metadata, which the in-process server side
-// extracts.
+// in-process connection (OpenTelemetry's starts the client span and
+// injects the trace context into the outgoing metadata, which the
+// in-process server side extracts).
 type tracedConn struct {
 	conn grpc.ClientConnInterface
 	h    stats.Handler
@@ -145,28 +130,27 @@ func (s *tracedStream) RecvMsg(m any) error {
 
 var (
 	tracingMu      sync.Mutex
-	tracingFromEnv func(context.Context, func(string) (string, bool)) (trace.TracerProvider, error)
+	tracingFromEnv func(context.Context, func(string) (string, bool)) (Option, func(context.Context) error, error)
 )
 
-// RegisterTracerProviderFromEnv installs how [Main] builds a tracer
-// provider from the standard OpenTelemetry environment. When that
-// environment asks for OTLP export (see [Main]), Main calls fromEnv with
-// its lookup of environment variables and serves with the provider it
-// returns ([WithTracerProvider]); if the provider has a method
-// Shutdown(context.Context) error, Main calls it when the process stops,
-// which flushes pending spans. An error stops Main, with exit status 2.
-// The package github.com/goms-io/goms/otlp calls it from its init
-// function, so that importing it (import _ "github.com/goms-io/goms/otlp")
-// turns OTLP export on. RegisterTracerProviderFromEnv panics if fromEnv is
-// nil or if it is called twice.
-func RegisterTracerProviderFromEnv(fromEnv func(ctx context.Context, lookup func(string) (string, bool)) (trace.TracerProvider, error)) {
+// RegisterTracingFromEnv installs how [Main] sets up tracing from the
+// standard OpenTelemetry environment. When that environment asks for OTLP
+// export (see [Main]), Main calls fromEnv with its lookup of environment
+// variables and serves with the [Option] it returns (such as one from
+// [WithTracing]); when the returned shutdown is not nil, Main calls it
+// when the process stops, to flush pending spans. An error stops Main,
+// with exit status 2. The package github.com/goms-io/goms/otlp calls it
+// from its init function, so that importing it (import _
+// "github.com/goms-io/goms/otlp") turns OTLP export on.
+// RegisterTracingFromEnv panics if fromEnv is nil or if it is called twice.
+func RegisterTracingFromEnv(fromEnv func(ctx context.Context, lookup func(string) (string, bool)) (opt Option, shutdown func(context.Context) error, err error)) {
 	tracingMu.Lock()
 	defer tracingMu.Unlock()
 	if fromEnv == nil {
-		panic("goms: RegisterTracerProviderFromEnv(nil)")
+		panic("goms: RegisterTracingFromEnv(nil)")
 	}
 	if tracingFromEnv != nil {
-		panic("goms: RegisterTracerProviderFromEnv called twice")
+		panic("goms: RegisterTracingFromEnv called twice")
 	}
 	tracingFromEnv = fromEnv
 }
@@ -190,22 +174,23 @@ func otlpRequested(lookup func(string) (string, bool)) string {
 	return ""
 }
 
-// tracerFromEnv returns the tracer provider the environment asks for, nil
-// when it asks for none. Without a registered provider (the program lacks
-// package goms/otlp), it warns on log and returns nil: the OTEL_* variables
-// are often set for every process of a deployment, and tracing is not a
-// reason to refuse to serve.
-func tracerFromEnv(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger) (trace.TracerProvider, error) {
+// tracingFromEnvironment returns the tracing option the environment asks
+// for and the func that flushes it, nil and nil when it asks for none.
+// Without a registered setup (the program lacks package goms/otlp), it
+// warns on log and returns nils: the OTEL_* variables are often set for
+// every process of a deployment, and tracing is not a reason to refuse to
+// serve.
+func tracingFromEnvironment(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger) (Option, func(context.Context) error, error) {
 	key := otlpRequested(lookup)
 	if key == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	tracingMu.Lock()
 	fromEnv := tracingFromEnv
 	tracingMu.Unlock()
 	if fromEnv == nil {
 		log.Warn(key + " is set, but this program has no OTLP exporter; tracing is off: add the blank import github.com/goms-io/goms/otlp to the main package")
-		return nil, nil
+		return nil, nil, nil
 	}
 	return fromEnv(ctx, lookup)
 }

@@ -11,21 +11,21 @@ import (
 	"strings"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/otelgoms"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 )
 
 func init() {
-	goms.RegisterTracerProviderFromEnv(func(ctx context.Context, lookup func(string) (string, bool)) (trace.TracerProvider, error) {
+	goms.RegisterTracingFromEnv(func(ctx context.Context, lookup func(string) (string, bool)) (goms.Option, func(context.Context) error, error) {
 		tp, err := fromEnv(ctx, lookup)
 		if err != nil {
-			return nil, err // not a typed nil in the interface
+			return nil, nil, err
 		}
-		return tp, nil
+		return otelgoms.WithTracerProvider(tp), tp.Shutdown, nil
 	})
 }
 

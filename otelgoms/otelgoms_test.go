@@ -1,7 +1,10 @@
-package goms_test
+package otelgoms_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,8 @@ import (
 	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/testutil"
+	"github.com/goms-io/goms/otelgoms"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -20,7 +25,7 @@ import (
 func TestTracingChain(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
-	withTracing := goms.WithTracerProvider(tp)
+	withTracing := otelgoms.WithTracerProvider(tp)
 
 	backendCfg := goms.DefaultConfig()
 	backendCfg.Mode = goms.ModeGRPC
@@ -90,4 +95,69 @@ func TestTracingChain(t *testing.T) {
 	if strings.Join(chain, "\n") != strings.Join(want, "\n") {
 		t.Errorf("span chain (leaf first):\n%s\nwant:\n%s\nall spans: %d", strings.Join(chain, "\n"), strings.Join(want, "\n"), len(spans))
 	}
+}
+
+// TestTraceIDInLogs checks that the log line of a traced call carries the
+// id of the caller's trace.
+func TestTraceIDInLogs(t *testing.T) {
+	var logs testutil.SyncBuffer
+	s := serveConfig(t, goms.DefaultConfig(),
+		otelgoms.WithTracerProvider(sdktrace.NewTracerProvider()),
+		goms.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp, body := do(t, "GET", "http://"+s.HTTPAddr()+"/v1/echo/logged", "", nil,
+		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	if resp.StatusCode != 200 || body != `{"message":"logged"}` {
+		t.Fatalf("GET = %d %s", resp.StatusCode, body)
+	}
+	var call string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "msg=call ") {
+			call = line
+		}
+	}
+	if !strings.Contains(call, " trace_id="+traceID) {
+		t.Errorf("call log line %q lacks trace_id=%s; all logs:\n%s", call, traceID, logs.String())
+	}
+}
+
+// serveConfig starts a Server for cfg, with the echo service, on free
+// ports, and stops it when the test ends.
+func serveConfig(t *testing.T, cfg goms.Config, opts ...goms.Option) *goms.Server {
+	t.Helper()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	s := goms.New(cfg, opts...)
+	echo.RegisterEchoService(s, &echotest.Server{})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s
+}
+
+// do sends a request with the given header pairs and returns the response
+// and its body, compacted if JSON.
+func do(t *testing.T, method, url, contentType string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, testutil.CompactJSON(string(data))
 }
