@@ -40,7 +40,7 @@ done
 
 impls="goms grpcgateway connect"
 declare -A serves=(
-  [goms]='gRPC + HTTP gateway, GoMs defaults (`goms.Main`): health, reflection, Prometheus metrics, `/healthz` `/readyz` `/metrics`, logging and recovery interceptors; OTLP tracing and etcd discovery linked, off unless configured'
+  [goms]='gRPC + HTTP gateway, GoMs defaults (`goms.Main`): health, reflection, Prometheus metrics, `/healthz` `/readyz` `/metrics`, logging and recovery interceptors; tracing and etcd discovery are opt-in packages, not linked'
   [grpcgateway]='gRPC + HTTP (grpc-gateway over a loopback `grpc.ClientConn`): health, reflection; no metrics, no interceptors'
   [connect]='gRPC (h2c), gRPC-Web, Connect + HTTP/JSON (vanguard), one port: health (grpchealth), reflection (grpcreflect); no metrics, no interceptors'
 )

@@ -2,8 +2,9 @@
 // the echo service registered with goms.Main and GoMs's defaults, so gRPC
 // (health and reflection included) on -grpc-addr and the HTTP gateway
 // (with /healthz, /readyz and /metrics) on -http-addr, Prometheus metrics,
-// slog logging and recovery on every call, and the configuration, tracing
-// and service discovery code goms.Main carries.
+// slog logging and recovery on every call, and the configuration code
+// goms.Main carries. Tracing (otelgoms, otlp) and etcd discovery are opt-in
+// packages this binary does not import.
 package main
 
 import (
