@@ -7,6 +7,11 @@ MAKEFLAGS += --no-print-directory
 # buf is pinned in its own module (tools/buf/go.mod): its dependencies
 # would move versions in the main go.mod.
 BUF := go tool -modfile=tools/buf/go.mod buf
+# The other tools are pinned in modules under tools/ too, so that the
+# library's go.mod holds only what it imports: the code generators
+# buf.gen.yaml runs in tools/protoc, grpcurl, grpc-health-probe and hey in
+# tools/clients, benchstat in tools/benchstat. Run one with
+# go tool -modfile=tools/<module>/go.mod <tool>.
 # Golden cases of the generator, one buf.gen.yaml each.
 CASES := $(sort $(wildcard testdata/*/buf.gen.yaml))
 # Where generated code lives (git pathspecs).

@@ -156,11 +156,17 @@ func buildCorpusRequest(root string) (*pluginpb.CodeGeneratorRequest, int, []str
 	return req, services, noHTTP, nil
 }
 
-// pluginBinary builds a plugin of the main module into .tmp/corpus/bin.
+// pluginBinary builds a plugin into .tmp/corpus/bin: this repository's
+// own from the main module, the others from tools/protoc/go.mod, which pins
+// the versions buf.gen.yaml runs.
 func pluginBinary(tb testing.TB, pkg string) string {
 	tb.Helper()
 	bin, _ := filepath.Abs(filepath.Join(repoRoot, ".tmp", "corpus", "bin", path.Base(pkg)))
-	build := exec.Command("go", "build", "-o", bin, pkg)
+	args := []string{"build", "-o", bin, pkg}
+	if !strings.HasPrefix(pkg, "github.com/goms-io/goms/") {
+		args = append([]string{"build", "-modfile=tools/protoc/go.mod"}, args[1:]...)
+	}
+	build := exec.Command("go", args...)
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)

@@ -338,16 +338,26 @@ func TestREADMECalls(t *testing.T) {
 	if len(calls) < 5 {
 		t.Fatalf("found %d curl/grpcurl commands in README.md, want the quickstart's", len(calls))
 	}
+	// The README tells how to run the pinned grpcurl and grpc-health-probe,
+	// which is how this test runs them.
+	const pinned = "go tool -modfile=tools/clients/go.mod "
+	for _, tool := range []string{"grpcurl", "grpc-health-probe"} {
+		if !strings.Contains(string(readme), "`"+pinned+tool+" …`") {
+			t.Errorf("README.md does not say how to run the pinned %s: `%s%s …`", tool, pinned, tool)
+		}
+	}
 	p := startShop(t, "gateway")
 	for _, call := range calls {
 		t.Run(call, func(t *testing.T) {
 			cmdline := strings.NewReplacer("127.0.0.1:8080", p.HTTPAddr, "127.0.0.1:42001", p.GRPCAddr).Replace(call)
 			if strings.HasPrefix(cmdline, "grpcurl ") || strings.HasPrefix(cmdline, "grpc-health-probe ") {
-				cmdline = "go tool " + cmdline
+				cmdline = pinned + cmdline
 			} else {
 				cmdline = strings.Replace(cmdline, "curl ", "curl -sS ", 1)
 			}
-			out, err := exec.Command("bash", "-c", cmdline).CombinedOutput()
+			cmd := exec.Command("bash", "-c", cmdline)
+			cmd.Dir = "../../../.." // the repository's root, where the README's commands run
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", cmdline, err, out)
 			}
