@@ -24,17 +24,18 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// shopBin is the example binary, built once by TestMain.
-var shopBin string
+// shopBin returns the example binary, built by the first test that needs
+// it (testutil.Binary) and removed by TestMain.
+func shopBin(t testing.TB) string { return testutil.Binary(t, ".") }
 
-func TestMain(m *testing.M) { testutil.BuildAndRun(m, ".", &shopBin) }
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // startShop starts the shop with args on free ports and waits until it
 // serves what its mode serves. Cleanup stops it with SIGTERM and requires
 // exit status 0.
 func startShop(t *testing.T, mode string, args ...string) *testutil.Process {
 	t.Helper()
-	p := testutil.StartProcess(t, shopBin, nil, mode, args...)
+	p := testutil.StartProcess(t, shopBin(t), nil, mode, args...)
 	t.Cleanup(func() {
 		select {
 		case <-p.Done: // stopped or killed by the test
@@ -292,7 +293,7 @@ func TestStartErrors(t *testing.T) {
 			"gRPC server: listen on no-such-host.invalid:1: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(shopBin, tc.args...)
+			cmd := exec.Command(shopBin(t), tc.args...)
 			cmd.Env = append(os.Environ(), tc.env...)
 			var out bytes.Buffer
 			cmd.Stderr = &out
