@@ -7,6 +7,11 @@ MAKEFLAGS += --no-print-directory
 # buf is pinned in its own module (tools/buf/go.mod): its dependencies
 # would move versions in the main go.mod.
 BUF := go tool -modfile=tools/buf/go.mod buf
+# The other tools are pinned in modules under tools/ too, so that the
+# library's go.mod holds only what it imports: the code generators
+# buf.gen.yaml runs in tools/protoc, grpcurl, grpc-health-probe and hey in
+# tools/clients, benchstat in tools/benchstat, staticcheck in
+# tools/staticcheck. Run one with go tool -modfile=tools/<module>/go.mod <tool>.
 STATICCHECK := go tool -modfile=tools/staticcheck/go.mod staticcheck
 # Golden cases of the generator, one buf.gen.yaml each.
 GOLDENS := internal/gen/testdata
@@ -46,7 +51,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench/size too), gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench/size too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi

@@ -400,7 +400,7 @@ func shopCalls(conn *grpc.ClientConn, base string) []call {
 // TestDrainExample drains the example shop in gateway mode under load.
 func TestDrainExample(t *testing.T) {
 	admin := testutil.FreeAddr(t)
-	p := startProc(t, shopBin, "gateway", "-admin-addr", admin, "-shutdown-grace", "20s")
+	p := startProc(t, shopBin(t), "gateway", "-admin-addr", admin, "-shutdown-grace", "20s")
 	calls := shopCalls(dialGRPC(t, p.GRPCAddr), "http://"+p.HTTPAddr)
 	r := pollReadiness("http://" + admin + "/readyz")
 	var c tally
@@ -420,8 +420,8 @@ func TestDrainExample(t *testing.T) {
 // the front answers the requests the backend refuses with 503 UNAVAILABLE
 // naming the refused connection.
 func TestDrainBehindHTTPMode(t *testing.T) {
-	backend := startProc(t, shopBin, "grpc", "-shutdown-grace", "20s")
-	front := startProc(t, shopBin, "http", "-upstream", backend.GRPCAddr, "-client-call-timeout", "5s")
+	backend := startProc(t, shopBin(t), "grpc", "-shutdown-grace", "20s")
+	front := startProc(t, shopBin(t), "http", "-upstream", backend.GRPCAddr, "-client-call-timeout", "5s")
 	var calls []call
 	for _, cl := range shopCalls(nil, "http://"+front.HTTPAddr) {
 		do := cl.do

@@ -134,9 +134,11 @@ func dialGRPC(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientCo
 
 // The process tests run real processes: this test binary re-executed with
 // GOMS_TEST_SERVE set (the echo and types services under goms.Main), and
-// the example shop, built once by TestMain.
+// the example shop, built by the first test that needs it (shopBin).
 
-var shopBin string
+// shopBin returns the example shop's binary (testutil.Binary), removed by
+// TestMain.
+func shopBin(t testing.TB) string { return testutil.Binary(t, "../examples/shop/cmd/shop") }
 
 func TestMain(m *testing.M) {
 	if os.Getenv("GOMS_TEST_SERVE") != "" {
@@ -146,7 +148,7 @@ func TestMain(m *testing.M) {
 		})
 		return
 	}
-	testutil.BuildAndRun(m, "../examples/shop/cmd/shop", &shopBin)
+	testutil.Main(m)
 }
 
 // syncBuffer is testutil.SyncBuffer.

@@ -48,7 +48,8 @@ table() { # title, benchstat args...
   echo
   echo "### $title"
   echo
-  go tool benchstat "$@" "$out"
+  # benchstat is pinned in its own module (tools/benchstat/go.mod).
+  go tool -modfile=tools/benchstat/go.mod benchstat "$@" "$out"
 }
 
 table "Unary gRPC over loopback: bare grpc.Server vs GoMs (default interceptors)" \

@@ -38,7 +38,8 @@ ports=${LOAD_PORT_BASE:-$((ephemeral_low - 100))}
 # ghz is pinned in its own module (tools/ghz/go.mod): its dependencies
 # would move versions in the main go.mod.
 ghz=$(go tool -modfile=tools/ghz/go.mod -n ghz)
-hey=$(go tool -n hey)
+# hey is pinned with the other clients in tools/clients/go.mod.
+hey=$(go tool -modfile=tools/clients/go.mod -n hey)
 wrk=$(command -v wrk || true)
 
 message=$(printf 'm%.0s' $(seq 100))

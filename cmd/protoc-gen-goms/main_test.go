@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/goms-io/goms/internal/testutil"
 )
 
 // The tests here run the real plugin binary the three ways users do: from
@@ -21,26 +23,12 @@ const repoRoot = "../.."
 // import path the cases' files are relative to.
 var goldensDir = filepath.Join(repoRoot, "internal", "gen", "testdata")
 
-// pluginBin is protoc-gen-goms, built once by TestMain.
-var pluginBin string
+// pluginBin returns the protoc-gen-goms binary, built by the first test
+// that needs it (testutil.Binary) and removed by TestMain. It is alone in
+// its directory.
+func pluginBin(t testing.TB) string { return testutil.Binary(t, ".") }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "protoc-gen-goms")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginBin = filepath.Join(dir, "protoc-gen-goms")
-	build := exec.Command("go", "build", "-o", pluginBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build protoc-gen-goms:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // needTool skips a test when an external tool is missing, unless
 // GOMS_REQUIRE_TOOLS is set (as .ci/run does), where it fails instead.
@@ -114,7 +102,7 @@ func withoutCompilerVersion(b []byte) []byte {
 }
 
 func TestVersion(t *testing.T) {
-	out, err := command(t, ".", nil, pluginBin, "-version")
+	out, err := command(t, ".", nil, pluginBin(t), "-version")
 	if err != nil || out != "protoc-gen-goms v0.1.0\n" {
 		t.Fatalf("-version: %q, %v", out, err)
 	}
@@ -125,7 +113,7 @@ func TestProtoc(t *testing.T) {
 	out := t.TempDir()
 	abs, _ := filepath.Abs(goldensDir)
 	msg, err := command(t, ".", nil, protoc,
-		"--plugin=protoc-gen-goms="+pluginBin,
+		"--plugin=protoc-gen-goms="+pluginBin(t),
 		"--goms_out="+out, "--goms_opt=module=github.com/goms-io/goms",
 		"-I", abs, "-I", googleapis(t),
 		"echo/echo.proto", "nohttp/nohttp.proto", "noservice/noservice.proto")
@@ -143,7 +131,7 @@ func TestProtocBadParameter(t *testing.T) {
 	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
 	abs, _ := filepath.Abs(goldensDir)
 	msg, err := command(t, ".", nil, protoc,
-		"--plugin=protoc-gen-goms="+pluginBin, "--goms_out="+t.TempDir(), "--goms_opt=htp=false",
+		"--plugin=protoc-gen-goms="+pluginBin(t), "--goms_out="+t.TempDir(), "--goms_opt=htp=false",
 		"-I", abs, "-I", googleapis(t), "echo/echo.proto")
 	want := `--goms_out: unknown parameter "htp"; accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code`
 	if err == nil || !strings.Contains(msg, want) {
@@ -162,7 +150,7 @@ inputs:
   - directory: internal/gen/testdata
     paths: [internal/gen/testdata/echo, internal/gen/testdata/nohttp]
 plugins:
-  - local: `+pluginBin+`
+  - local: `+pluginBin(t)+`
     out: `+out+`
     opt: module=github.com/goms-io/goms
 `), 0o644)
@@ -187,7 +175,7 @@ func TestGoGenerate(t *testing.T) {
 //go:generate protoc -I %s -I %s --goms_out=%s --goms_opt=module=github.com/goms-io/goms echo/echo.proto
 `, abs, googleapis(t), out)
 	os.WriteFile(filepath.Join(dir, "gen.go"), []byte(src), 0o644)
-	path := filepath.Dir(pluginBin) + string(os.PathListSeparator) + os.Getenv("PATH")
+	path := filepath.Dir(pluginBin(t)) + string(os.PathListSeparator) + os.Getenv("PATH")
 	msg, err := command(t, dir, []string{"PATH=" + path, "GOFLAGS=", "GO111MODULE=off"}, "go", "generate", "gen.go")
 	if err != nil {
 		t.Fatalf("go generate: %v\n%s", err, msg)

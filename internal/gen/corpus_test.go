@@ -156,11 +156,18 @@ func buildCorpusRequest(root string) (*pluginpb.CodeGeneratorRequest, int, []str
 	return req, services, noHTTP, nil
 }
 
-// pluginBinary builds a plugin of the main module into .tmp/corpus/bin.
+// pluginBinary builds a plugin into a temporary directory of tb's (not a
+// shared one, so that concurrent test runs do not overwrite each other's
+// binaries): this repository's own from the main module, the others from
+// tools/protoc/go.mod, which pins the versions buf.gen.yaml runs.
 func pluginBinary(tb testing.TB, pkg string) string {
 	tb.Helper()
-	bin, _ := filepath.Abs(filepath.Join(repoRoot, ".tmp", "corpus", "bin", path.Base(pkg)))
-	build := exec.Command("go", "build", "-o", bin, pkg)
+	bin := filepath.Join(tb.TempDir(), path.Base(pkg))
+	args := []string{"build", "-o", bin, pkg}
+	if !strings.HasPrefix(pkg, "github.com/goms-io/goms/") {
+		args = append([]string{"build", "-modfile=tools/protoc/go.mod"}, args[1:]...)
+	}
+	build := exec.Command("go", args...)
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -189,8 +196,9 @@ func runPlugin(tb testing.TB, bin string, req []byte) *pluginpb.CodeGeneratorRes
 }
 
 // TestCorpus generates the corpus with protoc-gen-go, protoc-gen-go-grpc,
-// protoc-gen-grpc-gateway and protoc-gen-goms, and
-// compiles all of it in a module under .tmp/corpus/mod that uses this
+// protoc-gen-grpc-gateway and protoc-gen-goms, and compiles all of it in a
+// temporary module of its own (so that concurrent test runs do not clobber
+// each other's; kept and logged when the test fails) that uses this
 // repository through a replace directive.
 func TestCorpus(t *testing.T) {
 	if testing.Short() {
@@ -204,8 +212,17 @@ func TestCorpus(t *testing.T) {
 	withHTTP.FileToGenerate = slices.DeleteFunc(slices.Clone(req.FileToGenerate), func(f string) bool { return slices.Contains(noHTTP, f) })
 	withoutHTTP := proto.CloneOf(req)
 	withoutHTTP.FileToGenerate = noHTTP
-	modDir, _ := filepath.Abs(filepath.Join(repoRoot, ".tmp", "corpus", "mod"))
-	os.RemoveAll(modDir)
+	modDir, err := os.MkdirTemp("", "goms-corpus-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the generated corpus module is kept in %s", modDir)
+			return
+		}
+		os.RemoveAll(modDir)
+	})
 	written := make(map[string]int)
 	// Register<Svc>HandlerClient functions the gateway declares, and those
 	// protoc-gen-goms refers to: they must be the same set.
@@ -256,7 +273,9 @@ func TestCorpus(t *testing.T) {
 	}
 	writeCorpusModule(t, modDir)
 	start := time.Now()
-	build := exec.Command("go", "build", "./...")
+	// -trimpath keeps the module's temporary directory out of the build
+	// cache's keys, so an unchanged corpus compiles from the cache.
+	build := exec.Command("go", "build", "-trimpath", "./...")
 	build.Dir = modDir
 	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOPROXY=off")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -59,7 +59,8 @@ func caseParameter(t *testing.T, dir string) (parameter, out string) {
 		t.Fatalf("%s/buf.gen.yaml: %v", dir, err)
 	}
 	for _, p := range tmpl.Plugins {
-		if !slices.Contains(p.Local, "protoc-gen-goms") {
+		// [go, run, ./cmd/protoc-gen-goms]
+		if !slices.ContainsFunc(p.Local, func(arg string) bool { return path.Base(arg) == "protoc-gen-goms" }) {
 			continue
 		}
 		var opts []string

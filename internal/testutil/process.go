@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -146,39 +145,4 @@ func Get(t testing.TB, url string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
-}
-
-// BuildAndRun serves as TestMain for tests that run a program. It builds
-// the main package in dir (with -race when the tests run with the race
-// detector) into a temporary directory, sets *bin to the binary's path,
-// runs m's tests, removes the binary and exits with the tests' status. If
-// the build fails, the go command's output is on os.Stderr and BuildAndRun
-// exits with status 1.
-func BuildAndRun(m *testing.M, dir string, bin *string) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	name := filepath.Base(abs)
-	tmp, err := os.MkdirTemp("", "goms-test-"+name)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	*bin = filepath.Join(tmp, name)
-	args := []string{"build", "-o", *bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, dir)...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(tmp)
-		fmt.Fprintf(os.Stderr, "build %s: %v\n", name, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
 }

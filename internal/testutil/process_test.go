@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		fakeServer(code)
 		return
 	}
-	os.Exit(m.Run())
+	Main(m)
 }
 
 func fakeServer(code string) {

@@ -24,17 +24,18 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// shopBin is the example binary, built once by TestMain.
-var shopBin string
+// shopBin returns the example binary, built by the first test that needs
+// it (testutil.Binary) and removed by TestMain.
+func shopBin(t testing.TB) string { return testutil.Binary(t, ".") }
 
-func TestMain(m *testing.M) { testutil.BuildAndRun(m, ".", &shopBin) }
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // startShop starts the shop with args on free ports and waits until it
 // serves what its mode serves. Cleanup stops it with SIGTERM and requires
 // exit status 0.
 func startShop(t *testing.T, mode string, args ...string) *testutil.Process {
 	t.Helper()
-	p := testutil.StartProcess(t, shopBin, nil, mode, args...)
+	p := testutil.StartProcess(t, shopBin(t), nil, mode, args...)
 	t.Cleanup(func() {
 		select {
 		case <-p.Done: // stopped or killed by the test
@@ -292,7 +293,7 @@ func TestStartErrors(t *testing.T) {
 			"gRPC server: listen on no-such-host.invalid:1: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(shopBin, tc.args...)
+			cmd := exec.Command(shopBin(t), tc.args...)
 			cmd.Env = append(os.Environ(), tc.env...)
 			var out bytes.Buffer
 			cmd.Stderr = &out
@@ -338,16 +339,26 @@ func TestREADMECalls(t *testing.T) {
 	if len(calls) < 5 {
 		t.Fatalf("found %d curl/grpcurl commands in README.md, want the quickstart's", len(calls))
 	}
+	// The README tells how to run the pinned grpcurl and grpc-health-probe,
+	// which is how this test runs them.
+	const pinned = "go tool -modfile=tools/clients/go.mod "
+	for _, tool := range []string{"grpcurl", "grpc-health-probe"} {
+		if !strings.Contains(string(readme), "`"+pinned+tool+" …`") {
+			t.Errorf("README.md does not say how to run the pinned %s: `%s%s …`", tool, pinned, tool)
+		}
+	}
 	p := startShop(t, "gateway")
 	for _, call := range calls {
 		t.Run(call, func(t *testing.T) {
 			cmdline := strings.NewReplacer("127.0.0.1:8080", p.HTTPAddr, "127.0.0.1:42001", p.GRPCAddr).Replace(call)
 			if strings.HasPrefix(cmdline, "grpcurl ") || strings.HasPrefix(cmdline, "grpc-health-probe ") {
-				cmdline = "go tool " + cmdline
+				cmdline = pinned + cmdline
 			} else {
 				cmdline = strings.Replace(cmdline, "curl ", "curl -sS ", 1)
 			}
-			out, err := exec.Command("bash", "-c", cmdline).CombinedOutput()
+			cmd := exec.Command("bash", "-c", cmdline)
+			cmd.Dir = "../../../.." // the repository's root, where the README's commands run
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", cmdline, err, out)
 			}
