@@ -37,6 +37,7 @@ run: ## Run the example shop in gateway mode (gRPC 127.0.0.1:42001, HTTP 127.0.0
 .PHONY: test
 test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
 	go test -race -count=1 ./...
+	cd bench/size && go test -count=1 .
 	go test -run='^$$' -bench=. -benchtime=1x ./bench/
 	$(MAKE) fuzz
 
