@@ -20,6 +20,7 @@ import (
 
 	"github.com/goms-io/goms/internal/gateway"
 	"github.com/goms-io/goms/internal/inprocess"
+	"github.com/goms-io/goms/internal/telemetry"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -47,7 +48,7 @@ type Server struct {
 	services []Service
 	dialed   []*grpc.ClientConn
 
-	tel      *telemetry
+	tel      *telemetry.Telemetry
 	discover Discovery // nil: no service discovery
 	trace    Tracing   // zero: tracing off
 	local    localConn
@@ -78,11 +79,11 @@ type Server struct {
 // New returns a Server for cfg. The configuration is checked by
 // [Server.Start].
 func New(cfg Config, opts ...Option) *Server {
-	s := &Server{cfg: cfg, serveErr: make(chan error, 3), tel: newTelemetry()}
+	s := &Server{cfg: cfg, serveErr: make(chan error, 3)}
 	s.stopping, s.stopNow = context.WithCancel(context.Background())
 	WithOptions(opts...).applyToServer(&s.opts)
 	s.trace = s.opts.tracing
-	s.tel.traceID = s.trace.TraceID
+	s.tel = telemetry.New(s.trace.TraceID)
 	s.log = s.opts.logger
 	if s.log == nil {
 		s.log = slog.Default()
@@ -98,12 +99,7 @@ func (s *Server) Register(svc Service) {
 		panic(fmt.Sprintf("goms: Register(%s) after Start", svc.name()))
 	}
 	s.services = append(s.services, svc)
-	if s.hosted(svc.name()) {
-		s.tel.grpcServer.register(svc.Desc, overNetwork, inProcess)
-		s.tel.grpcClient.register(svc.Desc, inProcess)
-	} else {
-		s.tel.grpcClient.register(svc.Desc, overNetwork)
-	}
+	s.tel.RegisterService(svc.Desc, s.hosted(svc.name()))
 }
 
 // RegisterService implements [grpc.ServiceRegistrar], so grpc-go's
@@ -132,7 +128,7 @@ func (s *Server) observeLocal(conn grpc.ClientConnInterface) grpc.ClientConnInte
 	if len(s.opts.cunary) > 0 || len(s.opts.cstream) > 0 {
 		conn = interceptedConn{conn: conn, unary: s.opts.cunary, stream: s.opts.cstream}
 	}
-	conn = observedConn{conn: conn, m: s.tel.grpcClient}
+	conn = s.tel.ObserveLocal(conn)
 	if s.trace.Client != nil {
 		conn = tracedConn{conn: conn, h: s.trace.Client}
 	}
@@ -170,7 +166,7 @@ func (s *Server) dialOptions(extra []grpc.DialOption) ([]grpc.DialOption, error)
 	if tlsCfg != nil {
 		creds = credentials.NewTLS(tlsCfg)
 	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.tel.clientDialOptions()...)
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.tel.ClientDialOptions()...)
 	if s.trace.Client != nil {
 		opts = append(opts, grpc.WithStatsHandler(s.trace.Client))
 	}
@@ -195,7 +191,7 @@ func (s *Server) Config() Config { return s.cfg }
 
 // Registry returns the Prometheus registry /metrics serves, to which
 // services may add their own collectors.
-func (s *Server) Registry() *prometheus.Registry { return s.tel.registry }
+func (s *Server) Registry() *prometheus.Registry { return s.tel.Registry() }
 
 // GRPCAddr returns the address the gRPC server listens on, or "" when it
 // does not (before Start, or in [ModeHTTP]). With port 0 configured, it
@@ -339,7 +335,7 @@ func (s *Server) advertised() (string, error) {
 // interceptors returns the server interceptor chains: GoMs's telemetry,
 // the user's, then panic recovery, innermost.
 func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	unary, stream := s.tel.serverInterceptors(s.log)
+	unary, stream := s.tel.ServerInterceptors(s.log)
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	stream = append(append(stream, s.opts.stream...),
@@ -537,7 +533,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h = s.tel.instrumentHTTP(h)
+	h = s.tel.InstrumentHTTP(h)
 	if s.trace.HTTP != nil {
 		h = s.trace.HTTP(h)
 	}
@@ -606,7 +602,7 @@ const (
 // adminHandler serves the liveness, readiness and metrics endpoints and
 // passes every other request to next.
 func (s *Server) adminHandler(next http.Handler) http.Handler {
-	metrics := s.tel.metricsHandler()
+	metrics := s.tel.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case livenessPath:

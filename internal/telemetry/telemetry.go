@@ -1,4 +1,10 @@
-package goms
+// Package telemetry records what a GoMs server observes of its calls:
+// Prometheus metrics for gRPC calls served and made (over the network and
+// in-process) and for HTTP requests, and one log line per call served.
+//
+// Series are resolved once per method and transport when a service is
+// registered, not on every call; see rpcMetrics.
+package telemetry
 
 import (
 	"context"
@@ -20,20 +26,21 @@ import (
 // gRPC metrics: "inprocess" or "network".
 const transportLabel = "transport"
 
-// telemetry is the metrics a Server records, on a registry of its own so
-// that several servers in one process do not collide.
-type telemetry struct {
+// Telemetry is what one server records, on a registry of its own so that
+// several servers in one process do not collide.
+type Telemetry struct {
 	registry   *prometheus.Registry
 	grpcServer *rpcMetrics
 	grpcClient *rpcMetrics
 	http       *httpMetrics
-	// traceID returns the trace id call logs carry (Tracing.TraceID);
-	// nil: none.
-	traceID func(context.Context) string
+	traceID    func(context.Context) string
 }
 
-func newTelemetry() *telemetry {
-	t := &telemetry{
+// New returns the telemetry of a server. traceID returns the trace id a
+// call's log line carries, "" for none; it may be nil.
+func New(traceID func(context.Context) string) *Telemetry {
+	t := &Telemetry{
+		traceID:    traceID,
 		registry:   prometheus.NewRegistry(),
 		grpcServer: newServerMetrics(),
 		grpcClient: newClientMetrics(),
@@ -44,10 +51,26 @@ func newTelemetry() *telemetry {
 	return t
 }
 
-// serverInterceptors returns the interceptors every Server call runs
+// Registry is the registry [Telemetry.Handler] serves.
+func (t *Telemetry) Registry() *prometheus.Registry { return t.registry }
+
+// RegisterService resolves the series of sd's methods before serving: for
+// a service the server hosts, served over the network and in-process and
+// called in-process; for one hosted elsewhere, called over the network.
+func (t *Telemetry) RegisterService(sd *grpc.ServiceDesc, hosted bool) {
+	if hosted {
+		t.grpcServer.register(sd, overNetwork, inProcess)
+		t.grpcClient.register(sd, inProcess)
+	} else {
+		t.grpcClient.register(sd, overNetwork)
+	}
+}
+
+// ServerInterceptors returns the interceptors every call a server serves runs
 // through: one that records the call's metrics and writes its log line
-// (one interceptor rather than two, to keep the chain short).
-func (t *telemetry) serverInterceptors(log *slog.Logger) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+// (one interceptor rather than two, to keep the chain short). Calls whose
+// peer is an in-process address count as transport "inprocess".
+func (t *Telemetry) ServerInterceptors(log *slog.Logger) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	m, traceID := t.grpcServer, t.traceID
 	return []grpc.UnaryServerInterceptor{
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -113,9 +136,9 @@ func callLevel(code codes.Code) slog.Level {
 	return slog.LevelError
 }
 
-// clientDialOptions instrument the connections a Server dials: their
+// ClientDialOptions instrument the connections a server dials: their
 // calls are recorded in the client metrics, transport "network".
-func (t *telemetry) clientDialOptions() []grpc.DialOption {
+func (t *Telemetry) ClientDialOptions() []grpc.DialOption {
 	m := t.grpcClient
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -132,9 +155,14 @@ func (t *telemetry) clientDialOptions() []grpc.DialOption {
 	}
 }
 
-// observedConn records the calls of an in-process connection in the
-// client metrics, transport "inprocess", as clientDialOptions does for
+// ObserveLocal records the calls of conn, an in-process connection, in
+// the client metrics, transport "inprocess", as ClientDialOptions does for
 // dialled ones (without an interceptor's closure per call).
+func (t *Telemetry) ObserveLocal(conn grpc.ClientConnInterface) grpc.ClientConnInterface {
+	return observedConn{conn: conn, m: t.grpcClient}
+}
+
+// observedConn is the connection ObserveLocal returns.
 type observedConn struct {
 	conn grpc.ClientConnInterface
 	m    *rpcMetrics
@@ -185,10 +213,10 @@ func (s *observedClientStream) RecvMsg(m any) error {
 	return err
 }
 
-// instrumentHTTP counts and times the requests next serves.
-func (t *telemetry) instrumentHTTP(next http.Handler) http.Handler { return t.http.instrument(next) }
+// InstrumentHTTP counts and times the requests next serves.
+func (t *Telemetry) InstrumentHTTP(next http.Handler) http.Handler { return t.http.instrument(next) }
 
-// metricsHandler serves the registry in the Prometheus text format.
-func (t *telemetry) metricsHandler() http.Handler {
+// Handler serves the registry in the Prometheus text format.
+func (t *Telemetry) Handler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{Registry: t.registry})
 }

@@ -1,4 +1,4 @@
-package goms
+package telemetry
 
 import (
 	"context"
@@ -33,7 +33,7 @@ type rpcMetrics struct {
 	// each transport; it is filled by register and read-only afterwards.
 	byMethod [2]map[string]*methodMetrics
 	// others, on the client side only, holds the series of methods that
-	// were not registered (calls on connections from [Server.Dial]); a
+	// were not registered (calls on connections a server dials for its user); a
 	// server does not keep them, as method names come from its clients.
 	others *sync.Map
 }
