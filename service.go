@@ -42,7 +42,7 @@ type GatewayFunc func(ctx context.Context, mux *runtime.ServeMux, conn grpc.Clie
 // function and grpc-go's generated New<Service>Client constructor into a
 // [GatewayFunc]:
 //
-//	runtime.Gateway(RegisterGreeterHandlerClient, NewGreeterClient)
+//	goms.Gateway(RegisterGreeterHandlerClient, NewGreeterClient)
 func Gateway[C any](register func(context.Context, *runtime.ServeMux, C) error, newClient func(grpc.ClientConnInterface) C) GatewayFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 		return register(ctx, mux, newClient(conn))
