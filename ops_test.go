@@ -14,6 +14,7 @@ import (
 	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/otelgoms"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -26,43 +27,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// serveConfig starts a server for cfg (ports forced to 0) until the test ends.
-func serveConfig(t *testing.T, cfg goms.Config, opts ...goms.Option) *goms.Server {
-	t.Helper()
-	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	s := goms.New(cfg, opts...)
-	echo.RegisterEchoService(s, &echotest.Server{})
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
-	return s
-}
-
-func do(t *testing.T, method, url, contentType string, body io.Reader, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, compactJSON(string(data))
-}
+// serveConfig is echotest.Serve; do is testutil.Do.
+var (
+	serveConfig = echotest.Serve
+	do          = testutil.Do
+)
 
 // TestHTTPErrors checks the error contract on the HTTP side: one JSON body
 // shape for handler errors, routing errors and bad input, with details.

@@ -2,9 +2,7 @@ package otelgoms_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -121,43 +119,8 @@ func TestTraceIDInLogs(t *testing.T) {
 	}
 }
 
-// serveConfig starts a Server for cfg, with the echo service, on free
-// ports, and stops it when the test ends.
-func serveConfig(t *testing.T, cfg goms.Config, opts ...goms.Option) *goms.Server {
-	t.Helper()
-	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	s := goms.New(cfg, opts...)
-	echo.RegisterEchoService(s, &echotest.Server{})
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
-	return s
-}
-
-// do sends a request with the given header pairs and returns the response
-// and its body, compacted if JSON.
-func do(t *testing.T, method, url, contentType string, body io.Reader, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, testutil.CompactJSON(string(data))
-}
+// serveConfig is echotest.Serve; do is testutil.Do.
+var (
+	serveConfig = echotest.Serve
+	do          = testutil.Do
+)
