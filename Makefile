@@ -34,6 +34,10 @@ help: ## Describe the targets
 run: ## Run the example shop in gateway mode (gRPC 127.0.0.1:42001, HTTP 127.0.0.1:8080)
 	go run ./examples/shop/cmd/shop
 
+.PHONY: tools
+tools: ## Build the pinned grpcurl and grpc-health-probe into .tmp/bin (then: export PATH=$$PWD/.tmp/bin:$$PATH)
+	go build -modfile=tools/clients/go.mod -o .tmp/bin/ github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/grpc-ecosystem/grpc-health-probe
+
 .PHONY: test
 test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
 	go test -race -count=1 ./...

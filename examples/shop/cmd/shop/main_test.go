@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -339,25 +340,32 @@ func TestREADMECalls(t *testing.T) {
 	if len(calls) < 5 {
 		t.Fatalf("found %d curl/grpcurl commands in README.md, want the quickstart's", len(calls))
 	}
-	// The README tells how to run the pinned grpcurl and grpc-health-probe,
-	// which is how this test runs them.
-	const pinned = "go tool -modfile=tools/clients/go.mod "
-	for _, tool := range []string{"grpcurl", "grpc-health-probe"} {
-		if !strings.Contains(string(readme), "`"+pinned+tool+" …`") {
-			t.Errorf("README.md does not say how to run the pinned %s: `%s%s …`", tool, pinned, tool)
-		}
+	// The README tells how to get the pinned grpcurl and grpc-health-probe,
+	// which is how this test gets them.
+	const root = "../../../.." // the repository's root, where the README's commands run
+	const makeTools, path = "`make tools`", "`export PATH=$PWD/.tmp/bin:$PATH`"
+	if !strings.Contains(string(readme), makeTools) || !strings.Contains(string(readme), path) {
+		t.Fatalf("README.md does not say how to get the pinned grpcurl and grpc-health-probe: %s, then %s", makeTools, path)
 	}
+	build := exec.Command("make", "tools")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("make tools: %v\n%s", err, out)
+	}
+	bin, err := filepath.Abs(filepath.Join(root, ".tmp", "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	p := startShop(t, "gateway")
 	for _, call := range calls {
 		t.Run(call, func(t *testing.T) {
 			cmdline := strings.NewReplacer("127.0.0.1:8080", p.HTTPAddr, "127.0.0.1:42001", p.GRPCAddr).Replace(call)
-			if strings.HasPrefix(cmdline, "grpcurl ") || strings.HasPrefix(cmdline, "grpc-health-probe ") {
-				cmdline = pinned + cmdline
-			} else {
+			if strings.HasPrefix(cmdline, "curl ") {
 				cmdline = strings.Replace(cmdline, "curl ", "curl -sS ", 1)
 			}
 			cmd := exec.Command("bash", "-c", cmdline)
-			cmd.Dir = "../../../.." // the repository's root, where the README's commands run
+			cmd.Dir, cmd.Env = root, env
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", cmdline, err, out)
