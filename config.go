@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -496,9 +497,14 @@ func LoadConfig(fs *flag.FlagSet, args []string, lookup func(string) (string, bo
 	byFlag := make(map[string]setting)
 	for _, s := range settings() {
 		byFlag[s.flagName()] = s
-		fs.Var(s.value(&scratch), s.flagName(), fmt.Sprintf("%s (env %s)", s.usage, s.envName()))
+		v := s.value(&scratch)
+		usage := fmt.Sprintf("%s (env %s)", s.usage, s.envName())
+		if hidesDefault(v) {
+			usage += fmt.Sprintf(" (default %s)", v)
+		}
+		fs.Var(v, s.flagName(), usage)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return cfg, flagError{err}
 	}
 	if fs.NArg() > 0 {
@@ -529,6 +535,41 @@ func LoadConfig(fs *flag.FlagSet, args []string, lookup func(string) (string, bo
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// parseFlags parses args with fs. A wrong flag or value gets the flag
+// package's one-line error and a hint, not the whole usage; -h and -help
+// print the usage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+	case err != nil:
+		fmt.Fprintf(fs.Output(), "run %s -h for the flags\n", fs.Name())
+	}
+	return err
+}
+
+// hidesDefault reports whether the flag package would leave v's default
+// out of the usage: it does so when the default is the zero value of v's
+// type, which for log.level is "info".
+func hidesDefault(v flag.Value) bool {
+	t := reflect.TypeOf(v)
+	if t.Kind() != reflect.Pointer {
+		return false
+	}
+	zero, ok := reflect.New(t.Elem()).Interface().(flag.Value)
+	def := v.String()
+	return ok && zero.String() == def && def != "" && def != "0" && def != "false" && def != "0s"
 }
 
 // flagError is an error of fs.Parse, which the flag package has printed.

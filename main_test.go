@@ -91,3 +91,20 @@ func TestOTLPNotLinked(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagErrors: a wrong flag value gets one line and a hint, not the
+// whole usage; -h shows every default, log level included.
+func TestFlagErrors(t *testing.T) {
+	setup := func(*Server) error { t.Fatal("setup called"); return nil }
+	var stderr strings.Builder
+	code := run(flag.NewFlagSet("shop", flag.ContinueOnError), []string{"-log-level", "loud"}, func(string) (string, bool) { return "", false }, &stderr, setup)
+	want := "invalid value \"loud\" for flag -log-level: invalid level \"loud\": want debug, info, warn or error\nrun shop -h for the flags\n"
+	if code != 2 || stderr.String() != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, stderr.String(), want)
+	}
+	stderr.Reset()
+	code = run(flag.NewFlagSet("shop", flag.ContinueOnError), []string{"-h"}, func(string) (string, bool) { return "", false }, &stderr, setup)
+	if code != 0 || !strings.Contains(stderr.String(), "(env GOMS_LOG_LEVEL) (default info)") || !strings.Contains(stderr.String(), "Usage of shop:") {
+		t.Errorf("-h: exit %d, stderr:\n%s\nwant exit 0, the usage and log-level's default", code, stderr.String())
+	}
+}
