@@ -83,11 +83,11 @@ func New(cfg Config, opts ...Option) *Server {
 	s.stopping, s.stopNow = context.WithCancel(context.Background())
 	WithOptions(opts...).applyToServer(&s.opts)
 	s.trace = s.opts.tracing
-	s.tel = telemetry.New(s.trace.TraceID)
 	s.log = s.opts.logger
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.tel = telemetry.New(s.log, s.trace.TraceID)
 	return s
 }
 
@@ -335,7 +335,7 @@ func (s *Server) advertised() (string, error) {
 // interceptors returns the server interceptor chains: GoMs's telemetry,
 // the user's, then panic recovery, innermost.
 func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	unary, stream := s.tel.ServerInterceptors(s.log)
+	unary, stream := s.tel.ServerInterceptors()
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	stream = append(append(stream, s.opts.stream...),

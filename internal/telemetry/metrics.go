@@ -241,15 +241,18 @@ func (m *httpMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.duration.Collect(ch)
 }
 
-// instrument records every request next serves.
-func (m *httpMetrics) instrument(next http.Handler) http.Handler {
+// instrument records every request next serves, then hands it to done
+// with its status and duration.
+func (m *httpMetrics) instrument(next http.Handler, done func(r *http.Request, code int, d time.Duration)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		d := time.Since(start)
 		s := m.of(r.Method, rec.code)
 		s.requests.Inc()
-		s.duration.Observe(time.Since(start).Seconds())
+		s.duration.Observe(d.Seconds())
+		done(r, rec.code, d)
 	})
 }
 

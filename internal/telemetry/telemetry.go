@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,13 +34,15 @@ type Telemetry struct {
 	grpcServer *rpcMetrics
 	grpcClient *rpcMetrics
 	http       *httpMetrics
+	log        *slog.Logger
 	traceID    func(context.Context) string
 }
 
-// New returns the telemetry of a server. traceID returns the trace id a
-// call's log line carries, "" for none; it may be nil.
-func New(traceID func(context.Context) string) *Telemetry {
+// New returns the telemetry of a server, which logs to log. traceID
+// returns the trace id a log line carries, "" for none; it may be nil.
+func New(log *slog.Logger, traceID func(context.Context) string) *Telemetry {
 	t := &Telemetry{
+		log:        log,
 		traceID:    traceID,
 		registry:   prometheus.NewRegistry(),
 		grpcServer: newServerMetrics(),
@@ -70,8 +73,8 @@ func (t *Telemetry) RegisterService(sd *grpc.ServiceDesc, hosted bool) {
 // through: one that records the call's metrics and writes its log line
 // (one interceptor rather than two, to keep the chain short). Calls whose
 // peer is an in-process address count as transport "inprocess".
-func (t *Telemetry) ServerInterceptors(log *slog.Logger) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	m, traceID := t.grpcServer, t.traceID
+func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	m, log, traceID := t.grpcServer, t.log, t.traceID
 	return []grpc.UnaryServerInterceptor{
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 				mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
@@ -213,8 +216,54 @@ func (s *observedClientStream) RecvMsg(m any) error {
 	return err
 }
 
-// InstrumentHTTP counts and times the requests next serves.
-func (t *Telemetry) InstrumentHTTP(next http.Handler) http.Handler { return t.http.instrument(next) }
+// InstrumentHTTP counts, times and logs the requests next serves: one
+// line per request (method, path, status, duration), in every mode, for
+// requests no route matched too.
+func (t *Telemetry) InstrumentHTTP(next http.Handler) http.Handler {
+	return t.http.instrument(next, func(r *http.Request, code int, d time.Duration) {
+		logRequest(r, t.log, t.traceID, code, d)
+	})
+}
+
+// maxLoggedPath bounds the path a request's log line carries: the rest is
+// cut, so that a client cannot make a log line as long as its URL.
+const maxLoggedPath = 256
+
+// logRequest writes the line of an HTTP request that was answered with
+// code after d, at a level set by the code as logCall does for calls: a
+// server fault at ERROR, an overload or a timeout at WARN, the rest at
+// INFO. It costs nothing when the level is disabled.
+func logRequest(r *http.Request, l *slog.Logger, traceID func(context.Context) string, code int, d time.Duration) {
+	level := slog.LevelInfo
+	switch {
+	case code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout ||
+		code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
+		level = slog.LevelWarn
+	case code >= 500:
+		level = slog.LevelError
+	}
+	ctx := r.Context()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	path := r.URL.Path
+	if len(path) > maxLoggedPath {
+		path = strings.ToValidUTF8(path[:maxLoggedPath], "") + "…"
+	}
+	attrs := []slog.Attr{
+		slog.String("http.method", r.Method),
+		slog.String("http.path", path),
+		slog.Int("http.status", code),
+		slog.Duration("duration", d),
+		slog.String("peer", r.RemoteAddr),
+	}
+	if traceID != nil {
+		if id := traceID(ctx); id != "" {
+			attrs = append(attrs, slog.String("trace_id", id))
+		}
+	}
+	l.LogAttrs(ctx, level, "http", attrs...)
+}
 
 // Handler serves the registry in the Prometheus text format.
 func (t *Telemetry) Handler() http.Handler {
