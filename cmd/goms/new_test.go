@@ -118,6 +118,51 @@ func TestNewEndToEnd(t *testing.T) {
 	if err := json.Compact(&compact, []byte(out)); err != nil || compact.String() != `{"message":"Hello, world!"}` {
 		t.Errorf("grpcurl SayHello: %q (%v)", out, err)
 	}
+
+	// The calls the project's README and GoMs's README show, word for
+	// word but for the addresses.
+	projectReadme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomsReadme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(gomsReadme), "\n### A new project: `goms new`\n")
+	section, _, _ = strings.Cut(section, "\n### ")
+	calls := append(readmeCalls(string(projectReadme)), readmeCalls(section)...)
+	if len(calls) < 6 {
+		t.Fatalf("found %d curl and grpcurl calls in the READMEs: %q", len(calls), calls)
+	}
+	_, noCurl := exec.LookPath("curl")
+	for _, call := range calls {
+		if strings.HasPrefix(call, "curl ") && noCurl != nil {
+			t.Logf("curl not found: skipping %s", call)
+			continue
+		}
+		cmdline := strings.NewReplacer("127.0.0.1:8080", p.HTTPAddr, "127.0.0.1:42001", p.GRPCAddr).Replace(call)
+		if c, ok := strings.CutPrefix(cmdline, "curl "); ok {
+			cmdline = "curl -sS " + c
+		}
+		out := inDir(t, dir, "bash", "-c", cmdline)
+		if strings.HasSuffix(call, " list") {
+			if !strings.Contains(out, "hello.v1.GreeterService\n") {
+				t.Errorf("%s lacks the service:\n%s", call, out)
+			}
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		for dec.More() {
+			if err := dec.Decode(new(any)); err != nil {
+				t.Errorf("%s: the output is not JSON (%v):\n%s", call, err, out)
+				break
+			}
+		}
+		if !strings.Contains(out, "Hello, world!") {
+			t.Errorf("%s: no greeting:\n%s", call, out)
+		}
+	}
 	if err := p.Stop(); err != nil {
 		t.Errorf("stop: %v\n%s", err, p.Out)
 	}
@@ -149,6 +194,19 @@ func TestNewMatchesBuf(t *testing.T) {
 			t.Errorf("buf generate wrote gen/%s, which goms new did not", name)
 		}
 	}
+}
+
+// readmeCalls returns the lines of a README that call the service: curl,
+// or grpcurl run from tools/go.mod.
+func readmeCalls(readme string) []string {
+	var calls []string
+	for line := range strings.Lines(readme) {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "curl ") || strings.HasPrefix(line, "go tool -modfile=tools/go.mod grpcurl ") {
+			calls = append(calls, line)
+		}
+	}
+	return calls
 }
 
 // readTree returns the files under dir by slash-separated relative path.
