@@ -106,7 +106,11 @@ func New(ctx context.Context, o Options) error {
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.run(); err != nil {
-			return fmt.Errorf("%w\n(the incomplete project stays in %s: remove it before trying again)", err, o.Dir)
+			hint := ""
+			if d.GomsPath == "" && strings.HasPrefix(s.what, "go mod tidy") {
+				hint = fmt.Sprintf("; if GoMs %s is not published, give -goms with the directory of a GoMs checkout", d.GomsVersion)
+			}
+			return fmt.Errorf("%w\n(the incomplete project stays in %s: remove it before trying again%s)", err, o.Dir, hint)
 		}
 		fmt.Fprintf(o.Log, "%s (%.1fs)\n", s.what, time.Since(start).Seconds())
 	}

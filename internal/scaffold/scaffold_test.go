@@ -72,6 +72,11 @@ func TestRefuses(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("New wrote into a non-empty directory: %d entries", len(entries))
 	}
+	for _, ok := range []string{t.TempDir(), filepath.Join(dir, "new")} {
+		if err := checkEmpty(ok); err != nil {
+			t.Errorf("checkEmpty(%s): %v", ok, err)
+		}
+	}
 	opts.Dir = mine
 	err = New(context.Background(), opts)
 	if want := mine + " exists and is not a directory"; err == nil || err.Error() != want {
