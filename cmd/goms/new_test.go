@@ -170,7 +170,8 @@ func TestNewEndToEnd(t *testing.T) {
 }
 
 // TestNewMatchesBuf checks that goms new's first generation, which runs
-// without buf, writes gen/ exactly as make generate (buf generate) does.
+// without buf, writes gen/ exactly as make generate (buf generate) does,
+// and that the starter proto passes buf lint (make lint).
 func TestNewMatchesBuf(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs buf, which takes minutes to build on a cold cache")
@@ -180,6 +181,7 @@ func TestNewMatchesBuf(t *testing.T) {
 	if len(first) == 0 {
 		t.Fatal("goms new generated nothing")
 	}
+	inDir(t, dir, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "lint")
 	inDir(t, dir, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "generate")
 	second := readTree(t, filepath.Join(dir, "gen"))
 	for name, content := range first {
