@@ -1,5 +1,24 @@
-// Command goms is the GoMs developer tool. Its one subcommand, skeleton,
-// writes the implementation skeleton of new services:
+// Command goms is the GoMs developer tool. It has two subcommands.
+//
+// goms new writes a new project, from an empty directory to a service that
+// builds, tests and runs:
+//
+//	goms new example.com/acme/hello
+//	cd hello && make run
+//
+// The project has go.mod, the tools pinned in tools/go.mod and
+// tools/buf/go.mod (so that they never move the project's requirements),
+// buf.yaml and buf.gen.yaml, the google/api protos HTTP rules import
+// (shipped inside GoMs: nothing is fetched but Go modules), a starter
+// hello.v1.GreeterService in proto/, its generated code in gen/, its
+// implementation and tests in greeter/, a main in cmd/<name>/ registering
+// every service, a Makefile (generate, run, test, lint) and a README.
+// DIR defaults to the module path's last element. goms new refuses a
+// directory that exists and is not empty, and never overwrites a file.
+// Until GoMs is published, give -goms with the directory of a GoMs
+// checkout: the project then uses it through replace directives.
+//
+// goms skeleton writes the implementation skeleton of new services:
 //
 //	goms skeleton -I proto -impl_package example.com/you/greeter -out greeter greeter/v1/greeter.proto
 //
@@ -13,148 +32,43 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
-
-	"github.com/goms-io/goms/internal/gen"
-	"github.com/goms-io/goms/internal/protoreq"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: goms skeleton [flags] file.proto...
+const usage = `usage:
+  goms new [-goms PATH] MODULE [DIR]
+  goms skeleton [flags] file.proto...
 
-Writes, for each service of the files, <out>/<service_name>.go: the
-implementation skeleton generated mains call (func New<Service>). Existing
-files are never overwritten. Files are named relative to an -I directory,
-as with protoc.
+Commands:
+  new       write a new project for module MODULE into DIR (default: the
+            module path's last element): a starter service that builds,
+            tests and runs (cd DIR && make run)
+  skeleton  write the implementation skeleton of the services of .proto
+            files, never overwriting a file
 
-Flags:
+Run goms <command> -help for the command's flags.
 `
 
 // run is the command without the process globals; it returns the exit
 // status (0 ok, 1 failure, 2 usage).
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "skeleton" {
-		fmt.Fprint(stderr, usage)
-		fs := skeletonFlags(new(skeletonConfig))
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "help") {
+	if len(args) > 0 {
+		switch args[0] {
+		case "new":
+			return runNew(args[1:], stdout, stderr)
+		case "skeleton":
+			return runSkeleton(args[1:], stdout, stderr)
+		case "-h", "-help", "--help", "help":
+			fmt.Fprint(stdout, usage)
 			return 0
 		}
-		return 2
 	}
-	var cfg skeletonConfig
-	fs := skeletonFlags(&cfg)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if cfg.out == "" || cfg.implPackage == "" || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "goms skeleton: -out, -impl_package and at least one .proto file are required (see goms skeleton -help)")
-		return 2
-	}
-	if err := skeleton(cfg, fs.Args(), stdout); err != nil {
-		fmt.Fprintf(stderr, "goms skeleton: %v\n", err)
-		return 1
-	}
-	return 0
+	fmt.Fprint(stderr, usage)
+	return 2
 }
-
-type skeletonConfig struct {
-	importPaths stringList
-	opts        stringList
-	out         string
-	implPackage string
-}
-
-func skeletonFlags(cfg *skeletonConfig) *flag.FlagSet {
-	fs := flag.NewFlagSet("goms skeleton", flag.ContinueOnError)
-	fs.Var(&cfg.importPaths, "I", "directory to resolve imports in (repeatable; default .)")
-	fs.StringVar(&cfg.out, "out", "", "directory of the implementation package (required)")
-	fs.StringVar(&cfg.implPackage, "impl_package", "", "import path of the implementation package, as given to protoc-gen-goms (required)")
-	fs.Var(&cfg.opts, "opt", "other protoc-gen-goms parameter, such as M<file>=<import path> (repeatable)")
-	return fs
-}
-
-// skeleton writes the skeleton files that do not exist yet.
-func skeleton(cfg skeletonConfig, files []string, stdout io.Writer) error {
-	importPaths := cfg.importPaths
-	if len(importPaths) == 0 {
-		importPaths = stringList{"."}
-	}
-	for i, f := range files {
-		files[i] = relativeToImportPath(f, importPaths)
-	}
-	param := strings.Join(append([]string{"impl_package=" + cfg.implPackage}, cfg.opts...), ",")
-	req, err := protoreq.Compile(context.Background(), importPaths, param, files...)
-	if err != nil {
-		return err
-	}
-	resp := gen.Skeleton(req)
-	if resp.Error != nil {
-		return errors.New(resp.GetError())
-	}
-	for _, f := range resp.File {
-		path := filepath.Join(cfg.out, filepath.FromSlash(f.GetName()))
-		if err := writeNew(path, f.GetContent()); errors.Is(err, fs.ErrExist) {
-			fmt.Fprintf(stdout, "kept %s (exists)\n", path)
-			continue
-		} else if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s\n", path)
-	}
-	return nil
-}
-
-// writeNew creates path with content, failing with fs.ErrExist if a file
-// is already there: a skeleton never replaces user code.
-func writeNew(path, content string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// relativeToImportPath accepts a file named as on disk (proto/a/b.proto)
-// as protoc does, and returns its name relative to the import path holding
-// it (a/b.proto). Other names are returned unchanged.
-func relativeToImportPath(file string, importPaths []string) string {
-	for _, dir := range importPaths {
-		rel, err := filepath.Rel(dir, file)
-		if err == nil && !strings.HasPrefix(rel, "..") && dir != "." {
-			if _, err := os.Stat(file); err == nil {
-				return filepath.ToSlash(rel)
-			}
-		}
-	}
-	return filepath.ToSlash(file)
-}
-
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

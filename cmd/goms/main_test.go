@@ -73,7 +73,11 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	var stdout, stderr strings.Builder
-	if code := run(nil, &stdout, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "usage: goms skeleton") {
+	if code := run(nil, &stdout, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "usage:\n  goms new") {
 		t.Errorf("no arguments: exit %d, %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"skeleton", "-help"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stderr.String(), "usage: goms skeleton") {
+		t.Errorf("skeleton -help: exit %d, %q", code, stderr.String())
 	}
 }
