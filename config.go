@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -539,24 +540,38 @@ func LoadConfig(fs *flag.FlagSet, args []string, lookup func(string) (string, bo
 
 // parseFlags parses args with fs. A wrong flag or value gets the flag
 // package's one-line error and a hint, not the whole usage; -h and -help
-// print the usage.
+// print the usage. The flag package calls fs.Usage in both cases, and a
+// FlagSet that exits on errors (flag.CommandLine, which Main uses) exits
+// right after, so Usage itself tells them apart, by the arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	usage := fs.Usage
-	fs.Usage = func() {}
-	err := fs.Parse(args)
-	fs.Usage = usage
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		if usage != nil {
+	defer func() { fs.Usage = usage }()
+	fs.Usage = func() {
+		switch {
+		case !helpAsked(args):
+			fmt.Fprintf(fs.Output(), "run %s -h for the flags\n", filepath.Base(fs.Name()))
+		case usage != nil:
 			usage()
-		} else {
+		default:
 			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
 			fs.PrintDefaults()
 		}
-	case err != nil:
-		fmt.Fprintf(fs.Output(), "run %s -h for the flags\n", fs.Name())
 	}
-	return err
+	return fs.Parse(args)
+}
+
+// helpAsked reports whether args ask for the usage: -h or -help among the
+// flags, which end at the first argument that is not one.
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return false
+		}
+		if name := strings.TrimLeft(a, "-"); name == "h" || name == "help" {
+			return true
+		}
+	}
+	return false
 }
 
 // hidesDefault reports whether the flag package would leave v's default

@@ -285,7 +285,11 @@ func TestStartErrors(t *testing.T) {
 		{"bad address", []string{"-grpc-addr", "localhost"}, nil, 2,
 			`invalid value "localhost" for flag -grpc-addr: invalid address "localhost": want host:port`},
 		{"bad mode flag", []string{"-mode", "both"}, nil, 2,
-			`invalid value "both" for flag -mode: invalid mode "both": want "gateway", "grpc" or "http"`},
+			`invalid value "both" for flag -mode: invalid mode "both": want "gateway", "grpc" or "http"` + "\nrun " + "shop -h for the flags\n"},
+		{"unknown flag", []string{"-grpc-adr", "127.0.0.1:0"}, nil, 2,
+			"flag provided but not defined: -grpc-adr\nrun shop -h for the flags\n"},
+		{"help", []string{"-h"}, nil, 0,
+			"(env GOMS_LOG_LEVEL) (default info)"},
 		{"bad mode env", nil, []string{"GOMS_MODE=both"}, 2,
 			`goms: environment GOMS_MODE: invalid mode "both": want "gateway", "grpc" or "http"`},
 		{"http mode without upstream", []string{"-mode", "http"}, nil, 2,
@@ -314,6 +318,10 @@ func TestStartErrors(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), tc.wantOut) {
 				t.Errorf("output lacks %q:\n%s", tc.wantOut, &out)
+			}
+			// The usage is for -h; an error gets one line and a hint.
+			if usage := strings.Contains(out.String(), "Usage of "); usage != (tc.name == "help") {
+				t.Errorf("usage printed: %v, want %v:\n%s", usage, tc.name == "help", &out)
 			}
 		})
 	}
