@@ -42,6 +42,7 @@ tools: ## Build the pinned grpcurl and grpc-health-probe into .tmp/bin (then: ex
 test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
 	go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
+	cd test/scaffold && go test -count=1 .
 	go test -run='^$$' -bench=. -benchtime=1x ./bench/
 	$(MAKE) fuzz
 
@@ -56,7 +57,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench/size too), staticcheck, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
@@ -66,6 +67,7 @@ lint: googleapis ## go vet (bench/size too), staticcheck, gofmt, buf lint and bu
 	$(BUF) format -d --exit-code $(GOLDENS)
 	$(BUF) format -d --exit-code bench/size/proto
 	cd bench/size && go vet ./...
+	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's, the fixtures', the golden cases' and bench/size's code

@@ -207,10 +207,78 @@ type data struct {
 	GomsVersion, GomsPath string
 	// Plugins are the plugins of buf.gen.yaml.
 	Plugins []plugin
+	// Deploy is what the Dockerfile and deploy/k8s/ need.
+	Deploy deploy
+}
+
+// deploy is what the Dockerfile and the Kubernetes manifests of deploy/k8s/
+// need. Package scaffold does not import package goms, whose defaults the
+// ports and the grace restate: the test module test/scaffold checks the
+// written files against goms's own values.
+type deploy struct {
+	// Name names the image, the container and the Kubernetes objects: the
+	// project's name made a DNS label (see [deployName]).
+	Name string
+	// GRPCPort and HTTPPort are the ports of goms.DefaultGRPCAddr and
+	// goms.DefaultHTTPAddr; the image listens on them on every interface.
+	GRPCPort, HTTPPort int
+	// ShutdownGrace is goms.DefaultShutdownGrace in seconds, which the
+	// Deployment passes as GOMS_SHUTDOWN_GRACE.
+	ShutdownGrace int
+	// PreStop is how long, in seconds, a terminating pod sleeps before its
+	// SIGTERM, so that Services and clients stop sending it calls first.
+	PreStop int
+	// TerminationGrace is the pod's terminationGracePeriodSeconds: the
+	// preStop sleep, then the shutdown grace, then a margin for the rest
+	// of the stop.
+	TerminationGrace int
+	// User is the numeric user and group the image runs as (nonroot in
+	// distroless images).
+	User int
+}
+
+// deployDefaults are the values of [deploy] but its name.
+var deployDefaults = deploy{GRPCPort: 42001, HTTPPort: 8080, ShutdownGrace: 10, PreStop: 5, TerminationGrace: 5 + 10 + 5, User: 65532}
+
+// maxDeployName is the longest name [deployName] returns: a Service name
+// is a DNS label of at most 63 characters, and the headless Service's name
+// adds "-headless".
+const maxDeployName = 63 - len("-headless")
+
+// deployName returns name made a name that Kubernetes objects and image
+// references take (an RFC 1035 DNS label, at most [maxDeployName] long):
+// lower case, runs of other characters than letters and digits as one
+// dash, with "app-" before it when it would not begin with a letter.
+func deployName(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(name) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(c)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	s := b.String()
+	switch {
+	case s == "":
+		s = "app"
+	case s[0] < 'a' || s[0] > 'z':
+		s = "app-" + s
+	}
+	if len(s) > maxDeployName {
+		s = strings.TrimRight(s[:maxDeployName], "-")
+	}
+	return s
 }
 
 func newData(o Options) (data, error) {
-	d := data{Module: o.Module, Name: DefaultDir(o.Module), GomsVersion: o.Version, Plugins: plugins}
+	d := data{Module: o.Module, Name: DefaultDir(o.Module), GomsVersion: o.Version, Plugins: plugins, Deploy: deployDefaults}
+	d.Deploy.Name = deployName(d.Name)
 	if o.Goms != "" {
 		abs, err := filepath.Abs(o.Goms)
 		if err != nil {

@@ -161,6 +161,22 @@ func TestRender(t *testing.T) {
 		}
 	}
 
+	// The binary of the Dockerfile is cmd/c-d's; the image and the
+	// Kubernetes objects are named c-d. (test/scaffold decodes the
+	// manifests and checks them against GoMs's defaults.)
+	if !bytes.Contains(files["Dockerfile"], []byte(" -o /out/c-d ./cmd/c-d\n")) ||
+		!bytes.Contains(files["Dockerfile"], []byte(`ENTRYPOINT ["/c-d", "-grpc-addr", "0.0.0.0:42001", "-http-addr", "0.0.0.0:8080"]`)) {
+		t.Errorf("Dockerfile does not build and run cmd/c-d:\n%s", files["Dockerfile"])
+	}
+	for _, name := range []string{"deploy/k8s/deployment.yaml", "deploy/k8s/service.yaml", "deploy/k8s/service-headless.yaml"} {
+		if !bytes.Contains(files[name], []byte("\n  name: c-d")) {
+			t.Errorf("%s does not name its object c-d:\n%s", name, files[name])
+		}
+	}
+	if !bytes.Contains(files["README.md"], []byte("Run `go mod vendor` before `docker build`")) {
+		t.Errorf("README.md of a project made with -goms does not say to vendor for docker build")
+	}
+
 	// The proto compiles against the shipped google/api protos, with the
 	// module's go_package.
 	dir := t.TempDir()
@@ -186,11 +202,32 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestDeployName(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	for name, want := range map[string]string{
+		"hello":      "hello",
+		"c-d":        "c-d",
+		"yaml.v3":    "yaml-v3",
+		"My_App~2":   "my-app-2",
+		"--x--":      "x",
+		"123":        "app-123",
+		"_.~":        "app",
+		"a.-_b":      "a-b",
+		long:         long[:maxDeployName],
+		long + "-xy": long[:maxDeployName],
+		strings.Repeat("a", maxDeployName-1) + "-b": strings.Repeat("a", maxDeployName-1),
+	} {
+		if got := deployName(name); got != want {
+			t.Errorf("deployName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // TestRenderVersion checks the go.mod files of a project that requires a
 // published GoMs: no replace directive, and a directory that needs
 // quoting in go.mod when there is one.
 func TestRenderVersion(t *testing.T) {
-	files, err := render(data{Module: "hello", Name: "hello", GomsVersion: "v0.3.0", Plugins: plugins})
+	files, err := render(data{Module: "hello", Name: "hello", GomsVersion: "v0.3.0", Plugins: plugins, Deploy: deployDefaults})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +236,9 @@ func TestRenderVersion(t *testing.T) {
 	}
 	if bytes.Contains(files["tools/go.mod"], []byte("replace")) || !bytes.Contains(files["tools/go.mod"], []byte("\tgithub.com/goms-io/goms v0.3.0\n")) {
 		t.Errorf("tools/go.mod:\n%s", files["tools/go.mod"])
+	}
+	if bytes.Contains(files["README.md"], []byte("go mod vendor")) {
+		t.Errorf("README.md of a project without a replace directive asks for go mod vendor")
 	}
 	if got, want := modPath("/home/me/my goms"), `"/home/me/my goms"`; got != want {
 		t.Errorf("modPath = %s, want %s", got, want)
