@@ -22,9 +22,11 @@ FIXTURES := internal/fixtures
 GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
 	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
 	':(glob)bench/size/gen/**'
-# Golden implementation skeletons, case:directory. goms skeleton never
-# overwrites a file, so generate removes them first.
-SKELETONS := mains:$(GOLDENS)/mains/impl names:$(GOLDENS)/names/s
+# Golden implementation skeletons, proto file (under $(GOLDENS)):package
+# directory. goms skeleton never overwrites a file, so generate removes
+# them first.
+SKELETONS := mains/mains.proto:$(GOLDENS)/mains/impl names/names.proto:$(GOLDENS)/names/s \
+	implpkg/audit/audit.proto:$(GOLDENS)/implpkg/impl/audit implpkg/todo/todo.proto:$(GOLDENS)/implpkg/impl/todo
 
 .PHONY: help
 help: ## Describe the targets
@@ -75,9 +77,9 @@ generate: googleapis ## Regenerate the example's, the fixtures', the golden case
 	$(BUF) generate --template $(FIXTURES)/buf.gen.yaml
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
 	$(BUF) generate --template bench/size/buf.gen.yaml
-	@for s in $(SKELETONS); do c=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
-	  echo "go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto"; \
-	  go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$c/$$c.proto >/dev/null; done
+	@for s in $(SKELETONS); do f=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
+	  echo "go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$f"; \
+	  go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$f >/dev/null; done
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if the committed generated code is not current

@@ -126,6 +126,46 @@ func TestProtoc(t *testing.T) {
 	}
 }
 
+// TestProtocImplPackages runs protoc on the golden case implpkg, one
+// implementation package per service, with each impl_package entry in a
+// --goms_opt of its own (protoc joins them with commas), and compares
+// everything written, mains included, with the goldens.
+func TestProtocImplPackages(t *testing.T) {
+	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
+	out := t.TempDir()
+	abs, _ := filepath.Abs(goldensDir)
+	const impl = "github.com/goms-io/goms/internal/gen/testdata/implpkg/impl/"
+	msg, err := command(t, ".", nil, protoc,
+		"--plugin=protoc-gen-goms="+pluginBin(t), "--goms_out="+out,
+		"--goms_opt=module=github.com/goms-io/goms",
+		"--goms_opt=server_main=internal/gen/testdata/implpkg/cmd,gateway_main=internal/gen/testdata/implpkg/cmd",
+		"--goms_opt=impl_package=goms.testdata.implpkg.audit.v1.AuditService="+impl+"audit",
+		"--goms_opt=impl_package=goms.testdata.implpkg.todo.v1.TodoService="+impl+"todo",
+		"-I", abs, "-I", googleapis(t), "implpkg/audit/audit.proto", "implpkg/todo/todo.proto")
+	if err != nil {
+		t.Fatalf("protoc: %v\n%s", err, msg)
+	}
+	n := 0
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		rel, _ := filepath.Rel(out, p)
+		got, _ := os.ReadFile(p)
+		want, err := os.ReadFile(filepath.Join(repoRoot, rel))
+		if err != nil {
+			t.Errorf("protoc wrote %s, which has no golden: %v", rel, err)
+		} else if !bytes.Equal(withoutCompilerVersion(got), withoutCompilerVersion(want)) {
+			t.Errorf("%s differs from the golden file; run make generate if the change is intended", rel)
+		}
+		return nil
+	})
+	if n != 6 { // two .goms.go, two server mains, two gateway mains
+		t.Errorf("protoc wrote %d files, want 6", n)
+	}
+}
+
 // TestProtocBadParameter checks what a user sees from protoc for a typo.
 func TestProtocBadParameter(t *testing.T) {
 	protoc := needTool(t, "protoc", "apt-get install protobuf-compiler")
@@ -133,7 +173,7 @@ func TestProtocBadParameter(t *testing.T) {
 	msg, err := command(t, ".", nil, protoc,
 		"--plugin=protoc-gen-goms="+pluginBin(t), "--goms_out="+t.TempDir(), "--goms_opt=htp=false",
 		"-I", abs, "-I", googleapis(t), "echo/echo.proto")
-	want := `--goms_out: unknown parameter "htp"; accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code`
+	want := `--goms_out: unknown parameter "htp"; accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code`
 	if err == nil || !strings.Contains(msg, want) {
 		t.Fatalf("protoc with a bad parameter: err %v, output:\n%s\nwant it to contain:\n%s", err, msg, want)
 	}

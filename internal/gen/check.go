@@ -81,32 +81,54 @@ func checkMains(plugin *protogen.Plugin, p Params, names nameTable) error {
 // checkImpl checks what a service's implementation package must satisfy
 // for param (server_main, or goms skeleton).
 func checkImpl(f *protogen.File, s *protogen.Service, n *serviceNames, p Params, param string) error {
-	switch {
-	case p.ImplPackage == "":
-		return fmt.Errorf("%s: service %s: parameter %s needs %s, the import path of the package with func %s(*goms.Server) (%s.%s, error); add %s=<import path>",
-			f.Desc.Path(), s.Desc.FullName(), param, paramImplPackage, n.Constructor, f.GoPackageName, n.Server, paramImplPackage)
-	case protogen.GoImportPath(p.ImplPackage) == f.GoImportPath:
+	switch impl := p.implFor(s); {
+	case impl == "":
+		return fmt.Errorf("%s: service %s: parameter %s needs %s, the import path of the package with func %s(*goms.Server) (%s.%s, error); add %s=<import path>, or %s=%s=<import path> for this service alone",
+			f.Desc.Path(), s.Desc.FullName(), param, paramImplPackage, n.Constructor, f.GoPackageName, n.Server, paramImplPackage, paramImplPackage, s.Desc.FullName())
+	case protogen.GoImportPath(impl) == f.GoImportPath:
 		return fmt.Errorf("%s: service %s: parameter %s: %q is the service's generated package; give the implementation a package of its own",
-			f.Desc.Path(), s.Desc.FullName(), paramImplPackage, p.ImplPackage)
+			f.Desc.Path(), s.Desc.FullName(), paramImplPackage, impl)
 	}
 	return nil
 }
 
 // checkConstructors rejects two services that need the same constructor
-// name in the one implementation package.
+// name in one implementation package.
 func checkConstructors(plugin *protogen.Plugin, p Params, names nameTable) error {
-	seen := make(map[string]*protogen.Service)
+	type constructor struct{ impl, name string }
+	seen := make(map[constructor]*protogen.Service)
 	for _, f := range plugin.Files {
 		if !f.Generate {
 			continue
 		}
 		for _, s := range f.Services {
-			c := names[s].Constructor
+			c := constructor{p.implFor(s), names[s].Constructor}
 			if other, ok := seen[c]; ok {
-				return fmt.Errorf("%s: service %s: parameter %s: func %s in %s is already the constructor of service %s; generate the two services with different %s values",
-					f.Desc.Path(), s.Desc.FullName(), paramImplPackage, c, p.ImplPackage, other.Desc.FullName(), paramImplPackage)
+				return fmt.Errorf("%s: service %s: parameter %s: func %s in %s is already the constructor of service %s; give one of them a package of its own with %s=%s=<import path>",
+					f.Desc.Path(), s.Desc.FullName(), paramImplPackage, c.name, c.impl, other.Desc.FullName(), paramImplPackage, s.Desc.FullName())
 			}
 			seen[c] = s
+		}
+	}
+	return nil
+}
+
+// checkOnePackage rejects, for goms skeleton, services implemented in
+// different packages: the command writes one package, into its -out
+// directory.
+func checkOnePackage(plugin *protogen.Plugin, p Params) error {
+	var first *protogen.Service
+	for _, f := range plugin.Files {
+		if !f.Generate {
+			continue
+		}
+		for _, s := range f.Services {
+			if first == nil {
+				first = s
+			} else if p.implFor(s) != p.implFor(first) {
+				return fmt.Errorf("%s: service %s: parameter %s: its package %s is not %s, the package of service %s; goms skeleton writes one package (-out): run it once per package",
+					f.Desc.Path(), s.Desc.FullName(), paramImplPackage, p.implFor(s), p.implFor(first), first.Desc.FullName())
+			}
 		}
 	}
 	return nil

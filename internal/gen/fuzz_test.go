@@ -19,6 +19,8 @@ func FuzzParams(f *testing.F) {
 		"http=maybe,register_func_suffix=Hand-ler,generate_unbound_methods=yes",
 		"paths=source_relative,Mmains/mains.proto=example.com/m;m",
 		"server_main=../x,gateway_main=/abs,impl_package=a b",
+		"module=github.com/goms-io/goms,server_main=cmd,impl_package=goms.testdata.mains.GreeterService=example.com/g,impl_package=example.com/impl",
+		"server_main=cmd,impl_package=goms.testdata.mains.InternalService=example.com/i,impl_package==,impl_package=a.B=c=d",
 		"=,,=x,help",
 	} {
 		f.Add(p)

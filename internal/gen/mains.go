@@ -7,14 +7,17 @@ import (
 )
 
 // generateServerMain writes <server_main>/<service>/main.go: a command that
-// serves the service, built by New<Service> of impl_package, in the mode
-// its flags choose. All logic lives in goms.Main.
+// serves the service, built by New<Service> of its impl_package, in the
+// mode its flags choose. All logic lives in goms.Main. It registers this
+// one service: a binary that serves several is written by hand (see the
+// README's "Write main").
 func generateServerMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *serviceInfo) {
 	n := s.names
 	dir := path.Join(p.ServerMain, n.ServerMainDir)
 	g := plugin.NewGeneratedFile(outputName(p, path.Join(dir, "main.go")), mainImportPath(p, dir))
 	generateHeader(g, plugin, f)
-	constructor := g.QualifiedGoIdent(protogen.GoImportPath(p.ImplPackage).Ident(n.Constructor))
+	implPackage := p.implFor(s.Service)
+	constructor := g.QualifiedGoIdent(protogen.GoImportPath(implPackage).Ident(n.Constructor))
 	register := g.QualifiedGoIdent(f.GoImportPath.Ident(n.Register))
 	server := g.QualifiedGoIdent(gomsPackage.Ident("Server"))
 	runMain := g.QualifiedGoIdent(gomsPackage.Ident("Main"))
@@ -22,7 +25,7 @@ func generateServerMain(plugin *protogen.Plugin, p Params, f *fileInfo, s *servi
 	srv, impl, err := v[0], v[1], v[2]
 
 	g.P("// Command ", n.ServerMainDir, " serves the ", s.Desc.FullName(), " service,")
-	g.P("// implemented by ", n.Constructor, " in ", p.ImplPackage, ",")
+	g.P("// implemented by ", n.Constructor, " in ", implPackage, ",")
 	if s.http {
 		g.P("// on gRPC and HTTP/JSON. Flags or GOMS_* variables choose the mode:")
 		g.P("//")

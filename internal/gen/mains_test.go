@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	auditpb "github.com/goms-io/goms/internal/gen/testdata/implpkg/audit"
+	todopb "github.com/goms-io/goms/internal/gen/testdata/implpkg/todo"
 	mainspb "github.com/goms-io/goms/internal/gen/testdata/mains"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -59,6 +62,75 @@ func TestGeneratedMains(t *testing.T) {
 			t.Fatal("no gRPC address")
 		}
 	})
+}
+
+// TestGeneratedMainsOnePackagePerService builds the mains of
+// testdata/implpkg, whose two services are implemented in two packages
+// (impl_package=<service>=<import path>), and runs each: each main builds
+// its service with its own package's constructor and serves it on gRPC
+// and HTTP, and only it: the other service's routes are not found there.
+func TestGeneratedMainsOnePackagePerService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs binaries; skipped with -short")
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./internal/gen/testdata/implpkg/cmd/...")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	type service struct {
+		main, route, otherRoute, want string
+		call                          func(context.Context, *grpc.ClientConn) error
+	}
+	for _, s := range []service{
+		{"audit-service-v1", "/v1/events", "/v1/todos/1", "method ListEvents not implemented",
+			func(ctx context.Context, c *grpc.ClientConn) error {
+				_, err := auditpb.NewAuditServiceClient(c).ListEvents(ctx, &auditpb.ListEventsRequest{})
+				return err
+			}},
+		{"todo-service-v1", "/v1/todos/1", "/v1/events", "method GetTodo not implemented",
+			func(ctx context.Context, c *grpc.ClientConn) error {
+				_, err := todopb.NewTodoServiceClient(c).GetTodo(ctx, &todopb.GetTodoRequest{Id: "1"})
+				return err
+			}},
+	} {
+		t.Run(s.main, func(t *testing.T) {
+			p := startMain(t, filepath.Join(bin, s.main), "-mode", "gateway")
+			conn, err := grpc.NewClient(p.addrs["gRPC"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if st := status.Convert(s.call(ctx, conn)); st.Code() != codes.Unimplemented || st.Message() != s.want {
+				t.Errorf("gRPC: %v; want Unimplemented %q", st, s.want)
+			}
+			if code, body := httpGet(t, p.addrs["HTTP"], s.route); code != http.StatusNotImplemented || !strings.Contains(body, s.want) {
+				t.Errorf("GET %s: %d %s; want 501 with %q", s.route, code, body, s.want)
+			}
+			if code, body := httpGet(t, p.addrs["HTTP"], s.otherRoute); code != http.StatusNotFound {
+				t.Errorf("GET %s (the other service's route): %d %s; want 404", s.otherRoute, code, body)
+			}
+		})
+	}
+	for _, name := range []string{"audit-service-v1-gateway", "todo-service-v1-gateway"} {
+		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
+			t.Errorf("gateway main %s not built: %v", name, err)
+		}
+	}
+}
+
+func httpGet(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 var servingLine = regexp.MustCompile(`msg="serving (gRPC|HTTP)" addr=(\S+)`)

@@ -34,7 +34,7 @@ type serviceNames struct {
 	// In the implementation package (impl_package). Constructor is the
 	// documented rule server mains rely on, New<Svc>; ImplType is the
 	// skeleton's struct, <Svc> with "_" appended while it collides with a
-	// constructor or another service's type.
+	// constructor or another service's type in the same package.
 	Constructor string
 	ImplType    string
 
@@ -71,10 +71,15 @@ func newNameTable(plugin *protogen.Plugin, p Params) nameTable {
 		}
 		byPackage[f.GoImportPath] = append(byPackage[f.GoImportPath], f)
 	}
-	implTaken := make(map[string]bool) // constructors first, then types
+	// Per implementation package: constructors first, then types.
+	implTaken := make(map[string]map[string]bool)
 	for _, f := range plugin.Files {
 		for _, s := range f.Services {
-			implTaken["New"+s.GoName] = true
+			impl := p.implFor(s)
+			if implTaken[impl] == nil {
+				implTaken[impl] = make(map[string]bool)
+			}
+			implTaken[impl]["New"+s.GoName] = true
 		}
 	}
 	for _, importPath := range order {
@@ -98,7 +103,7 @@ func newNameTable(plugin *protogen.Plugin, p Params) nameTable {
 					Unimplemented:         "Unimplemented" + svc + "Server",
 					RegisterHandlerClient: "Register" + svc + p.RegisterFuncSuffix + "Client",
 					Constructor:           "New" + svc,
-					ImplType:              free(implTaken, svc),
+					ImplType:              free(implTaken[p.implFor(s)], svc),
 					ServerMainDir:         command,
 					GatewayMainDir:        command + "-gateway",
 					SkeletonFile:          strings.ReplaceAll(kebab(svc), "-", "_") + ".go",

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Parameter names, as written after --goms_opt= or under opt: in buf.gen.yaml.
@@ -52,8 +55,14 @@ type Params struct {
 	// ImplPackage is the import path of the package that implements the
 	// services: for each service <Svc> it has
 	// func New<Svc>(*goms.Server) (T, error), T implementing <Svc>Server.
-	// Server mains call it; goms skeleton writes it.
+	// Server mains call it; goms skeleton writes it. Parameter
+	// impl_package=<import path>.
 	ImplPackage string
+	// ImplPackages maps the full name of a service to the import path of
+	// its implementation package, for services that ImplPackage does not
+	// implement: one package per service, say. Parameter
+	// impl_package=<service>=<import path>, once per service.
+	ImplPackages map[string]string
 
 	// module is protogen's module= parameter, which mains' file names
 	// must carry too (protogen strips it from every file name).
@@ -76,8 +85,8 @@ func (p *Params) flagSet() *flag.FlagSet {
 		"write a main package per service into <dir>/<service>/main.go (needs impl_package)")
 	fs.Var((*dirValue)(&p.GatewayMain), paramGatewayMain,
 		"write an HTTP-only gateway main per service with HTTP routes into <dir>/<service>-gateway/main.go")
-	fs.Var((*importPathValue)(&p.ImplPackage), paramImplPackage,
-		"import path of the package with func New<Service>(*goms.Server) (<Service>Server, error) for each service")
+	fs.Var(implValue{p}, paramImplPackage,
+		"import path of the package with func New<Service>(*goms.Server) (<Service>Server, error) for each service; <service>=<import path> (repeatable) for one service, by full name")
 	return fs
 }
 
@@ -173,17 +182,61 @@ func (v *dirValue) Set(s string) error {
 	return nil
 }
 
-// importPathValue is a Go import path.
-type importPathValue string
-
-func (v *importPathValue) String() string   { return string(*v) }
-func (v *importPathValue) accepted() string { return "<import path>" }
-func (v *importPathValue) Set(s string) error {
-	if s == "" || path.Clean(s) != s || strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") ||
-		strings.ContainsAny(s, " \t\\;:\"'`") || !utf8.ValidString(s) ||
-		strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
-		return fmt.Errorf("invalid import path %q; want a Go import path such as example.com/you/greeter", s)
+// implFor returns the import path of the package implementing s: its own
+// impl_package=<service>=<import path> entry, else impl_package's plain
+// value (empty when neither is given).
+func (p *Params) implFor(s *protogen.Service) string {
+	if v, ok := p.ImplPackages[string(s.Desc.FullName())]; ok {
+		return v
 	}
-	*v = importPathValue(s)
+	return p.ImplPackage
+}
+
+// implValue is impl_package, which may repeat: one plain <import path>,
+// the package of every service without an entry of its own, and any
+// number of <service>=<import path> entries, one per service. (Import
+// paths cannot hold "=", so the two forms cannot be confused.)
+type implValue struct{ p *Params }
+
+func (v implValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.p.ImplPackage
+}
+func (v implValue) accepted() string { return "<import path>|<service>=<import path>" }
+func (v implValue) Set(s string) error {
+	service, importPath, mapped := strings.Cut(s, "=")
+	if !mapped {
+		if !validImportPath(s) {
+			return fmt.Errorf("invalid import path %q; want a Go import path such as example.com/you/greeter, or <service>=<import path> for one service", s)
+		}
+		if old := v.p.ImplPackage; old != "" && old != s {
+			return fmt.Errorf("two import paths for every service, %q and %q; give one, and <service>=<import path> for each service implemented elsewhere", old, s)
+		}
+		v.p.ImplPackage = s
+		return nil
+	}
+	if !protoreflect.FullName(service).IsValid() {
+		return fmt.Errorf("invalid service name %q in %q; want <service>=<import path> with the service's full name, such as greeter.v1.GreeterService=example.com/you/greeter", service, s)
+	}
+	if !validImportPath(importPath) {
+		return fmt.Errorf("invalid import path %q in %q; want <service>=<import path> with a Go import path, such as greeter.v1.GreeterService=example.com/you/greeter", importPath, s)
+	}
+	if old, ok := v.p.ImplPackages[service]; ok && old != importPath {
+		return fmt.Errorf("two import paths for service %s, %q and %q; give it one", service, old, importPath)
+	}
+	if v.p.ImplPackages == nil {
+		v.p.ImplPackages = make(map[string]string)
+	}
+	v.p.ImplPackages[service] = importPath
 	return nil
+}
+
+// validImportPath reports whether s can be written as a Go import path in
+// generated code.
+func validImportPath(s string) bool {
+	return s != "" && path.Clean(s) == s && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, ".") &&
+		!strings.ContainsAny(s, " \t\\;:\"'`=") && utf8.ValidString(s) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) })
 }

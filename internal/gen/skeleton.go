@@ -6,12 +6,12 @@ import (
 )
 
 // Skeleton answers a request of the goms skeleton command: for each service
-// of the files to generate, a Go file of package impl_package with a struct
+// of the files to generate, a Go file of its impl_package with a struct
 // whose methods all return codes.Unimplemented and the constructor
-// New<Service>(*goms.Server) that generated server mains call. File
-// names are relative to the implementation package's directory. The
-// command writes only files that do not exist yet: the skeleton is where
-// users write their code.
+// New<Service>(*goms.Server) that generated server mains call. All the
+// services must have the one implementation package: file names are
+// relative to its directory. The command writes only files that do not
+// exist yet: the skeleton is where users write their code.
 func Skeleton(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
 	return run(req, func(plugin *protogen.Plugin, p Params, names nameTable) error {
 		for _, f := range plugin.Files {
@@ -23,6 +23,9 @@ func Skeleton(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorRespons
 					return err
 				}
 			}
+		}
+		if err := checkOnePackage(plugin, p); err != nil {
+			return err
 		}
 		if err := checkConstructors(plugin, p, names); err != nil {
 			return err
@@ -41,7 +44,7 @@ func Skeleton(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorRespons
 // generateSkeleton writes the implementation skeleton of one service.
 func generateSkeleton(plugin *protogen.Plugin, p Params, f *protogen.File, s *serviceInfo) {
 	n := s.names
-	impl := protogen.GoImportPath(p.ImplPackage)
+	impl := protogen.GoImportPath(p.implFor(s.Service))
 	g := plugin.NewGeneratedFile(outputName(p, n.SkeletonFile), impl)
 
 	// Qualify every identifier first, so that parameter names can avoid
@@ -61,7 +64,7 @@ func generateSkeleton(plugin *protogen.Plugin, p Params, f *protogen.File, s *se
 	g.P("// Code generated once by goms skeleton from ", f.Desc.Path(), "; edit it freely:")
 	g.P("// goms skeleton never overwrites an existing file.")
 	g.P()
-	g.P("package ", protogen.GoPackageName(cleanName(p.ImplPackage)))
+	g.P("package ", protogen.GoPackageName(cleanName(string(impl))))
 	g.P()
 	g.P("// ", n.ImplType, " implements ", q(f.GoImportPath.Ident(n.Server)), ".")
 	generateComments(g, s.Comments.Leading, s.deprecated)

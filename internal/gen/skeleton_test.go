@@ -18,43 +18,78 @@ const skeletonHeader = "// Code generated once by goms skeleton"
 
 // TestSkeletonGolden runs the skeleton generator on the cases whose
 // buf.gen.yaml asks for server mains and compares it with the committed
-// skeleton (which make generate writes with goms skeleton, and which the
-// mains of the case are built with).
+// skeletons (which make generate writes with goms skeleton, once per
+// implementation package, and which the mains of the case are built with).
 func TestSkeletonGolden(t *testing.T) {
 	cases, _ := filepath.Glob(filepath.Join(testdataDir, "*", "buf.gen.yaml"))
 	n := 0
 	for _, tmpl := range cases {
 		dir := filepath.Dir(tmpl)
 		parameter, _ := caseParameter(t, dir)
-		var impl string
-		for p := range strings.SplitSeq(parameter, ",") {
-			if v, ok := strings.CutPrefix(p, "impl_package="); ok {
-				impl = v
+		p := defaultParams()
+		for param := range strings.SplitSeq(parameter, ",") {
+			if v, ok := strings.CutPrefix(param, paramImplPackage+"="); ok {
+				if err := p.set(paramImplPackage, v); err != nil {
+					t.Fatalf("%s: %v", tmpl, err)
+				}
 			}
 		}
-		if impl == "" {
+		if p.ImplPackage == "" && len(p.ImplPackages) == 0 {
 			continue
 		}
 		n++
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			resp := Skeleton(newRequest(t, "impl_package="+impl, caseProtos(t, dir)...))
-			if resp.Error != nil {
-				t.Fatal(resp.GetError())
-			}
-			implDir := strings.TrimPrefix(impl, "github.com/goms-io/goms/")
-			got := make(map[string]string)
-			for _, f := range resp.File {
-				got[path.Join(implDir, f.GetName())] = f.GetContent()
-			}
-			want := committedFiles(t, filepath.Join(repoRoot, implDir), skeletonHeader)
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("skeleton differs from the committed one (-committed +generated):\n%s\nIf the change is intended, run: make generate", diff)
+			for impl, files := range filesByImpl(t, p, caseProtos(t, dir)) {
+				resp := Skeleton(newRequest(t, "impl_package="+impl, files...))
+				if resp.Error != nil {
+					t.Fatal(resp.GetError())
+				}
+				implDir := strings.TrimPrefix(impl, "github.com/goms-io/goms/")
+				got := make(map[string]string)
+				for _, f := range resp.File {
+					got[path.Join(implDir, f.GetName())] = f.GetContent()
+				}
+				want := committedFiles(t, filepath.Join(repoRoot, implDir), skeletonHeader)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("skeleton of %s differs from the committed one (-committed +generated):\n%s\nIf the change is intended, run: make generate", impl, diff)
+				}
 			}
 		})
 	}
 	if n == 0 {
 		t.Fatal("no case with impl_package")
 	}
+}
+
+// filesByImpl groups the files that declare services by the package that
+// implements their services under p, as goms skeleton is run: once per
+// package.
+func filesByImpl(t *testing.T, p Params, files []string) map[string][]string {
+	t.Helper()
+	byImpl := make(map[string][]string)
+	for _, file := range files {
+		req := newRequest(t, "", file)
+		fd := req.ProtoFile[len(req.ProtoFile)-1]
+		impls := make(map[string]bool)
+		for _, s := range fd.GetService() {
+			name := s.GetName()
+			if fd.GetPackage() != "" {
+				name = fd.GetPackage() + "." + name
+			}
+			impl, ok := p.ImplPackages[name]
+			if !ok {
+				impl = p.ImplPackage
+			}
+			impls[impl] = true
+		}
+		if len(impls) > 1 {
+			t.Fatalf("%s: services implemented in several packages %v; goms skeleton writes one", file, slices.Sorted(maps.Keys(impls)))
+		}
+		for impl := range impls {
+			byImpl[impl] = append(byImpl[impl], file)
+		}
+	}
+	return byImpl
 }
 
 // goldenPackageDirs returns every directory under testdata/ with Go files,
