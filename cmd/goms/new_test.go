@@ -169,18 +169,33 @@ func TestNewEndToEnd(t *testing.T) {
 	t.Logf("the whole test took %.1fs", time.Since(start).Seconds())
 }
 
-// TestNewMatchesBuf checks that goms new's first generation, which runs
-// without buf, writes gen/ exactly as make generate (buf generate) does,
-// and that the starter proto passes buf lint (make lint).
+// TestNewMatchesBuf checks that goms new's first generation and goms
+// add's, which run without buf, write gen/ exactly as make generate (buf
+// generate) does, and that the starter proto and the added ones pass buf
+// lint (make lint).
 func TestNewMatchesBuf(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs buf, which takes minutes to build on a cold cache")
 	}
 	dir := newProject(t)
+	// A second service, in a package of its own, and a third in the
+	// starter's package: goms add regenerates gen/ as goms new does.
+	for _, name := range []string{"audit", "hello.v1.BillingService"} {
+		var stdout, stderr strings.Builder
+		if code := run([]string{"add", "-dir", dir, name}, &stdout, &stderr); code != 0 {
+			t.Fatalf("goms add %s: exit %d\n%s%s", name, code, stdout.String(), stderr.String())
+		}
+	}
 	first := readTree(t, filepath.Join(dir, "gen"))
 	if len(first) == 0 {
 		t.Fatal("goms new generated nothing")
 	}
+	for _, name := range []string{"audit/v1/audit.goms.go", "hello/v1/billing.goms.go", "hello/v1/hello.goms.go"} {
+		if _, ok := first[name]; !ok {
+			t.Errorf("no gen/%s", name)
+		}
+	}
+	inDir(t, dir, "go", "vet", "./...")
 	inDir(t, dir, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "lint")
 	inDir(t, dir, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "generate")
 	second := readTree(t, filepath.Join(dir, "gen"))
