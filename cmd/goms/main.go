@@ -1,4 +1,4 @@
-// Command goms is the GoMs developer tool. It has two subcommands.
+// Command goms is the GoMs developer tool. It has three subcommands.
 //
 // goms new writes a new project, from an empty directory to a service that
 // builds, tests and runs:
@@ -11,12 +11,33 @@
 // buf.yaml and buf.gen.yaml, the google/api protos HTTP rules import
 // (shipped inside GoMs: nothing is fetched but Go modules), a starter
 // hello.v1.GreeterService in proto/, its generated code in gen/, its
-// implementation and tests in greeter/, a main in cmd/<name>/ registering
-// every service, a Makefile (generate, run, test, lint) and a README.
-// DIR defaults to the module path's last element. goms new refuses a
-// directory that exists and is not empty, and never overwrites a file.
-// Until GoMs is published, give -goms with the directory of a GoMs
-// checkout: the project then uses it through replace directives.
+// implementation and tests in greeter/, services/services.go registering
+// every service, a main in cmd/<name>/ calling it, a Makefile (generate,
+// run, test, lint) and a README. DIR defaults to the module path's last
+// element. goms new refuses a directory that exists and is not empty, and
+// never overwrites a file. Until GoMs is published, give -goms with the
+// directory of a GoMs checkout: the project then uses it through replace
+// directives.
+//
+// goms add adds a service to such a project, from its directory (goms is
+// one of the project's tools):
+//
+//	go tool -modfile=tools/go.mod goms add audit
+//
+// writes proto/audit/v1/audit.proto (audit.v1.AuditService, one method
+// with an HTTP rule, clean under buf lint STANDARD), regenerates gen/ as
+// make generate would (without buf), writes the implementation skeleton
+// into audit/ as goms skeleton does, and rewrites services/services.go.
+// That file is generated (DO NOT EDIT), derived from the services of the
+// protos and the packages implementing them, and the project's mains call
+// its Register: so no main ever needs an edit, and -serve and -targets
+// split the project's services across processes as they split the
+// example's. goms add refuses a service that exists, never overwrites a
+// file the user wrote, and keeps services.go once it was edited (its
+// checksum tells). It is a command of its own, not a flag of goms new:
+// goms new takes an empty directory and a module path, goms add an
+// existing project and a service name, and neither needs the other's
+// arguments or checks.
 //
 // goms skeleton writes the implementation skeleton of new services:
 //
@@ -43,12 +64,15 @@ func main() {
 
 const usage = `usage:
   goms new [-goms PATH] MODULE [DIR]
+  goms add [-dir DIR] NAME
   goms skeleton [flags] file.proto...
 
 Commands:
   new       write a new project for module MODULE into DIR (default: the
             module path's last element): a starter service that builds,
             tests and runs (cd DIR && make run)
+  add       add a service to a project written by goms new: its proto,
+            generated code, implementation skeleton and registration
   skeleton  write the implementation skeleton of the services of .proto
             files, never overwriting a file
 
@@ -62,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "new":
 			return runNew(args[1:], stdout, stderr)
+		case "add":
+			return runAdd(args[1:], stdout, stderr)
 		case "skeleton":
 			return runSkeleton(args[1:], stdout, stderr)
 		case "-h", "-help", "--help", "help":

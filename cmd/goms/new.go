@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,19 +36,9 @@ func runNew(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Goms, "goms", "", "`directory` of a GoMs checkout for the project to use (a replace directive), until GoMs is published")
 	fs.Usage = func() { fmt.Fprint(stderr, newUsage); fs.PrintDefaults() }
 	// Flags may come after the arguments too.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, code := parseInterspersed(fs, args)
+	if code >= 0 {
+		return code
 	}
 	if len(positional) == 0 || len(positional) > 2 {
 		fmt.Fprintln(stderr, "goms new: want a module path and at most one directory (see goms new -help)")

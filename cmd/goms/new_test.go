@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -10,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/goms-io/goms/internal/testutil"
 )
 
 // repoRoot is the GoMs checkout the tests' projects use (goms new -goms).
@@ -83,104 +79,33 @@ func inDir(t *testing.T, dir, name string, args ...string) string {
 	return string(out)
 }
 
-// TestNewEndToEnd takes an empty directory to a running service, as a
-// user would: goms new, make test, then the binary serving curl's and
-// grpcurl's calls.
-func TestNewEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes, tests, builds and runs a new project")
-	}
-	start := time.Now()
-	dir := newProject(t)
-	if _, err := exec.LookPath("make"); err == nil {
-		inDir(t, dir, "make", "test")
-	} else {
-		t.Log("make not found: running what make test runs")
-		inDir(t, dir, "go", "vet", "./...")
-		inDir(t, dir, "go", "test", "./...")
-	}
-	bin := filepath.Join(t.TempDir(), "hello")
-	inDir(t, dir, "go", "build", "-o", bin, "./cmd/hello")
-	p := testutil.StartProcess(t, bin, nil, "gateway")
-	defer p.Kill()
-
-	for path, want := range map[string]string{
-		"/v1/hello/world":                "{\"message\":\"Hello, world!\"}",
-		"/v1/hello/world/stream?count=2": "{\"result\":{\"message\":\"Hello, world! (1/2)\"}}\n{\"result\":{\"message\":\"Hello, world! (2/2)\"}}\n",
-	} {
-		code, body := testutil.Get(t, "http://"+p.HTTPAddr+path)
-		if code != 200 || testutil.CompactJSON(body) != want {
-			t.Errorf("GET %s: %d %q, want 200 %q", path, code, body, want)
-		}
-	}
-	out := inDir(t, dir, "go", "tool", "-modfile=tools/go.mod", "grpcurl", "-plaintext", "-d", `{"name":"world"}`, p.GRPCAddr, "hello.v1.GreeterService/SayHello")
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, []byte(out)); err != nil || compact.String() != `{"message":"Hello, world!"}` {
-		t.Errorf("grpcurl SayHello: %q (%v)", out, err)
-	}
-
-	// The calls the project's README and GoMs's README show, word for
-	// word but for the addresses.
-	projectReadme, err := os.ReadFile(filepath.Join(dir, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomsReadme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(gomsReadme), "\n### A new project: `goms new`\n")
-	section, _, _ = strings.Cut(section, "\n### ")
-	calls := append(readmeCalls(string(projectReadme)), readmeCalls(section)...)
-	if len(calls) < 6 {
-		t.Fatalf("found %d curl and grpcurl calls in the READMEs: %q", len(calls), calls)
-	}
-	_, noCurl := exec.LookPath("curl")
-	for _, call := range calls {
-		if strings.HasPrefix(call, "curl ") && noCurl != nil {
-			t.Logf("curl not found: skipping %s", call)
-			continue
-		}
-		cmdline := strings.NewReplacer("127.0.0.1:8080", p.HTTPAddr, "127.0.0.1:42001", p.GRPCAddr).Replace(call)
-		if c, ok := strings.CutPrefix(cmdline, "curl "); ok {
-			cmdline = "curl -sS " + c
-		}
-		out := inDir(t, dir, "bash", "-c", cmdline)
-		if strings.HasSuffix(call, " list") {
-			if !strings.Contains(out, "hello.v1.GreeterService\n") {
-				t.Errorf("%s lacks the service:\n%s", call, out)
-			}
-			continue
-		}
-		dec := json.NewDecoder(strings.NewReader(out))
-		for dec.More() {
-			if err := dec.Decode(new(any)); err != nil {
-				t.Errorf("%s: the output is not JSON (%v):\n%s", call, err, out)
-				break
-			}
-		}
-		if !strings.Contains(out, "Hello, world!") {
-			t.Errorf("%s: no greeting:\n%s", call, out)
-		}
-	}
-	if err := p.Stop(); err != nil {
-		t.Errorf("stop: %v\n%s", err, p.Out)
-	}
-	t.Logf("the whole test took %.1fs", time.Since(start).Seconds())
-}
-
-// TestNewMatchesBuf checks that goms new's first generation, which runs
-// without buf, writes gen/ exactly as make generate (buf generate) does,
-// and that the starter proto passes buf lint (make lint).
+// TestNewMatchesBuf checks that goms new's first generation and goms
+// add's, which run without buf, write gen/ exactly as make generate (buf
+// generate) does, and that the starter proto and the added ones pass buf
+// lint (make lint).
 func TestNewMatchesBuf(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs buf, which takes minutes to build on a cold cache")
 	}
 	dir := newProject(t)
+	// A second service, in a package of its own, and a third in the
+	// starter's package: goms add regenerates gen/ as goms new does.
+	for _, name := range []string{"audit", "hello.v1.BillingService"} {
+		var stdout, stderr strings.Builder
+		if code := run([]string{"add", "-dir", dir, name}, &stdout, &stderr); code != 0 {
+			t.Fatalf("goms add %s: exit %d\n%s%s", name, code, stdout.String(), stderr.String())
+		}
+	}
 	first := readTree(t, filepath.Join(dir, "gen"))
 	if len(first) == 0 {
 		t.Fatal("goms new generated nothing")
 	}
+	for _, name := range []string{"audit/v1/audit.goms.go", "hello/v1/billing.goms.go", "hello/v1/hello.goms.go"} {
+		if _, ok := first[name]; !ok {
+			t.Errorf("no gen/%s", name)
+		}
+	}
+	inDir(t, dir, "go", "vet", "./...")
 	inDir(t, dir, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "lint")
 	inDir(t, dir, "go", "tool", "-modfile=tools/buf/go.mod", "buf", "generate")
 	second := readTree(t, filepath.Join(dir, "gen"))
@@ -196,19 +121,6 @@ func TestNewMatchesBuf(t *testing.T) {
 			t.Errorf("buf generate wrote gen/%s, which goms new did not", name)
 		}
 	}
-}
-
-// readmeCalls returns the lines of a README that call the service: curl,
-// or grpcurl run from tools/go.mod.
-func readmeCalls(readme string) []string {
-	var calls []string
-	for line := range strings.Lines(readme) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "curl ") || strings.HasPrefix(line, "go tool -modfile=tools/go.mod grpcurl ") {
-			calls = append(calls, line)
-		}
-	}
-	return calls
 }
 
 // readTree returns the files under dir by slash-separated relative path.

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/goms-io/goms/internal/gen"
-	"github.com/goms-io/goms/internal/protoreq"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/pluginpb"
 )
@@ -43,27 +39,27 @@ const (
 	googleapisDir = "third_party/googleapis"
 )
 
-// generate writes the code of every plugin for the protos under dir/proto,
-// as buf generate would: protoc-gen-goms runs in-process, the others as
-// go tool -modfile=tools/go.mod <plugin> in dir. Nothing is written unless
-// every plugin succeeds. The plugins run one at a time: on a cold build
-// cache, go tool builds each, and parallel builds compile the dependencies
-// they share once each (twice as slow on two cores).
+// generate writes the code of every plugin for the protos under dir/proto
+// (see [generateFiles]); nothing is written unless every plugin succeeds.
 func generate(ctx context.Context, dir string) error {
-	var files []string
-	err := fs.WalkDir(os.DirFS(filepath.Join(dir, protoDir)), ".", func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() && path.Ext(p) == ".proto" {
-			files = append(files, p)
-		}
-		return err
-	})
+	files, err := generateFiles(ctx, dir)
 	if err != nil {
 		return err
 	}
-	importPaths := []string{filepath.Join(dir, protoDir), filepath.Join(dir, filepath.FromSlash(googleapisDir))}
-	req, err := protoreq.Compile(ctx, importPaths, "", files...)
+	return writeFiles(dir, files)
+}
+
+// generateFiles returns the code of every plugin for the protos under
+// dir/proto, by path relative to dir, as buf generate would write it:
+// protoc-gen-goms runs in-process, the others as
+// go tool -modfile=tools/go.mod <plugin> in dir. The plugins run one at a
+// time: on a cold build cache, go tool builds each, and parallel builds
+// compile the dependencies they share once each (twice as slow on two
+// cores).
+func generateFiles(ctx context.Context, dir string) (map[string][]byte, error) {
+	req, err := compileProtos(ctx, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := make(map[string][]byte)
 	for _, p := range plugins {
@@ -73,23 +69,23 @@ func generate(ctx context.Context, dir string) error {
 		}
 		resp, err := runPlugin(ctx, dir, p.Name, r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if msg := resp.GetError(); msg != "" {
-			return fmt.Errorf("%s: %s", p.Name, msg)
+			return nil, fmt.Errorf("%s: %s", p.Name, msg)
 		}
 		for _, f := range resp.GetFile() {
 			if f.GetInsertionPoint() != "" || f.GetName() == "" {
-				return fmt.Errorf("%s: unexpected output %q (insertion point %q)", p.Name, f.GetName(), f.GetInsertionPoint())
+				return nil, fmt.Errorf("%s: unexpected output %q (insertion point %q)", p.Name, f.GetName(), f.GetInsertionPoint())
 			}
 			name := path.Join(p.Out, f.GetName())
 			if _, dup := out[name]; dup {
-				return fmt.Errorf("%s: %s is written by two plugins", p.Name, name)
+				return nil, fmt.Errorf("%s: %s is written by two plugins", p.Name, name)
 			}
 			out[name] = []byte(f.GetContent())
 		}
 	}
-	return writeFiles(dir, out)
+	return out, nil
 }
 
 // runPlugin answers req with the plugin name.

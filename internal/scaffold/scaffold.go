@@ -100,6 +100,8 @@ func New(ctx context.Context, o Options) error {
 		{"go mod tidy in tools", func() error { return goCommand(ctx, filepath.Join(o.Dir, "tools"), "mod", "tidy") }},
 		{"go mod tidy in tools/buf", func() error { return goCommand(ctx, filepath.Join(o.Dir, "tools", "buf"), "mod", "tidy") }},
 		{"generated gen/", func() error { return generate(ctx, o.Dir) }},
+		// The registration of every service, which the main calls.
+		{"wrote " + servicesFile, func() error { _, err := writeServices(ctx, o.Dir, o.Module, io.Discard); return err }},
 		// Last: the project's imports include the generated packages.
 		{"go mod tidy", func() error { return goCommand(ctx, o.Dir, "mod", "tidy") }},
 	}
