@@ -47,6 +47,7 @@ type options struct {
 	muxOpts  []runtime.ServeMuxOption
 	dialOpts []grpc.DialOption
 	tracing  Tracing
+	noListen bool // WithInProcessOnly
 }
 
 // WithLogger sets the logger for server events and recovered panics.
@@ -118,6 +119,17 @@ func WithMode(m Mode) MainOption {
 // tracing off.
 func WithTracing(t Tracing) Option {
 	return optionFunc(func(o *options) { o.tracing = t })
+}
+
+// WithInProcessOnly makes [Server.Start] open no socket: no gRPC, HTTP or
+// admin listener, whatever the mode, and no discovery registration. The
+// services are then served in-process only, through [Server.LocalConn],
+// [Server.Conn] and the generated New<Service>ClientFrom functions, with
+// the same interceptors as over gRPC. Tests use it to call services with
+// no port; connections to services hosted elsewhere ([Config.Targets])
+// are still dialled.
+func WithInProcessOnly() Option {
+	return optionFunc(func(o *options) { o.noListen = true })
 }
 
 // WithOptions composes several options into one.

@@ -3,6 +3,7 @@ package goms_test
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +57,50 @@ func TestGRPCRegistrationWarns(t *testing.T) {
 				t.Errorf("GET /v1/echo/x: %d, want 404", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// TestInProcessOnly: with WithInProcessOnly, Start opens no port, yet
+// LocalConn serves the services through the interceptors, and Stop is
+// clean.
+func TestInProcessOnly(t *testing.T) {
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = free(), free()
+	var out syncWriter
+	s := goms.New(cfg, goms.WithInProcessOnly(), goms.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	echo.RegisterEchoService(s, &echotest.Server{})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{cfg.GRPC.Addr, cfg.HTTP.Addr} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s is taken: %v", addr, err)
+			continue
+		}
+		l.Close()
+	}
+	if s.GRPCAddr() != "" || s.HTTPAddr() != "" {
+		t.Errorf("GRPCAddr %q, HTTPAddr %q, want none", s.GRPCAddr(), s.HTTPAddr())
+	}
+	resp, err := echo.NewEchoServiceClient(s.LocalConn()).Echo(context.Background(), &echo.EchoRequest{Message: "local"})
+	if err != nil || resp.GetMessage() != "local" {
+		t.Fatalf("Echo: %v, %v", resp, err)
+	}
+	if !strings.Contains(out.String(), "msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK") {
+		t.Errorf("the call went around the interceptors; logs:\n%s", &out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
 	}
 }

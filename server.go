@@ -247,6 +247,24 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.dialClients(); err != nil {
 		return err
 	}
+	unary, stream := s.interceptors()
+	if s.opts.noListen {
+		s.startLocal(unary, stream)
+	} else if err := s.startServing(ctx, unary, stream); err != nil {
+		return err
+	}
+	for _, c := range s.dialed {
+		c.Connect()
+	}
+	s.started = true
+	s.ready.Store(true)
+	s.publishAddrs()
+	return nil
+}
+
+// startServing opens the listeners, starts the in-process connection and
+// the servers the mode runs, and registers with discovery.
+func (s *Server) startServing(ctx context.Context, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) error {
 	if err := s.listen(); err != nil {
 		return err
 	}
@@ -255,7 +273,6 @@ func (s *Server) Start(ctx context.Context) error {
 		s.closeAll()
 		return err
 	}
-	unary, stream := s.interceptors()
 	s.startLocal(unary, stream)
 	if s.cfg.Mode.servesGRPC() {
 		s.startGRPC(unary, stream)
@@ -267,16 +284,10 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.startAdmin()
-	for _, c := range s.dialed {
-		c.Connect()
-	}
 	if err := s.announce(ctx, advertise); err != nil {
 		s.abort()
 		return err
 	}
-	s.started = true
-	s.ready.Store(true)
-	s.publishAddrs()
 	return nil
 }
 
