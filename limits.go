@@ -51,11 +51,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return &limitedConn{Conn: c, l: l}, nil
 		}
 		l.open.Add(-1)
+		l.refusedOne()
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0) // reset: no TIME_WAIT left behind here
 		}
 		c.Close()
-		l.refusedOne()
 	}
 }
 
