@@ -336,28 +336,34 @@ func TestAttackStreamFlood(t *testing.T) {
 
 // TestAttackRapidReset (finding 2, CVE-2023-44487): 4 connections open
 // and at once cancel Echo calls whose handler would wait 10 s, as fast as
-// they can, while the bystander makes 20 checks, against a server
-// process (so that its goroutines can be counted, from /metrics). With
-// grpc.max_concurrent_streams, grpc-go runs at most that many handlers a
-// connection and reads no further frames while they are all busy: the
-// server stays under 1,000 goroutines and the bystander answers within
-// 1 s. Without it, the server ran 5,000 to 10,000 goroutines and the
-// bystander's checks took up to 1 s or failed.
+// one goroutine can write them, while the bystander makes 20 checks,
+// against a server process (so that its goroutines can be counted, from
+// /metrics). With grpc.max_concurrent_streams, grpc-go runs at most that
+// many handlers a connection and reads no further frames while they are
+// all busy: the server stays under 1,000 goroutines (427 here) and the
+// bystander answers within 1 s. Without it, the server ran 4,600 to 9,700
+// goroutines.
 func TestAttackRapidReset(t *testing.T) {
 	p := startProc(t, os.Args[0], "gateway")
 	addr := p.GRPCAddr
 	by := watch(t, addr)
 	block := grpcHeaders("/fixtures.echo.EchoService/Echo")
 	msg := grpcMessage(&echo.EchoRequest{Message: "reset", DelayMs: 10000})
+	var conns []*h2
+	for range 4 {
+		conns = append(conns, dialH2(t, addr, true))
+	}
+	// One goroutine writes to the 4 connections in turn, so that the
+	// attacker takes one of the machine's cores at most, as a remote one
+	// would take none.
 	var wg sync.WaitGroup
 	var sent atomic.Int64
 	var attacking atomic.Bool
 	attacking.Store(true)
-	for range 4 {
-		c := dialH2(t, addr, true)
-		wg.Go(func() {
-			for i := 0; attacking.Load() && i < 1<<30-1; i++ {
-				id := uint32(2*i + 1)
+	wg.Go(func() {
+		for i := 0; attacking.Load() && i < 1<<30-1; i++ {
+			id := uint32(2*i + 1)
+			for _, c := range conns {
 				err := c.write(func() error {
 					if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true}); err != nil {
 						return err
@@ -372,10 +378,10 @@ func TestAttackRapidReset(t *testing.T) {
 				}
 				sent.Add(1)
 			}
-		})
-	}
+		}
+	})
 	peak := 0
-	for goal := by.checks.Load() + 10; by.checks.Load() < goal; {
+	for goal := by.checks.Load() + 10; by.checks.Load() < goal; time.Sleep(10 * time.Millisecond) {
 		peak = max(peak, goroutines(t, p.HTTPAddr))
 	}
 	// 4 connections of 100 handlers, and the server's own goroutines.
