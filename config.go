@@ -135,9 +135,12 @@ type GRPCConfig struct {
 	// MaxHeaderBytes bounds the metadata (the HTTP/2 header list, counted
 	// as HTTP/2 does: name, value and 32 bytes a field) of a gRPC call;
 	// the server advertises it, and resets a stream whose metadata is
-	// larger. Key grpc.max_header_bytes, default 32 KiB: nginx's total
-	// for request headers (large_client_header_buffers 4 8k). Envoy allows
-	// 60 KiB; grpc-go alone, 16 MiB.
+	// larger. Key grpc.max_header_bytes, default 48 KiB: under Envoy's
+	// 60 KiB (grpc-go alone allows 16 MiB), and 16 KiB above
+	// http.max_header_bytes, for what an http-mode front adds when it
+	// forwards an HTTP request's headers as metadata (32 bytes a field,
+	// grpcgateway- prefixes, x-forwarded-*): a request the front accepts
+	// then reaches its upstream.
 	MaxHeaderBytes int
 	// MaxConcurrentStreams bounds the calls open at once on one gRPC
 	// connection; the server advertises it, refuses streams beyond it, and
@@ -347,7 +350,7 @@ func DefaultConfig() Config {
 			Reflection:           true,
 			MaxRecvBytes:         4 << 20,
 			MaxSendBytes:         4 << 20,
-			MaxHeaderBytes:       32 << 10,
+			MaxHeaderBytes:       48 << 10,
 			MaxConcurrentStreams: 100,
 			MaxConnections:       512,
 			HandshakeTimeout:     10 * time.Second,

@@ -54,45 +54,44 @@ func dialTestGRPC(t *testing.T, addr string) *grpc.ClientConn {
 }
 
 // TestGRPCMaxHeaderBytes checks grpc.max_header_bytes at its default,
-// 32 KiB: the server advertises it, grpc-go clients refuse to send more,
-// and a client that sends more anyway has its stream reset while the
-// connection serves on.
+// 48 KiB: the server advertises it, grpc-go clients refuse to send more,
+// and a client that sends more anyway is refused.
 func TestGRPCMaxHeaderBytes(t *testing.T) {
 	s := startTestServer(t, grpcModeConfig())
-	big := strings.Repeat("x", 40<<10)
+	big := strings.Repeat("x", 64<<10)
 
 	health := healthpb.NewHealthClient(dialTestGRPC(t, s.GRPCAddr()))
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-big", big)
 	if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
-		t.Error("grpc-go client: a call with 40 KiB of metadata succeeded")
+		t.Error("grpc-go client: a call with 64 KiB of metadata succeeded")
 	}
 	if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("grpc-go client: a small call after it: %v", err)
 	}
 
-	// A raw client that sends it anyway (40 fields of 1 KiB) is refused:
+	// A raw client that sends it anyway (64 fields of 1 KiB) is refused:
 	// with a RST_STREAM or, as here where it goes far over the limit, by
 	// the end of the connection (x/net's HTTP/2 framer stops reading such
 	// a header block). A grpc-go server without the cap would answer.
 	c := dialHTTP2(t, s.GRPCAddr())
-	if got := c.settings(t)[http2.SettingMaxHeaderListSize]; got != 32<<10 {
-		t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE %d, want %d", got, 32<<10)
+	if got := c.settings(t)[http2.SettingMaxHeaderListSize]; got != 48<<10 {
+		t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE %d, want %d", got, 48<<10)
 	}
 	var md []string
-	for i := range 40 {
+	for i := range 64 {
 		md = append(md, fmt.Sprintf("x-md-%d", i), strings.Repeat("x", 1<<10))
 	}
 	c.writeGRPCHeaders(1, healthCheck, false, md...)
 	c.writeEmptyMessage(1)
 	if answer := c.answer(t, 1); answer == "HEADERS" {
-		t.Errorf("raw client: 40 KiB of metadata answered with HEADERS")
+		t.Errorf("raw client: 64 KiB of metadata answered with HEADERS")
 	}
-	// And so is one field of 40 KiB.
+	// And so is one field of 64 KiB.
 	c = dialHTTP2(t, s.GRPCAddr())
 	c.writeGRPCHeaders(1, healthCheck, false, "x-big", big)
 	c.writeEmptyMessage(1)
 	if answer := c.answer(t, 1); answer == "HEADERS" {
-		t.Errorf("raw client: one 40 KiB field answered with HEADERS")
+		t.Errorf("raw client: one 64 KiB field answered with HEADERS")
 	}
 }
 
