@@ -134,6 +134,50 @@ type GRPCConfig struct {
 	// MaxRecvBytes and MaxSendBytes bound gRPC messages in bytes.
 	// Keys grpc.max_recv_bytes and grpc.max_send_bytes, default 4 MiB.
 	MaxRecvBytes, MaxSendBytes int
+	// MaxHeaderBytes bounds the metadata (the HTTP/2 header list, counted
+	// as HTTP/2 does: name, value and 32 bytes a field) of a gRPC call;
+	// the server advertises it, and resets a stream whose metadata is
+	// larger. Key grpc.max_header_bytes, default 48 KiB: under Envoy's
+	// 60 KiB (grpc-go alone allows 16 MiB), and 16 KiB above
+	// http.max_header_bytes, for what an http-mode front adds when it
+	// forwards an HTTP request's headers as metadata (32 bytes a field,
+	// grpcgateway- prefixes, x-forwarded-*): a request the front accepts
+	// then reaches its upstream.
+	MaxHeaderBytes int
+	// MaxConcurrentStreams bounds the calls open at once on one gRPC
+	// connection; the server advertises it, refuses streams beyond it, and
+	// with it grpc-go bounds the handlers a client can start by opening and
+	// cancelling streams (HTTP/2 rapid reset). Key
+	// grpc.max_concurrent_streams, default 100: Envoy's edge guidance
+	// (nginx allows 128; grpc-go alone, no limit).
+	MaxConcurrentStreams int
+	// MaxConnections bounds the connections open at once on the gRPC
+	// port; a connection beyond it is closed as soon as it is accepted,
+	// and the server logs a warning. 0: no limit. Key
+	// grpc.max_connections, default 512: nginx's default worker_connections
+	// (Envoy's edge guidance: 10,000 a listener; grpc-go alone, no limit).
+	MaxConnections int
+	// HandshakeTimeout bounds the start of a gRPC connection: the TLS
+	// handshake, if any, the HTTP/2 preface and the client's first
+	// SETTINGS frame. A connection that has not sent them by then is
+	// closed. Key grpc.handshake_timeout, default 10s, as
+	// http.read_header_timeout (grpc-go's default is 120s; nginx's
+	// client_header_timeout 60s).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes gRPC connections that have had no call open for
+	// that long, with a GOAWAY first (clients reconnect on their next
+	// call). 0: never. Key grpc.idle_timeout, default 2m, as
+	// http.idle_timeout (Envoy's edge guidance: 1h; grpc-go alone: never).
+	IdleTimeout time.Duration
+	// MaxUnaryTimeout bounds the deadline of unary calls, over gRPC, over
+	// HTTP in gateway mode and in-process: a call with a later deadline,
+	// or with none, gets this one, so a client cannot hold a handler for
+	// ever by sending grpc-timeout 99999999H. Streams are not bounded:
+	// they may last as long as the client wants (a health Watch lasts as
+	// long as its connection). 0: no bound. Key grpc.max_unary_timeout,
+	// default 1m: nginx's grpc_read_timeout (60s); Envoy's edge guidance
+	// ends requests after 300s.
+	MaxUnaryTimeout time.Duration
 }
 
 // HTTPConfig is the http section of [Config].
@@ -147,9 +191,26 @@ type HTTPConfig struct {
 	MaxBodyBytes int
 	// MaxHeaderBytes bounds an HTTP request's request line and headers;
 	// larger ones get 431 with the JSON error body (up to twice the limit;
-	// beyond that net/http refuses them itself, in plain text). Key
-	// http.max_header_bytes, default 1 MiB.
+	// beyond that net/http refuses them itself). Key
+	// http.max_header_bytes, default 32 KiB: nginx's total for request
+	// headers (large_client_header_buffers 4 8k); Envoy allows 60 KiB,
+	// net/http alone 1 MiB.
 	MaxHeaderBytes int
+	// MaxConcurrentStreams bounds the requests open at once on one HTTP/2
+	// connection to the HTTP port (HTTP/2 is spoken there over TLS, or in
+	// cleartext when gRPC shares the port). Key
+	// http.max_concurrent_streams, default 100: Envoy's edge guidance
+	// (nginx allows 128, net/http alone 250).
+	MaxConcurrentStreams int
+	// MaxConnections bounds the connections open at once on the HTTP
+	// port; a connection beyond it is closed as soon as it is accepted,
+	// and the server logs a warning. The admin endpoints share the cap
+	// unless [AdminConfig.Addr] gives them their own port. 0: no limit.
+	// Key http.max_connections, default 512: nginx's default
+	// worker_connections (Envoy's edge guidance: 10,000 a listener;
+	// net/http alone, no limit). A browser opens up to 6 connections: raise
+	// it where browsers call the port directly rather than through a proxy.
+	MaxConnections int
 	// DiscardUnknown makes the HTTP gateway ignore JSON fields and enum
 	// names its protos do not declare, as grpc-gateway does by default;
 	// GoMs refuses them with 400 unless this is set. Set it where clients
@@ -180,7 +241,10 @@ type HTTPConfig struct {
 type AdminConfig struct {
 	// Addr, when set, serves /healthz, /readyz and /metrics on their own
 	// host:port. Empty (the default) serves them on the HTTP gateway's
-	// address, so a process in [ModeGRPC] then has none. Key admin.addr.
+	// address, so a process in [ModeGRPC] then has none. The admin port
+	// has no connection cap: set it, on an address clients cannot reach,
+	// so that probes still answer while the public ports are at their
+	// http.max_connections and grpc.max_connections. Key admin.addr.
 	Addr string
 }
 
@@ -284,18 +348,26 @@ func DefaultConfig() Config {
 	return Config{
 		Mode: ModeGateway,
 		GRPC: GRPCConfig{
-			Addr:         DefaultGRPCAddr,
-			Reflection:   true,
-			MaxRecvBytes: 4 << 20,
-			MaxSendBytes: 4 << 20,
+			Addr:                 DefaultGRPCAddr,
+			Reflection:           true,
+			MaxRecvBytes:         4 << 20,
+			MaxSendBytes:         4 << 20,
+			MaxHeaderBytes:       48 << 10,
+			MaxConcurrentStreams: 100,
+			MaxConnections:       512,
+			HandshakeTimeout:     10 * time.Second,
+			IdleTimeout:          2 * time.Minute,
+			MaxUnaryTimeout:      time.Minute,
 		},
 		HTTP: HTTPConfig{
-			Addr:              DefaultHTTPAddr,
-			MaxBodyBytes:      4 << 20,
-			MaxHeaderBytes:    1 << 20,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       time.Minute,
-			IdleTimeout:       2 * time.Minute,
+			Addr:                 DefaultHTTPAddr,
+			MaxBodyBytes:         4 << 20,
+			MaxHeaderBytes:       32 << 10,
+			MaxConcurrentStreams: 100,
+			MaxConnections:       512,
+			ReadHeaderTimeout:    10 * time.Second,
+			ReadTimeout:          time.Minute,
+			IdleTimeout:          2 * time.Minute,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text"},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -410,6 +482,18 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxRecvBytes) }},
 		{"grpc.max_send_bytes", "largest gRPC message sent, in bytes",
 			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxSendBytes) }},
+		{"grpc.max_header_bytes", "largest gRPC metadata received, in bytes (HTTP/2 header list size)",
+			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxHeaderBytes) }},
+		{"grpc.max_concurrent_streams", "most calls open at once on one gRPC connection",
+			func(c *Config) flag.Value { return (*countValue)(&c.GRPC.MaxConcurrentStreams) }},
+		{"grpc.max_connections", "most connections open at once on the gRPC port; 0: no limit",
+			func(c *Config) flag.Value { return (*countValue)(&c.GRPC.MaxConnections) }},
+		{"grpc.handshake_timeout", "time a new gRPC connection gets to finish its TLS and HTTP/2 handshake",
+			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.HandshakeTimeout) }},
+		{"grpc.idle_timeout", "time a gRPC connection without calls stays open; 0: no limit",
+			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.IdleTimeout) }},
+		{"grpc.max_unary_timeout", "longest deadline of a unary call (later or none: cut to it); 0: no limit",
+			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.MaxUnaryTimeout) }},
 		{"http.addr", "HTTP listen address (host:port) in gateway and http modes",
 			func(c *Config) flag.Value { return (*addrValue)(&c.HTTP.Addr) }},
 		{"upstream", "gRPC target the HTTP gateway forwards to in http mode",
@@ -418,6 +502,10 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*sizeValue)(&c.HTTP.MaxBodyBytes) }},
 		{"http.max_header_bytes", "largest HTTP request line and headers, in bytes (larger: 431)",
 			func(c *Config) flag.Value { return (*sizeValue)(&c.HTTP.MaxHeaderBytes) }},
+		{"http.max_concurrent_streams", "most requests open at once on one HTTP/2 connection to the HTTP port",
+			func(c *Config) flag.Value { return (*countValue)(&c.HTTP.MaxConcurrentStreams) }},
+		{"http.max_connections", "most connections open at once on the HTTP port; 0: no limit",
+			func(c *Config) flag.Value { return (*countValue)(&c.HTTP.MaxConnections) }},
 		{"http.discard_unknown", "ignore JSON fields and enum names the protos do not declare (default: 400)",
 			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.DiscardUnknown) }},
 		{"http.read_header_timeout", "time an HTTP client gets to send its request headers",
@@ -725,9 +813,13 @@ func (c *Config) loadServices(path string, n *yaml.Node) error {
 	return nil
 }
 
-// minHeaderBytes is the smallest http.max_header_bytes: room for a request
-// line and the headers every client sends.
+// minHeaderBytes is the smallest http.max_header_bytes and
+// grpc.max_header_bytes: room for a request line or pseudo-headers and the
+// headers every client sends.
 const minHeaderBytes = 1024
+
+// maxUint32 bounds the settings grpc-go and HTTP/2 take as 32-bit numbers.
+const maxUint32 = 1<<32 - 1
 
 // Validate reports the first inconsistency in c.
 func (c Config) Validate() error {
@@ -765,11 +857,35 @@ func (c Config) Validate() error {
 	if len(c.Etcd.Endpoints) > 0 && c.Etcd.LeaseTTL < time.Second {
 		return fmt.Errorf("etcd.lease_ttl %s: must be at least 1s", c.Etcd.LeaseTTL)
 	}
-	if c.Mode.servesHTTP() && c.HTTP.MaxHeaderBytes < minHeaderBytes {
-		return fmt.Errorf("http.max_header_bytes %d: must be at least %d", c.HTTP.MaxHeaderBytes, minHeaderBytes)
+	if c.Mode.servesHTTP() {
+		if err := checkRange("http.max_header_bytes", c.HTTP.MaxHeaderBytes, minHeaderBytes, maxUint32/2); err != nil {
+			return err
+		}
+		if err := checkRange("http.max_concurrent_streams", c.HTTP.MaxConcurrentStreams, 1, maxUint32); err != nil {
+			return err
+		}
+	}
+	if c.Mode.servesGRPC() {
+		if err := checkRange("grpc.max_header_bytes", c.GRPC.MaxHeaderBytes, minHeaderBytes, maxUint32); err != nil {
+			return err
+		}
+		if err := checkRange("grpc.max_concurrent_streams", c.GRPC.MaxConcurrentStreams, 1, maxUint32); err != nil {
+			return err
+		}
+		if c.GRPC.HandshakeTimeout <= 0 {
+			return errors.New("grpc.handshake_timeout 0s: must be positive")
+		}
 	}
 	if c.ShutdownGrace < 0 {
 		return fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace)
+	}
+	return nil
+}
+
+// checkRange accepts min <= n <= max for the setting key.
+func checkRange(key string, n int, min, max int64) error {
+	if int64(n) < min || int64(n) > max {
+		return fmt.Errorf("%s %d: must be between %d and %d", key, n, min, max)
 	}
 	return nil
 }
@@ -840,6 +956,19 @@ func (v *sizeValue) Set(s string) error {
 		return fmt.Errorf("invalid size %q: want a number of bytes, such as 4194304", s)
 	}
 	*v = sizeValue(n)
+	return nil
+}
+
+// countValue is a number of things: a non-negative integer.
+type countValue int
+
+func (v *countValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *countValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("invalid number %q: want a whole number, such as 100", s)
+	}
+	*v = countValue(n)
 	return nil
 }
 

@@ -1,17 +1,10 @@
 package goms
 
 import (
-	"context"
-	"encoding/binary"
-	"io"
-	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 )
 
@@ -73,130 +66,4 @@ func TestKeepaliveEnforcement(t *testing.T) {
 		// (one early ping is one strike, no GOAWAY).
 		c.ping(t, 4)
 	})
-}
-
-// startIdleGRPCServer starts a server in mode grpc with a service without
-// methods and returns its gRPC address. The test's end stops it.
-func startIdleGRPCServer(t *testing.T) string {
-	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Mode = ModeGRPC
-	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	s := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	s.RegisterService(&grpc.ServiceDesc{ServiceName: "goms.test.Idle", HandlerType: (*any)(nil)}, struct{}{})
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
-	return s.GRPCAddr()
-}
-
-// http2Conn is a raw HTTP/2 client connection that opens no streams: it
-// sends pings and sees the server's ping acks and GOAWAY.
-type http2Conn struct {
-	fr     *http2.Framer
-	mu     sync.Mutex // serializes writes
-	frames chan http2Frame
-}
-
-// http2Frame is what the test needs of a frame the server sent: a ping
-// ack or a GOAWAY.
-type http2Frame struct {
-	pingAck bool
-	ping    uint64
-	goAway  bool
-	code    http2.ErrCode
-	debug   string
-}
-
-// dialHTTP2 connects to addr and sends the client preface and SETTINGS.
-// It acknowledges the server's SETTINGS; the test's end closes it.
-func dialHTTP2(t *testing.T, addr string) *http2Conn {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	c := &http2Conn{fr: http2.NewFramer(conn, conn), frames: make(chan http2Frame, 16)}
-	if err := c.write(func() error { return c.fr.WriteSettings() }); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(c.frames)
-		for {
-			f, err := c.fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					c.write(func() error { return c.fr.WriteSettingsAck() })
-				}
-			case *http2.PingFrame:
-				if f.IsAck() {
-					c.frames <- http2Frame{pingAck: true, ping: binary.BigEndian.Uint64(f.Data[:])}
-				}
-			case *http2.GoAwayFrame:
-				c.frames <- http2Frame{goAway: true, code: f.ErrCode, debug: string(f.DebugData())}
-			}
-		}
-	}()
-	return c
-}
-
-func (c *http2Conn) write(w func() error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return w()
-}
-
-// writePing sends a ping carrying n.
-func (c *http2Conn) writePing(t *testing.T, n uint64) {
-	t.Helper()
-	var data [8]byte
-	binary.BigEndian.PutUint64(data[:], n)
-	if err := c.write(func() error { return c.fr.WritePing(false, data) }); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// ping sends a ping carrying n and waits for its ack; a GOAWAY or the end
-// of the connection first fails t.
-func (c *http2Conn) ping(t *testing.T, n uint64) {
-	t.Helper()
-	c.writePing(t, n)
-	for {
-		f := c.next(t)
-		switch {
-		case f.goAway:
-			t.Fatalf("ping %d: GOAWAY %v %q", n, f.code, f.debug)
-		case f.pingAck && f.ping == n:
-			return
-		}
-	}
-}
-
-// next returns the next ping ack or GOAWAY; the end of the connection or
-// 5 s without one fails t.
-func (c *http2Conn) next(t *testing.T) http2Frame {
-	t.Helper()
-	select {
-	case f, ok := <-c.frames:
-		if !ok {
-			t.Fatal("the server closed the connection")
-		}
-		return f
-	case <-time.After(5 * time.Second):
-		t.Fatal("no frame from the server within 5 s")
-	}
-	panic("unreachable")
 }

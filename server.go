@@ -343,10 +343,14 @@ func (s *Server) advertised() (string, error) {
 	return advertiseAddr(s.cfg, listening)
 }
 
-// interceptors returns the server interceptor chains: GoMs's telemetry,
-// the user's, then panic recovery, innermost.
+// interceptors returns the server interceptor chains: the unary deadline
+// cap (grpc.max_unary_timeout), GoMs's telemetry, the user's, then panic
+// recovery, innermost.
 func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	unary, stream := s.tel.ServerInterceptors()
+	if capDeadline := unaryDeadline(s.cfg.GRPC.MaxUnaryTimeout); capDeadline != nil {
+		unary = append([]grpc.UnaryServerInterceptor{capDeadline}, unary...)
+	}
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	stream = append(append(stream, s.opts.stream...),
@@ -459,8 +463,11 @@ func (s *Server) listen() error {
 		}
 		*l.lis = lis
 	}
+	if s.grpcLis != nil {
+		s.grpcLis = limitConns(s.grpcLis, s.cfg.GRPC.MaxConnections, "gRPC", s.log)
+	}
 	if s.httpLis != nil {
-		s.httpLis = gateway.Listener(s.httpLis)
+		s.httpLis = gateway.Listener(limitConns(s.httpLis, s.cfg.HTTP.MaxConnections, "HTTP", s.log))
 		if s.tls != nil {
 			s.httpLis = tls.NewListener(s.httpLis, s.tls)
 		}
@@ -477,12 +484,23 @@ func (s *Server) serve(what string, lis net.Listener, serve func(net.Listener) e
 	}()
 }
 
+// startGRPC builds the gRPC server and, unless it shares the HTTP port,
+// serves it. The options given with [WithGRPCServerOptions] come after
+// GoMs's, so they may replace them. On a shared port the connection-level
+// options (header list size, streams, handshake and idle timeouts) do not
+// apply: net/http's HTTP/2 server runs those connections, with the http.*
+// limits.
 func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) {
+	g := s.cfg.GRPC
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(s.cfg.GRPC.MaxRecvBytes),
-		grpc.MaxSendMsgSize(s.cfg.GRPC.MaxSendBytes),
+		grpc.MaxRecvMsgSize(g.MaxRecvBytes),
+		grpc.MaxSendMsgSize(g.MaxSendBytes),
+		grpc.MaxHeaderListSize(uint32(g.MaxHeaderBytes)),
+		grpc.MaxConcurrentStreams(uint32(g.MaxConcurrentStreams)),
+		grpc.ConnectionTimeout(g.HandshakeTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: g.IdleTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 	}, s.opts.grpcOpts...)
 	if s.trace.Server != nil {
@@ -572,7 +590,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	return nil
 }
 
-// newHTTPServer returns an http.Server for h with the configured timeouts.
+// newHTTPServer returns an http.Server for h with the configured timeouts
+// and limits.
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
@@ -581,6 +600,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    gateway.MaxHeaderBytes(s.cfg.HTTP.MaxHeaderBytes),
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: s.cfg.HTTP.MaxConcurrentStreams},
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }

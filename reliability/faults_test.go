@@ -172,7 +172,9 @@ func TestIdleConnections(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("GOMS_IDLE_CONNS")); err == nil && v > 0 {
 		n = v
 	}
-	p := startProc(t, os.Args[0], "gateway")
+	// Lift the connection caps (512 a port by default) above the count.
+	limit := strconv.Itoa(n + 16)
+	p := startProc(t, os.Args[0], "gateway", "-grpc-max-connections", limit, "-http-max-connections", limit)
 	// Warm the server up so that the baseline holds its lazily made state.
 	warm := echo.NewEchoServiceClient(dialGRPC(t, p.GRPCAddr))
 	if _, err := warm.Echo(context.Background(), &echo.EchoRequest{Message: "warm"}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -142,6 +143,12 @@ func shopBin(t testing.TB) string { return testutil.Binary(t, "../examples/shop/
 
 func TestMain(m *testing.M) {
 	if os.Getenv("GOMS_TEST_SERVE") != "" {
+		if n, err := strconv.ParseUint(os.Getenv(noFileEnv), 10, 64); err == nil {
+			if err := setNoFile(n); err != nil {
+				fmt.Fprintln(os.Stderr, "setting the open-file limit:", err)
+				os.Exit(1)
+			}
+		}
 		goms.Main(func(s *goms.Server) error {
 			register(s, &echotest.Server{})
 			return nil
