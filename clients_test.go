@@ -77,13 +77,26 @@ func TestConnRemoteRoundRobin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 20 {
+	// round_robin uses a replica once its connection is up, which may be
+	// after the first calls: call until both are used, or give up after
+	// many more calls than that takes.
+	for i := 0; i < 5000 && (implA.Calls() == 0 || implB.Calls() == 0); i++ {
 		if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "rr"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if a, b := implA.Calls(), implB.Calls(); a == 0 || b == 0 {
-		t.Errorf("calls per replica: %d and %d, want both used", a, b)
+		t.Fatalf("calls per replica: %d and %d, want both used", a, b)
+	}
+	// From then on, calls alternate.
+	a0, b0 := implA.Calls(), implB.Calls()
+	for range 20 {
+		if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "rr"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := implA.Calls()-a0, implB.Calls()-b0; a != 10 || b != 10 {
+		t.Errorf("20 calls per replica once both are up: %d and %d, want 10 and 10", a, b)
 	}
 }
 
