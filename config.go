@@ -256,6 +256,10 @@ type LogConfig struct {
 	// Format is the format of [Main]'s logs. Key log.format: text
 	// (default) or json.
 	Format string
+	// SlowCall is the duration from which a call that succeeded, or failed
+	// through the client's fault, is logged at WARN rather than DEBUG;
+	// 0: never. Key log.slow_call (default 1s).
+	SlowCall time.Duration
 }
 
 // TLSConfig is the tls section of [Config].
@@ -369,7 +373,7 @@ func DefaultConfig() Config {
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
 		},
-		Log:           LogConfig{Level: slog.LevelInfo, Format: "text"},
+		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
 		Client: ClientConfig{
 			CallTimeout:       10 * time.Second,
@@ -524,6 +528,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*levelValue)(&c.Log.Level) }},
 		{"log.format", `log format: "text" or "json"`,
 			func(c *Config) flag.Value { return (*formatValue)(&c.Log.Format) }},
+		{"log.slow_call", "duration from which a call is logged at WARN, not DEBUG; 0: never",
+			func(c *Config) flag.Value { return (*durationValue)(&c.Log.SlowCall) }},
 		{"serve", "registered services this process hosts; empty: all",
 			func(c *Config) flag.Value { return (*listValue)(&c.Serve) }},
 		{"targets", "where to call services hosted elsewhere: service=target pairs",

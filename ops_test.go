@@ -158,16 +158,17 @@ func checkMetrics(t *testing.T, addr string, want []metricWant) {
 	}
 }
 
-// TestLogs checks one log line per call and the panic stack.
+// TestLogs checks one log line per call, at DEBUG for a call that
+// succeeded, and the panic stack.
 func TestLogs(t *testing.T) {
 	var out syncWriter
-	s := serveConfig(t, goms.DefaultConfig(), goms.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	s := serveConfig(t, goms.DefaultConfig(), goms.WithLogger(slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	client := dial(t, s.GRPCAddr())
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "logged"})
 	client.Echo(context.Background(), &echo.EchoRequest{Message: "panic"})
 	logs := out.String()
 	for _, want := range []string{
-		`level=INFO msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK duration=`,
+		`level=DEBUG msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK duration=`,
 		` peer=127.0.0.1:`,
 		`level=ERROR msg="panic in handler" method=/fixtures.echo.EchoService/Echo panic="echo asked to panic" stack="goroutine `,
 		`level=ERROR msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=Internal duration=`,
@@ -175,6 +176,34 @@ func TestLogs(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
+	}
+}
+
+// TestLogVolume checks the levels that keep the logs small at INFO: a
+// call that succeeds writes no INFO line over gRPC, and one INFO line
+// (msg=http) over HTTP, not two; a call slower than log.slow_call writes
+// a WARN line.
+func TestLogVolume(t *testing.T) {
+	var out syncWriter
+	cfg := goms.DefaultConfig()
+	cfg.Log.SlowCall = 200 * time.Millisecond
+	s := serveConfig(t, cfg, goms.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	client := dial(t, s.GRPCAddr())
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "quick"}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := do(t, "GET", "http://"+s.HTTPAddr()+"/v1/echo/quick", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("GET = %d", resp.StatusCode)
+	}
+	if logs := out.String(); strings.Contains(logs, "msg=call") || strings.Count(logs, "msg=http") != 1 {
+		t.Errorf("two quick calls, one over HTTP: want one INFO line, msg=http; logs:\n%s", logs)
+	}
+	if _, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "slow", DelayMs: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if logs := out.String(); !strings.Contains(logs, `level=WARN msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK duration=`) ||
+		!strings.Contains(logs, " slow=true") {
+		t.Errorf("a call over log.slow_call: no WARN line; logs:\n%s", logs)
 	}
 }
 

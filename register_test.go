@@ -75,7 +75,7 @@ func TestInProcessOnly(t *testing.T) {
 	cfg := goms.DefaultConfig()
 	cfg.GRPC.Addr, cfg.HTTP.Addr = free(), free()
 	var out syncWriter
-	s := goms.New(cfg, goms.WithInProcessOnly(), goms.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	s := goms.New(cfg, goms.WithInProcessOnly(), goms.WithLogger(slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	echo.RegisterEchoService(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestInProcessOnly(t *testing.T) {
 	if err != nil || resp.GetMessage() != "local" {
 		t.Fatalf("Echo: %v, %v", resp, err)
 	}
-	if !strings.Contains(out.String(), "msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK") {
+	if !strings.Contains(out.String(), "level=DEBUG msg=call grpc.method=/fixtures.echo.EchoService/Echo grpc.code=OK") {
 		t.Errorf("the call went around the interceptors; logs:\n%s", &out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

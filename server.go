@@ -87,7 +87,7 @@ func New(cfg Config, opts ...Option) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.tel = telemetry.New(s.log, s.trace.TraceID)
+	s.tel = telemetry.New(s.log, s.trace.TraceID, cfg.Log.SlowCall)
 	return s
 }
 

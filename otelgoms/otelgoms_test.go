@@ -101,7 +101,7 @@ func TestTraceIDInLogs(t *testing.T) {
 	var logs testutil.SyncBuffer
 	s := serveConfig(t, goms.DefaultConfig(),
 		otelgoms.WithTracerProvider(sdktrace.NewTracerProvider()),
-		goms.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		goms.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	resp, body := do(t, "GET", "http://"+s.HTTPAddr()+"/v1/echo/logged", "", nil,
 		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")

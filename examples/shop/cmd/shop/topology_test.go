@@ -43,7 +43,7 @@ type split struct {
 // startCatalog starts a catalog process on grpcAddr ("127.0.0.1:0" for a
 // free port) that reads stock at stockAddr.
 func startCatalog(t *testing.T, grpcAddr, stockAddr string) *testutil.Process {
-	return startShop(t, "grpc", "-serve", catalogSvc, "-grpc-addr", grpcAddr, "-targets", stockSvc+"="+stockAddr)
+	return startShop(t, "grpc", "-serve", catalogSvc, "-grpc-addr", grpcAddr, "-targets", stockSvc+"="+stockAddr, "-log-level", "debug")
 }
 
 // startSplit starts the split topology with the given number of catalog
@@ -52,7 +52,8 @@ func startCatalog(t *testing.T, grpcAddr, stockAddr string) *testutil.Process {
 // ready and the order service has reached the catalog.
 func startSplit(t *testing.T, catalogReplicas int) *split {
 	t.Helper()
-	s := &split{stock: startShop(t, "grpc", "-serve", stockSvc)}
+	// The services log at debug: the tests count their call lines.
+	s := &split{stock: startShop(t, "grpc", "-serve", stockSvc, "-log-level", "debug")}
 	var addrs []string
 	for range catalogReplicas {
 		c := startCatalog(t, "127.0.0.1:0", s.stock.GRPCAddr)
@@ -60,7 +61,7 @@ func startSplit(t *testing.T, catalogReplicas int) *split {
 		addrs = append(addrs, c.GRPCAddr)
 	}
 	catalogTarget := catalogSvc + "=" + strings.Join(addrs, ",")
-	s.orders = startShop(t, "grpc", "-serve", ordersSvc, "-targets", catalogTarget)
+	s.orders = startShop(t, "grpc", "-serve", ordersSvc, "-targets", catalogTarget, "-log-level", "debug")
 	// The edge forwards the order service's routes to -upstream and the
 	// catalog's to its target; the stock service has no HTTP routes.
 	s.edge = startShop(t, "http", "-upstream", s.orders.GRPCAddr, "-targets", catalogTarget)
@@ -86,7 +87,7 @@ func (s *split) edges() edge {
 // process, and the same with two catalog replicas.
 func TestTopologies(t *testing.T) {
 	t.Run("one-process", func(t *testing.T) {
-		p := startShop(t, "gateway")
+		p := startShop(t, "gateway", "-log-level", "debug") // call lines are DEBUG
 		waitReady(t, p.HTTPAddr)
 		checkShop(t, sameAddr(p.GRPCAddr, p.HTTPAddr))
 		for _, svc := range []string{ordersSvc, catalogSvc, stockSvc} {
