@@ -5,6 +5,8 @@
 package shop
 
 import (
+	"fmt"
+
 	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/examples/shop/catalog"
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
@@ -18,8 +20,19 @@ import (
 // the next one's typed client from s: in-process when s hosts that
 // service, over gRPC at its target otherwise. Which services s hosts is
 // configuration (-serve); the code is the same for one process or many.
-func Register(s *goms.Server) {
+// The order service reads its limits from its config block
+// (services.shop.orders.v1.OrderService.config: max_items, max_orders; see
+// [orders.Config]); Register fails on a bad block.
+func Register(s *goms.Server) error {
+	ocfg := orders.DefaultConfig()
+	if err := s.Config().DecodeService(ordersv1.OrderService_ServiceDesc.ServiceName, &ocfg); err != nil {
+		return err
+	}
+	if err := ocfg.Validate(); err != nil {
+		return fmt.Errorf("services.%s.config: %w", ordersv1.OrderService_ServiceDesc.ServiceName, err)
+	}
 	stockv1.RegisterStockService(s, stock.New())
 	catalogv1.RegisterCatalogService(s, catalog.New(stockv1.NewStockServiceClientFrom(s)))
-	ordersv1.RegisterOrderService(s, orders.New(catalogv1.NewCatalogServiceClientFrom(s)))
+	ordersv1.RegisterOrderService(s, orders.New(catalogv1.NewCatalogServiceClientFrom(s), ocfg))
+	return nil
 }

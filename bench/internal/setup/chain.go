@@ -141,7 +141,9 @@ func (c *Chain) start(mode goms.Mode, serve []string, targets map[string]string,
 	cfg.Serve, cfg.Targets, cfg.Upstream = serve, targets, upstream
 	cfg.ShutdownGrace = time.Second
 	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
-	shop.Register(srv)
+	if err := shop.Register(srv); err != nil {
+		return nil, err
+	}
 	if err := srv.Start(context.Background()); err != nil {
 		return nil, fmt.Errorf("%s server (serve %s): %w", mode, strings.Join(serve, ","), err)
 	}

@@ -1,6 +1,6 @@
 // Package orders implements the example shop's OrderService. It prices
 // orders by calling the CatalogService over gRPC (which asks the
-// StockService in turn) and keeps them in memory.
+// StockService in turn) and keeps the latest ones in memory.
 package orders
 
 import (
@@ -10,24 +10,53 @@ import (
 
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
+// Config is the service's own block of the configuration file
+// (services.shop.orders.v1.OrderService.config), which bounds what one
+// client can make it hold or do.
+type Config struct {
+	// MaxItems is the most items an order or a quote may have (more:
+	// INVALID_ARGUMENT); each item costs a call to the catalog. Key
+	// max_items.
+	MaxItems int `yaml:"max_items"`
+	// MaxOrders is the most orders kept: creating one more forgets the
+	// oldest (GetOrder then answers NOT_FOUND). Key max_orders.
+	MaxOrders int `yaml:"max_orders"`
+}
+
+// DefaultConfig is the configuration without a config block: 100 items an
+// order, the last 1000 orders kept.
+func DefaultConfig() Config { return Config{MaxItems: 100, MaxOrders: 1000} }
+
+// Validate reports a limit that is not positive.
+func (c Config) Validate() error {
+	if c.MaxItems <= 0 || c.MaxOrders <= 0 {
+		return fmt.Errorf("max_items (%d) and max_orders (%d) must be positive", c.MaxItems, c.MaxOrders)
+	}
+	return nil
+}
+
 // Service implements ordersv1.OrderServiceServer.
 type Service struct {
 	ordersv1.UnimplementedOrderServiceServer
 	catalog catalogv1.CatalogServiceClient
+	cfg     Config
 
 	mu     sync.Mutex
 	orders map[string]*ordersv1.Order
+	ids    []string // of the orders kept, oldest first
 	nextID int
 }
 
-// New returns an order service that prices orders with catalog.
-func New(catalog catalogv1.CatalogServiceClient) *Service {
-	return &Service{catalog: catalog, orders: make(map[string]*ordersv1.Order)}
+// New returns an order service that prices orders with catalog, within
+// the limits of cfg (see [Config.Validate]).
+func New(catalog catalogv1.CatalogServiceClient, cfg Config) *Service {
+	return &Service{catalog: catalog, cfg: cfg, orders: make(map[string]*ordersv1.Order)}
 }
 
 // CreateOrder prices the items with the catalog and stores the order.
@@ -41,6 +70,12 @@ func (s *Service) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderRequ
 	s.nextID++
 	order.Id = fmt.Sprintf("o-%d", s.nextID)
 	s.orders[order.Id] = order
+	s.ids = append(s.ids, order.Id)
+	if len(s.ids) > s.cfg.MaxOrders {
+		delete(s.orders, s.ids[0])
+		s.ids[0] = ""
+		s.ids = s.ids[1:]
+	}
 	s.mu.Unlock()
 	return &ordersv1.CreateOrderResponse{Order: proto.CloneOf(order)}, nil
 }
@@ -59,6 +94,16 @@ func (s *Service) QuoteOrder(ctx context.Context, req *ordersv1.QuoteOrderReques
 func (s *Service) price(ctx context.Context, items []*ordersv1.Item) ([]*ordersv1.OrderLine, int64, error) {
 	if len(items) == 0 {
 		return nil, 0, status.Error(codes.InvalidArgument, "an order needs at least one item")
+	}
+	if len(items) > s.cfg.MaxItems {
+		msg := fmt.Sprintf("%d items, at most %d allowed", len(items), s.cfg.MaxItems)
+		st, err := status.New(codes.InvalidArgument, "too many items: "+msg).WithDetails(&errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "items", Description: msg}},
+		})
+		if err != nil {
+			return nil, 0, status.Error(codes.InvalidArgument, "too many items: "+msg)
+		}
+		return nil, 0, st.Err()
 	}
 	var lines []*ordersv1.OrderLine
 	var total int64

@@ -15,7 +15,6 @@ import (
 
 func main() {
 	goms.Main(func(s *goms.Server) error {
-		shop.Register(s)
-		return nil
+		return shop.Register(s)
 	})
 }
