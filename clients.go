@@ -227,7 +227,8 @@ func (s *Server) dialPooled(target string, services []string) (*grpc.ClientConn,
 	}
 	conn.Connect()
 	s.pooled = append(s.pooled, conn)
-	dep := &dependency{what: strings.Join(services, ", ") + " at " + target}
+	dep := &dependency{services: strings.Join(services, ", ")}
+	dep.what = dep.services + " at " + target
 	s.deps = append(s.deps, dep)
 	go s.watchReady(conn, dep)
 	return conn, nil
@@ -249,8 +250,9 @@ func staticAddresses(target string) ([]string, bool) {
 
 // dependency is a remote target the server waits for before it is ready.
 type dependency struct {
-	what  string
-	ready atomic.Bool
+	services string // the services it serves, comma-separated
+	what     string // the services and the target, for the log
+	ready    atomic.Bool
 }
 
 // watchReady marks dep ready once conn first reaches READY, and logs an
@@ -273,12 +275,15 @@ func (s *Server) watchReady(conn *grpc.ClientConn, dep *dependency) {
 	s.log.Info("dependency reachable", "dependency", dep.what)
 }
 
-// waitingFor lists the dependencies not reachable yet.
+// waitingFor lists the dependencies not reachable yet, by the services
+// they serve. /readyz shows the list, on the HTTP port unless admin.addr is
+// set, so it names no target: the addresses of the services behind are
+// in the log lines of the dependency.
 func (s *Server) waitingFor() []string {
 	var out []string
 	for _, d := range s.deps {
 		if !d.ready.Load() {
-			out = append(out, d.what)
+			out = append(out, d.services)
 		}
 	}
 	return out

@@ -63,7 +63,10 @@ func (m Mode) servesGRPC() bool { return m == ModeGateway || m == ModeGRPC }
 // servesHTTP reports whether a process in mode m runs the HTTP gateway.
 func (m Mode) servesHTTP() bool { return m == ModeGateway || m == ModeHTTP }
 
-// Defaults, as in the original GoMs.
+// Defaults, as in the original GoMs. Port 42001 lies in Linux's default
+// ephemeral range (32768–60999), where an outgoing connection may take it
+// before the server binds: on a shared host, use a port below 32768 or
+// reserve it (net.ipv4.ip_local_reserved_ports); see the README.
 const (
 	DefaultGRPCAddr      = "127.0.0.1:42001"
 	DefaultHTTPAddr      = "127.0.0.1:8080"
@@ -128,8 +131,10 @@ type GRPCConfig struct {
 	// and [ModeGRPC]; port 0 picks a free port. Key grpc.addr, default
 	// 127.0.0.1:42001.
 	Addr string
-	// Reflection serves the gRPC reflection service (what grpcurl uses).
-	// Key grpc.reflection, default true.
+	// Reflection serves the gRPC reflection service (what grpcurl uses),
+	// which tells any client the schema of the services served: turn it
+	// off in production unless tooling needs it. Key grpc.reflection,
+	// default true.
 	Reflection bool
 	// MaxRecvBytes and MaxSendBytes bound gRPC messages in bytes.
 	// Keys grpc.max_recv_bytes and grpc.max_send_bytes, default 4 MiB.
