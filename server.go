@@ -492,6 +492,9 @@ func (s *Server) serve(what string, lis net.Listener, serve func(net.Listener) e
 // limits.
 func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) {
 	g := s.cfg.GRPC
+	// GoMs's own long streams end at the stop (endOnStop), inside the
+	// telemetry and the user's interceptors, outside panic recovery.
+	stream = slices.Insert(slices.Clone(stream), len(stream)-1, s.endOnStop)
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -676,10 +679,13 @@ func writeHealth(w http.ResponseWriter, ok bool) {
 }
 
 // Stop stops the server gracefully: readiness and gRPC health turn
-// NOT_SERVING first, listeners close, and in-flight calls (unary and
-// streams, gRPC and HTTP) may finish until ctx is done; then the remaining
-// connections are closed. Client connections from [Server.Dial] close
-// last. Stop returns an error when it had to cut calls off.
+// NOT_SERVING first, and the long streams GoMs serves itself (health
+// Watch, reflection) end with UNAVAILABLE "server is stopping"; then
+// listeners close, and in-flight calls (unary and streams, gRPC and HTTP)
+// may finish until ctx is done; then the remaining connections are
+// closed, which cancels the contexts of the calls still running. Client
+// connections from [Server.Dial] close last. Stop returns an error when it
+// had to cut calls off.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -687,6 +693,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.ready.Store(false)
+	if s.health != nil {
+		s.health.Shutdown()
+	}
+	// Health Watch and reflection streams end now (see endOnStop), with
+	// UNAVAILABLE, after the watchers have been told NOT_SERVING.
 	s.stopNow()
 	if s.discover != nil {
 		// Deregister before draining, so that clients stop picking this
@@ -700,12 +711,12 @@ func (s *Server) Stop(ctx context.Context) error {
 	} else {
 		s.log.Info("stopping")
 	}
-	if s.health != nil {
-		s.health.Shutdown()
-	}
 	var forced atomic.Bool
 	var wg sync.WaitGroup
-	if s.grpcSrv != nil {
+	// On a shared port the HTTP server runs the gRPC connections and its
+	// Shutdown drains them: grpc-go's GracefulStop would close the
+	// streams it serves through ServeHTTP at once (Drain is Close there).
+	if s.grpcSrv != nil && !s.cfg.onePort() {
 		wg.Go(func() {
 			done := make(chan struct{})
 			go func() { s.grpcSrv.GracefulStop(); close(done) }()
@@ -727,6 +738,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if s.grpcSrv != nil && s.cfg.onePort() {
+		s.grpcSrv.Stop()
+	}
 	// The admin server answers probes (readiness: NOT_SERVING) until the
 	// end of the drain.
 	if s.adminSrv != nil {

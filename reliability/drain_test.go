@@ -22,6 +22,8 @@ import (
 	"github.com/goms-io/goms/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -446,5 +448,54 @@ func TestDrainBehindHTTPMode(t *testing.T) {
 	got := rawHTTP(t, front.HTTPAddr, get("/v1/products/tea"), false)
 	if got.status != 503 || !strings.Contains(got.body, `"code":14`) {
 		t.Errorf("front with its upstream gone: %d %s", got.status, got.body)
+	}
+}
+
+// TestDrainOwnStreams sends SIGTERM while a client holds a health Watch
+// stream and a reflection stream open: both streams end with Unavailable
+// (the watcher told NOT_SERVING first), and the process exits 0. Before
+// issue 14's fix it waited out the grace (10 s here), cut the streams off
+// and exited 1.
+func TestDrainOwnStreams(t *testing.T) {
+	p := startProc(t, os.Args[0], "gateway", "-shutdown-grace", "10s")
+	conn := dialGRPC(t, p.GRPCAddr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first Watch answer: %v %v, want SERVING", r, err)
+	}
+	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refl.Recv(); err != nil {
+		t.Fatalf("reflection: %v", err)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var last healthpb.HealthCheckResponse_ServingStatus
+	for {
+		r, err := watch.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unavailable || last != healthpb.HealthCheckResponse_NOT_SERVING {
+				t.Errorf("Watch ended with %v after %v, want Unavailable after NOT_SERVING", err, last)
+			}
+			break
+		}
+		last = r.GetStatus()
+	}
+	if _, err := refl.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("reflection stream ended with %v, want Unavailable", err)
+	}
+	if code := p.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0; output:\n%s", code, p.Out)
 	}
 }

@@ -1,0 +1,195 @@
+package goms_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/testutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+)
+
+// startStoppable starts the echo service in gateway mode on free ports
+// (on one port when shared); the test stops it with Stop.
+func startStoppable(t *testing.T, shared bool) (*goms.Server, *echotest.Server) {
+	t.Helper()
+	cfg := goms.DefaultConfig()
+	cfg.Mode, cfg.GRPC.Addr, cfg.HTTP.Addr = goms.ModeGateway, "127.0.0.1:0", "127.0.0.1:0"
+	if shared {
+		addr := testutil.FreeAddr(t)
+		cfg.GRPC.Addr, cfg.HTTP.Addr = addr, addr
+	}
+	cfg.GRPC.Reflection = true
+	s := goms.New(cfg)
+	impl := &echotest.Server{Entered: make(chan string, 10)}
+	echo.RegisterEchoService(s, impl)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s, impl
+}
+
+// TestStopEndsOwnStreams opens a health Watch stream and a reflection
+// stream, then stops the server with a 30 s grace: the watcher is told
+// NOT_SERVING, both streams end with Unavailable, and Stop returns nil
+// (it did not wait out the grace and cut them off).
+func TestStopEndsOwnStreams(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		name := "own port"
+		if shared {
+			name = "shared port"
+		}
+		t.Run(name, func(t *testing.T) {
+			s, _ := startStoppable(t, shared)
+			conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: "fixtures.echo.EchoService"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("first Watch answer: %v %v, want SERVING", r, err)
+			}
+			refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := refl.Recv(); err != nil {
+				t.Fatalf("reflection: %v", err)
+			}
+
+			stopped := make(chan error, 1)
+			go func() {
+				stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				stopped <- s.Stop(stopCtx)
+			}()
+			var last healthpb.HealthCheckResponse_ServingStatus
+			for {
+				r, err := watch.Recv()
+				if err != nil {
+					if status.Code(err) != codes.Unavailable || last != healthpb.HealthCheckResponse_NOT_SERVING {
+						t.Errorf("Watch ended with %v after %v, want Unavailable after NOT_SERVING", err, last)
+					}
+					break
+				}
+				last = r.GetStatus()
+			}
+			if _, err := refl.Recv(); status.Code(err) != codes.Unavailable {
+				t.Errorf("reflection stream ended with %v, want Unavailable", err)
+			}
+			if err := <-stopped; err != nil {
+				t.Errorf("Stop: %v, want nil: only GoMs's own streams were open", err)
+			}
+		})
+	}
+}
+
+// TestStopCancelsUserStreams leaves a user server stream running past the
+// grace period, over gRPC and over HTTP through the gateway: Stop reports
+// the grace exceeded, and the handler's context is cancelled.
+func TestStopCancelsUserStreams(t *testing.T) {
+	openGRPC := func(t *testing.T, s *goms.Server, ctx context.Context) {
+		conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		st, err := echo.NewEchoServiceClient(conn).Expand(ctx, &echo.EchoRequest{Message: "a b", DelayMs: 60_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go st.Recv()
+	}
+	for _, tc := range []struct {
+		name   string
+		shared bool
+		open   func(t *testing.T, s *goms.Server, ctx context.Context)
+	}{
+		{"gRPC", false, openGRPC},
+		{"gRPC on the shared port", true, openGRPC},
+		{"HTTP through the gateway", false, func(t *testing.T, s *goms.Server, ctx context.Context) {
+			req, err := http.NewRequestWithContext(ctx, "GET", "http://"+s.HTTPAddr()+"/v1/expand/a%20b?delayMs=60000", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					bufio.NewReader(resp.Body).ReadString('\n')
+					resp.Body.Close()
+				}
+			}()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, impl := startStoppable(t, tc.shared)
+			// The client never gives up: only the server can end the call.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			tc.open(t, s, ctx)
+			select {
+			case <-impl.Entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the stream did not reach its handler")
+			}
+			stopCtx, stopCancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer stopCancel()
+			if err := s.Stop(stopCtx); err == nil {
+				t.Error("Stop returned nil with a stream outliving the grace")
+			}
+			for i := 0; impl.Cancelled.Load() == 0; i++ {
+				if i > 500 {
+					t.Fatal("the stream handler's context was not cancelled within 5 s of the grace's end")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestStopDrainsSharedPort stops a server whose gRPC and HTTP share one
+// port while a slow gRPC call is in flight: the call completes, and Stop
+// returns nil. (grpc-go's GracefulStop closes at once the streams it
+// serves through ServeHTTP.)
+func TestStopDrainsSharedPort(t *testing.T) {
+	s, impl := startStoppable(t, true)
+	client := dial(t, s.GRPCAddr())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := client.Echo(context.Background(), &echo.EchoRequest{Message: "slow", DelayMs: 300})
+		errc <- err
+	}()
+	<-impl.Entered
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("call in flight at the stop: %v, want it to complete", err)
+	}
+}
