@@ -60,6 +60,11 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithWriteContentLength(),
+		// No X-HTTP-Method-Override, and no POST-to-GET fallback for form
+		// bodies: a form POST (which a browser sends cross-site without a
+		// preflight) never runs another method's handler.
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithDisablePathLengthFallback(),
 	}, o.MuxOptions...)...)
 	for _, r := range routes {
 		if err := r.Register(ctx, mux, gatewayConn{r.Conn}); err != nil {
