@@ -104,9 +104,10 @@ func httpCases() []httpCase {
 		{"invalid UTF-8 in body", post("/v1/echo", jsonCT, "{\"message\":\"\xff\"}"), 400, protoErr("syntax error (line 1:12): invalid UTF-8 in string"), ""},
 		{"invalid UTF-8 escape in body", post("/v1/echo", jsonCT, `{"message":"\ud800"}`), 400, protoErr("unexpected EOF"), ""},
 		{"empty body", post("/v1/echo", jsonCT, ``), 200, `{"message":""}`, ""},
-		{"body on GET", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), 200, `{"message":"a"}`, ""},
-		{"Content-Type text/plain", post("/v1/echo", "text/plain", `{"message":"a"}`), 200, `{"message":"a"}`, ""},
-		{"Content-Type form", post("/v1/echo", "application/x-www-form-urlencoded", `message=a`), 400, errorBody(3, "invalid character 'm' looking for beginning of value"), ""},
+		{"body on GET", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), 200, `{"message":"a"}`, ""},
+		{"untyped body on GET", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), 415, errorBody(3, "request body must be JSON: Content-Type application/json"), ""},
+		{"Content-Type text/plain", post("/v1/echo", "text/plain", `{"message":"a"}`), 415, errorBody(3, "request body must be JSON: Content-Type application/json"), ""},
+		{"Content-Type form", post("/v1/echo", "application/x-www-form-urlencoded", `message=a`), 415, errorBody(3, "request body must be JSON: Content-Type application/json"), ""},
 		{"body shorter than Content-Length", []byte("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"message\":\"a\""), 400, errorBody(3, "unexpected EOF"), ""},
 		{"client stream: malformed second message", post("/v1/collect", jsonCT, `{"message":"a"}{"message":`), 400, errorBody(3, "unexpected EOF"), ""},
 		// Stream errors end with the stream's newline delimiter.
@@ -141,7 +142,7 @@ func httpCases() []httpCase {
 		{"missing Host (HTTP/1.1)", []byte("GET /v1/echo/a HTTP/1.1\r\nConnection: close\r\n\r\n"), 400, errorBody(3, "missing required Host header"), ""},
 		{"unsupported HTTP version", []byte("GET /v1/echo/a HTTP/3.0\r\nHost: x\r\n\r\n"), 505, errorBody(12, "unsupported protocol version"), ""},
 		{"HTTP/1.0 client", []byte("GET /v1/echo/a HTTP/1.0\r\n\r\n"), 200, `{"message":"a"}`, ""},
-		{"HTTP/1.0 client, bad input", []byte("POST /v1/echo HTTP/1.0\r\nContent-Length: 3\r\n\r\n{x}"), 400, errorBody(3, "invalid character 'x' looking for beginning of object key string"), ""},
+		{"HTTP/1.0 client, bad input", []byte("POST /v1/echo HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{x}"), 400, errorBody(3, "invalid character 'x' looking for beginning of object key string"), ""},
 		{"slow client never finishes headers", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\n"), 0, "", notOurs},
 	}
 }

@@ -3,6 +3,8 @@ package reliability
 import (
 	"strings"
 	"testing"
+
+	"github.com/goms-io/goms/internal/fixtures/echotest"
 )
 
 // form is a raw form POST to path with extra header lines.
@@ -28,6 +30,56 @@ func TestNoMethodOverride(t *testing.T) {
 			got := rawHTTP(t, s.HTTPAddr(), tc.req, false)
 			if got.status < 400 || got.status >= 500 || !isErrorBody(got.body) {
 				t.Errorf("got %d %s, want 4xx with the JSON error body (the GET handler must not run)", got.status, got.body)
+			}
+		})
+	}
+	if got := rawHTTP(t, s.HTTPAddr(), get("/v1/echo/alive"), false); got.status != 200 {
+		t.Fatalf("server after the requests: %+v", got)
+	}
+}
+
+// TestJSONBodiesOnly: a request body is read only when its Content-Type
+// declares JSON (application/json, application/*+json, with parameters);
+// any other, or none, gets 415 with the JSON error body, and the service
+// is not called. Form, text/plain and untyped bodies are what a page on
+// another site can POST without a CORS preflight (issue 14, finding 12).
+// Requests without a body are unaffected.
+func TestJSONBodiesOnly(t *testing.T) {
+	impl := &echotest.Server{}
+	s := serve(t, configWithFreePorts(badInputConfig()), impl)
+	const msg = `{"message":"a"}`
+	refused := errorBody(3, "request body must be JSON: Content-Type application/json")
+	for _, tc := range []struct {
+		name   string
+		req    []byte
+		status int
+		body   string
+	}{
+		{"application/json", post("/v1/echo", "application/json", msg), 200, msg},
+		{"charset parameter", post("/v1/echo", "application/json; charset=utf-8", msg), 200, msg},
+		{"upper case", post("/v1/echo", "Application/JSON", msg), 200, msg},
+		{"+json suffix", post("/v1/echo", "application/merge-patch+json", msg), 200, msg},
+		{"text/plain", post("/v1/echo", "text/plain", msg), 415, refused},
+		{"text/plain with charset", post("/v1/echo", "text/plain;charset=UTF-8", msg), 415, refused},
+		{"form", post("/v1/echo", "application/x-www-form-urlencoded", msg), 415, refused},
+		{"multipart", post("/v1/echo", "multipart/form-data; boundary=x", "--x\r\n\r\n"+msg+"\r\n--x--\r\n"), 415, refused},
+		{"text/json", post("/v1/echo", "text/json", msg), 415, refused},
+		{"bare +json", post("/v1/echo", "application/+json", msg), 415, refused},
+		{"malformed", post("/v1/echo", "application/json;;", msg), 415, refused},
+		{"no Content-Type", []byte("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\nConnection: close\r\n\r\n" + msg), 415, refused},
+		{"no Content-Type, chunked", []byte("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nf\r\n" + msg + "\r\n0\r\n\r\n"), 415, refused},
+		{"form, empty body", post("/v1/echo", "application/x-www-form-urlencoded", ""), 200, `{"message":""}`},
+		{"GET without Content-Type", get("/v1/echo/a"), 200, msg},
+		{"DELETE without a body", []byte("DELETE /v1/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 405, errorBody(12, "Method Not Allowed")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := impl.Calls()
+			got := rawHTTP(t, s.HTTPAddr(), tc.req, false)
+			if got.status != tc.status || got.body != tc.body {
+				t.Errorf("got %d %s\nwant %d %s", got.status, got.body, tc.status, tc.body)
+			}
+			if tc.status == 415 && impl.Calls() != before {
+				t.Error("the service was called")
 			}
 		})
 	}

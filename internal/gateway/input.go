@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,7 +27,12 @@ import (
 //     serialize, so nothing else would catch them);
 //   - request line and headers over maxHeader bytes: 431;
 //   - a declared body over maxBody bytes: 413 at once; a chunked one fails
-//     when it crosses the limit.
+//     when it crosses the limit;
+//   - a body that is not declared JSON (Content-Type application/json or
+//     application/*+json, parameters allowed): 415. Form, text/plain and
+//     untyped bodies are what a browser sends cross-site without a CORS
+//     preflight, so parsing them as JSON would let any page call the
+//     service with the user's cookies.
 //
 // A request with a body gets a [requestBody], which the gateway's stream
 // calls and error handlers find through the request's [bodySlot].
@@ -54,6 +60,13 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 		}
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
+			return
+		}
+		// ContentLength 0: no body (an HTTP/2 request's Body is never
+		// http.NoBody, even when its HEADERS frame ends the stream).
+		if r.ContentLength != 0 && !jsonContentType(r.Header.Get("Content-Type")) {
+			writeError(w, r, http.StatusUnsupportedMediaType, status.Error(codes.InvalidArgument,
+				"request body must be JSON: Content-Type application/json"))
 			return
 		}
 		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody}
@@ -129,6 +142,18 @@ func headerSize(r *http.Request) int {
 		}
 	}
 	return n
+}
+
+// jsonContentType reports whether ct, a Content-Type header, declares
+// JSON: application/json or application/<anything>+json, with any
+// parameters.
+func jsonContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	sub, ok := strings.CutPrefix(mt, "application/")
+	return ok && (sub == "json" || strings.HasSuffix(sub, "+json") && len(sub) > len("+json"))
 }
 
 // validUTF8 reports whether u's decoded path and query are valid UTF-8.
