@@ -87,3 +87,40 @@ func TestJSONBodiesOnly(t *testing.T) {
 		t.Fatalf("server after the requests: %+v", got)
 	}
 }
+
+// TestEscapedSlashNotSeparator: routes match the path as it came
+// (r.URL.RawPath), so an escaped slash or letter in a route's literal
+// segments matches no route, as it would not match a proxy's rule on the
+// raw path (issue 14, finding 6); in a path parameter, escapes are
+// decoded and %2F stays within the one parameter.
+func TestEscapedSlashNotSeparator(t *testing.T) {
+	impl := &echotest.Server{}
+	s := serve(t, configWithFreePorts(badInputConfig()), impl)
+	notFound := errorBody(5, "Not Found")
+	for _, tc := range []struct {
+		name   string
+		req    []byte
+		status int
+		body   string
+	}{
+		{"escaped slash between literals (POST)", post("/v1%2Fecho", jsonCT, `{"message":"a"}`), 404, notFound},
+		{"escaped slash, lower case", post("/v1%2fecho", jsonCT, `{"message":"a"}`), 404, notFound},
+		{"escaped slashes throughout", get("/v1%2Fecho%2Fa"), 404, notFound},
+		{"escaped letter in a literal", get("/%761/echo/a"), 404, notFound},
+		{"escaped slash in a parameter", get("/v1/echo/a%2Fb"), 200, `{"message":"a/b"}`},
+		{"escaped letter in a parameter", get("/v1/echo/%61"), 200, `{"message":"a"}`},
+		{"escaped percent in a parameter", get("/v1/echo/a%252Fb"), 200, `{"message":"a%2Fb"}`},
+		{"plain path", get("/v1/echo/a"), 200, `{"message":"a"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := impl.Calls()
+			got := rawHTTP(t, s.HTTPAddr(), tc.req, false)
+			if got.status != tc.status || got.body != tc.body {
+				t.Errorf("got %d %s\nwant %d %s", got.status, got.body, tc.status, tc.body)
+			}
+			if tc.status == 404 && impl.Calls() != before {
+				t.Error("the service was called")
+			}
+		})
+	}
+}

@@ -65,6 +65,12 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		// preflight) never runs another method's handler.
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithDisablePathLengthFallback(),
+		// Routes match the path as sent (r.URL.RawPath): %2F is not a
+		// separator and an escaped letter does not spell a literal, so a
+		// proxy's rule on the raw path sees the route the gateway runs.
+		// Single-segment parameters are decoded in full (%2F included,
+		// as one parameter), ** parameters keep %2F.
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved),
 	}, o.MuxOptions...)...)
 	for _, r := range routes {
 		if err := r.Register(ctx, mux, gatewayConn{r.Conn}); err != nil {
