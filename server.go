@@ -636,6 +636,13 @@ func (s *Server) adminHandler(next http.Handler) http.Handler {
 	metrics := s.tel.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case livenessPath, readinessPath, metricsPath:
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				gateway.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
+				return
+			}
+		}
+		switch r.URL.Path {
 		case livenessPath:
 			writeHealth(w, true)
 		case readinessPath:

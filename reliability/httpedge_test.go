@@ -1,8 +1,11 @@
 package reliability
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goms-io/goms/internal/fixtures/echotest"
 )
@@ -122,5 +125,72 @@ func TestEscapedSlashNotSeparator(t *testing.T) {
 				t.Error("the service was called")
 			}
 		})
+	}
+}
+
+// TestMethods: a 405 carries Allow with the methods the path has; HEAD on
+// a GET route answers as GET without the body; OPTIONS on a path with
+// routes answers 204 with Allow, 404 on one without; the admin endpoints
+// take GET and HEAD only (issue 14, finding 10).
+func TestMethods(t *testing.T) {
+	s := serve(t, configWithFreePorts(badInputConfig()), nil)
+	base := "http://" + s.HTTPAddr()
+	client := &http.Client{Timeout: 10 * time.Second}
+	do := func(method, path, body string) (*http.Response, string) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		if body != "" {
+			req.Header.Set("Content-Type", jsonCT)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, compactJSON(string(data))
+	}
+	const getRoute, postRoute, admin = "GET, HEAD, OPTIONS", "POST, OPTIONS", "GET, HEAD"
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		allow              string
+	}{
+		{"DELETE", "/v1/echo", "", 405, postRoute},
+		{"GET", "/v1/echo", "", 405, postRoute},
+		{"HEAD", "/v1/echo", "", 405, postRoute},
+		{"POST", "/v1/echo/a", `{}`, 405, getRoute},
+		{"PUT", "/v1/echo/a", `{}`, 405, getRoute},
+		{"OPTIONS", "/v1/echo/a", "", 204, getRoute},
+		{"OPTIONS", "/v1/echo", "", 204, postRoute},
+		{"OPTIONS", "/v1/nowhere", "", 404, ""},
+		{"POST", "/healthz", `{}`, 405, admin},
+		{"DELETE", "/readyz", "", 405, admin},
+		{"PUT", "/metrics", `{}`, 405, admin},
+		{"OPTIONS", "/healthz", "", 405, admin},
+	} {
+		resp, body := do(tc.method, tc.path, tc.body)
+		if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.status, tc.allow)
+		}
+		if tc.status >= 400 && tc.method != "HEAD" && !isErrorBody(body) {
+			t.Errorf("%s %s: body %.200q, want the JSON error body", tc.method, tc.path, body)
+		}
+	}
+	for _, path := range []string{"/v1/echo/a", "/healthz", "/readyz", "/metrics"} {
+		get, getBody := do("GET", path, "")
+		head, headBody := do("HEAD", path, "")
+		if head.StatusCode != get.StatusCode || head.StatusCode != 200 || headBody != "" ||
+			head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Errorf("HEAD %s: %d %q %q; GET: %d %q %q", path, head.StatusCode, head.Header.Get("Content-Type"), headBody,
+				get.StatusCode, get.Header.Get("Content-Type"), getBody)
+		}
+		if path == "/v1/echo/a" && head.ContentLength != int64(len(`{"message":"a"}`)) {
+			t.Errorf("HEAD %s: Content-Length %d, want GET's", path, head.ContentLength)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
@@ -94,9 +95,13 @@ func streamErrorHandler(ctx context.Context, err error) *status.Status {
 }
 
 // routingErrorHandler answers requests that match no route (404, 405) with
-// the same JSON body as every other error. (grpc-gateway's own would
-// answer 405 with 501, the status of its code.)
-func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+// the same JSON body as every other error, a 405 with the Allow header of
+// the methods the path has. (grpc-gateway's own would answer 405 with 501,
+// the status of its code.)
+func (p *methodProbe) routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", strings.Join(p.allowed(r), ", "))
+	}
 	err := status.Error(codeOf(httpStatus), http.StatusText(httpStatus))
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, httpError(httpStatus, err))
 }

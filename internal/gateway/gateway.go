@@ -53,13 +53,9 @@ type Route struct {
 
 // New returns the handler that serves routes.
 func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
-	mux := runtime.NewServeMux(append([]runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown)),
-		runtime.WithErrorHandler(errorHandler),
-		runtime.WithStreamErrorHandler(streamErrorHandler),
-		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
-		runtime.WithWriteContentLength(),
+	// The options that decide which route a request matches, shared with
+	// the method probe.
+	matching := []runtime.ServeMuxOption{
 		// No X-HTTP-Method-Override, and no POST-to-GET fallback for form
 		// bodies: a form POST (which a browser sends cross-site without a
 		// preflight) never runs another method's handler.
@@ -71,13 +67,27 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		// Single-segment parameters are decoded in full (%2F included,
 		// as one parameter), ** parameters keep %2F.
 		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved),
-	}, o.MuxOptions...)...)
+	}
+	// The probe has the edge's matching options only: user MuxOptions may
+	// add middlewares, which must not run for a probe.
+	probe, err := newMethodProbe(ctx, routes, slices.Clone(matching))
+	if err != nil {
+		return nil, fmt.Errorf("HTTP gateway: %w", err)
+	}
+	mux := runtime.NewServeMux(append(append(matching,
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown)),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithStreamErrorHandler(streamErrorHandler),
+		runtime.WithRoutingErrorHandler(probe.routingErrorHandler),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithWriteContentLength(),
+	), o.MuxOptions...)...)
 	for _, r := range routes {
 		if err := r.Register(ctx, mux, gatewayConn{r.Conn}); err != nil {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
 		}
 	}
-	h := guard(mux, o.MaxBodyBytes, o.MaxHeaderBytes)
+	h := guard(methods(mux, probe), o.MaxBodyBytes, o.MaxHeaderBytes)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   o.CORSOrigins,
