@@ -557,6 +557,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		MaxHeaderBytes: s.cfg.HTTP.MaxHeaderBytes,
 		DiscardUnknown: s.cfg.HTTP.DiscardUnknown,
 		CORSOrigins:    s.cfg.HTTP.CORSOrigins,
+		Logger:         s.log,
 		MuxOptions:     s.opts.muxOpts,
 	}, routes)
 	if err != nil {

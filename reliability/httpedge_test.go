@@ -194,3 +194,31 @@ func TestMethods(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowBody408: a body that does not arrive within http.read_timeout
+// gets 408 with the JSON error body naming the condition, not 400 with
+// the connection's error and its addresses (issue 14, finding 7).
+func TestSlowBody408(t *testing.T) {
+	cfg := configWithFreePorts(badInputConfig())
+	cfg.HTTP.ReadTimeout = 300 * time.Millisecond
+	s := serve(t, cfg, nil)
+	for _, tc := range []struct{ name, req string }{
+		{"Content-Length", "POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"},
+		{"chunked", "POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"},
+		{"bidi stream", "POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rawHTTP(t, s.HTTPAddr(), []byte(tc.req), false)
+			body := strings.TrimSuffix(got.body, "\n")
+			if got.status != 408 || body != errorBody(4, "request body not received in time") {
+				t.Errorf("got %d %q (%v), want 408 with the JSON error body", got.status, got.body, got.err)
+			}
+			if strings.Contains(got.body, "tcp") || strings.Contains(got.body, "127.0.0.1") {
+				t.Errorf("the answer carries the connection's error: %s", got.body)
+			}
+		})
+	}
+	if got := rawHTTP(t, s.HTTPAddr(), get("/v1/echo/alive"), false); got.status != 200 {
+		t.Fatalf("server after the requests: %+v", got)
+	}
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -69,29 +70,78 @@ func httpError(httpStatus int, err error) error {
 // errorHandler writes every error of the gateway. Errors in the request
 // itself (see [inputErrorOf]) take the place of whatever the call reported
 // after them.
-func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	var he *runtime.HTTPStatusError
-	switch ie := inputErrorOf(ctx); {
-	case ie != nil:
-		err = httpError(ie.status, ie.err)
-	case errors.As(err, &he):
-		// grpc-gateway's own (a malformed path escape): its code is the
-		// status's, not Unknown.
-		if _, ok := status.FromError(he.Err); !ok {
-			err = httpError(he.HTTPStatus, status.Error(codeOf(he.HTTPStatus), he.Err.Error()))
+func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		var he *runtime.HTTPStatusError
+		switch ie := inputErrorOf(ctx); {
+		case ie != nil:
+			err = httpError(ie.status, ie.err)
+		case isTransportError(err):
+			err = upstreamUnavailable(ctx, log, err)
+		case errors.As(err, &he):
+			// grpc-gateway's own (a malformed path escape): its code is
+			// the status's, not Unknown.
+			if _, ok := status.FromError(he.Err); !ok {
+				err = httpError(he.HTTPStatus, status.Error(codeOf(he.HTTPStatus), he.Err.Error()))
+			}
+		}
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	}
+}
+
+// upstreamUnavailable is the error a client gets for err, an error of
+// the connection to the service: its text names addresses, so the answer
+// names the condition and the log keeps the text.
+func upstreamUnavailable(ctx context.Context, log *slog.Logger, err error) error {
+	method, _ := runtime.RPCMethod(ctx)
+	log.WarnContext(ctx, "upstream unavailable", "grpc.method", method, "error", err)
+	msg := status.Convert(err).Message()
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		// The call never reached the service: safe to retry.
+		return status.Error(codes.Unavailable, "upstream unavailable: connection refused")
+	case strings.Contains(msg, "while dialing"):
+		return status.Error(codes.Unavailable, "upstream unavailable: cannot connect")
+	}
+	return status.Error(codes.Unavailable, "upstream unavailable")
+}
+
+// transportPrefixes start the messages grpc-go gives the errors of a
+// client connection itself (not of the service it calls).
+var transportPrefixes = []string{
+	"connection error:", "transport:", "transport is closing", "name resolver error",
+	"last connection error:", "last resolver error:", "error reading from server:",
+	"connection closed before server preface received", "the connection is draining",
+	"closing transport due to:",
+}
+
+// isTransportError reports whether err is an UNAVAILABLE error of the
+// gateway's connection to a service rather than one the service returned.
+func isTransportError(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	for _, p := range transportPrefixes {
+		if strings.HasPrefix(st.Message(), p) {
+			return true
 		}
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	return false
 }
 
 // streamErrorHandler gives the status of an error in the middle of a
 // server stream; an error in the request's own body wins, as in
-// [errorHandler].
-func streamErrorHandler(ctx context.Context, err error) *status.Status {
-	if ie := inputErrorOf(ctx); ie != nil {
-		err = ie.err
+// [errorHandler], and the connection's own errors are named as there.
+func streamErrorHandler(log *slog.Logger) runtime.StreamErrorHandlerFunc {
+	return func(ctx context.Context, err error) *status.Status {
+		if ie := inputErrorOf(ctx); ie != nil {
+			err = ie.err
+		} else if isTransportError(err) {
+			err = upstreamUnavailable(ctx, log, err)
+		}
+		return status.Convert(err)
 	}
-	return status.Convert(err)
 }
 
 // routingErrorHandler answers requests that match no route (404, 405) with

@@ -13,6 +13,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// CORSOrigins are the origins allowed to call from a browser; none:
 	// CORS off; "*": any origin, without credentials.
 	CORSOrigins []string
+	// Logger gets the details of errors the answers only name (a
+	// connection to a service that failed); nil: slog.Default().
+	Logger *slog.Logger
 	// MuxOptions are applied to the ServeMux after the edge's own, so they
 	// may replace them.
 	MuxOptions []runtime.ServeMuxOption
@@ -53,6 +57,10 @@ type Route struct {
 
 // New returns the handler that serves routes.
 func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	// The options that decide which route a request matches, shared with
 	// the method probe.
 	matching := []runtime.ServeMuxOption{
@@ -76,8 +84,8 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 	}
 	mux := runtime.NewServeMux(append(append(matching,
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown)),
-		runtime.WithErrorHandler(errorHandler),
-		runtime.WithStreamErrorHandler(streamErrorHandler),
+		runtime.WithErrorHandler(errorHandler(log)),
+		runtime.WithStreamErrorHandler(streamErrorHandler(log)),
 		runtime.WithRoutingErrorHandler(probe.routingErrorHandler),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithWriteContentLength(),

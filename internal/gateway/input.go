@@ -73,12 +73,13 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 		if r.ContentLength < 0 {
 			// A body of declared length is within the limit (checked
 			// above), and net/http (HTTP/2 too) never reads past its
-			// length; one of unknown length is limited as it is read, and
-			// can cross the limit while a stream's answer is under way:
-			// grpc-gateway then picks the status from the gRPC code alone.
+			// length; one of unknown length is limited as it is read.
 			body.ReadCloser = http.MaxBytesReader(w, r.Body, int64(maxBody))
-			w = &inputStatusWriter{ResponseWriter: w, body: body}
 		}
+		// A body can fail (cross the limit, time out) while a stream's
+		// answer is under way: grpc-gateway then picks the status from
+		// the gRPC code alone.
+		w = &inputStatusWriter{ResponseWriter: w, body: body}
 		if slot == nil {
 			// HTTP/2: the connection serves other requests meanwhile.
 			slot = new(bodySlot)
@@ -180,7 +181,8 @@ type requestBody struct {
 	io.ReadCloser
 	length   int64 // Content-Length, -1 if unknown
 	max      int
-	exceeded bool // http.MaxBytesReader reported the limit
+	exceeded bool      // http.MaxBytesReader reported the limit
+	netErr   net.Error // the connection failed a read (timeout, reset)
 
 	// w answers the body's request. failed is the error the body failed
 	// its request with; endCall ends the bidirectional stream the body
@@ -199,18 +201,30 @@ type requestBody struct {
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if _, ok := err.(*http.MaxBytesError); ok {
+	var ne net.Error
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.As(err, new(*http.MaxBytesError)):
 		b.exceeded = true
+	case errors.As(err, &ne):
+		b.netErr = ne
 	}
 	return n, err
 }
 
 // fail ends the request with the error of a body that could not be
-// decoded.
+// decoded. A body that could not be read because of the connection (the
+// read timeout, a reset) fails with a status naming the condition: the
+// connection's error names addresses, which the answer does not carry.
 func (b *requestBody) fail(err error) {
 	ie := &inputError{status: http.StatusBadRequest, err: status.Error(codes.InvalidArgument, err.Error())}
-	if b.exceeded {
+	switch {
+	case b.exceeded:
 		ie = &inputError{status: http.StatusRequestEntityTooLarge, err: bodyTooLarge(b.max)}
+	case b.netErr != nil && b.netErr.Timeout():
+		ie = &inputError{status: http.StatusRequestTimeout, err: status.Error(codes.DeadlineExceeded, "request body not received in time")}
+	case b.netErr != nil:
+		ie = &inputError{status: http.StatusBadRequest, err: status.Error(codes.InvalidArgument, "request body could not be read")}
 	}
 	b.failed.Store(ie)
 	if b.endCall != nil {
