@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -221,4 +222,44 @@ func TestSlowBody408(t *testing.T) {
 	if got := rawHTTP(t, s.HTTPAddr(), get("/v1/echo/alive"), false); got.status != 200 {
 		t.Fatalf("server after the requests: %+v", got)
 	}
+}
+
+// TestEchoedInputTruncated: error messages that echo input (a path or
+// query parameter that does not parse, a JSON value of the wrong type, an
+// id the service did not find) are cut at 512 bytes in the answer, and at
+// 512 bytes in the call's log line (issue 14, finding 7).
+func TestEchoedInputTruncated(t *testing.T) {
+	const maxMessage = 512
+	long := strings.Repeat("x", 60<<10)
+	check := func(t *testing.T, got rawResult, status int, prefix string) {
+		t.Helper()
+		var st struct{ Message string }
+		if err := json.Unmarshal([]byte(got.body), &st); err != nil || got.status != status {
+			t.Fatalf("got %d %.300s, want %d with the JSON error body", got.status, got.body, status)
+		}
+		if len(st.Message) > maxMessage || !strings.HasPrefix(st.Message, prefix) || !strings.HasSuffix(st.Message, "…") {
+			t.Errorf("message of %d bytes, want at most %d starting %q and cut with …: %.300s", len(st.Message), maxMessage, prefix, st.Message)
+		}
+	}
+	t.Run("gateway", func(t *testing.T) {
+		cfg := configWithFreePorts(badInputConfig())
+		cfg.HTTP.MaxBodyBytes = 1 << 20
+		s := serve(t, cfg, nil)
+		check(t, rawHTTP(t, s.HTTPAddr(), post("/v1/types/"+long, jsonCT, `{}`), false), 400, "type mismatch, parameter: id")
+		check(t, rawHTTP(t, s.HTTPAddr(), get("/v1/echo/a?delayMs="+long), false), 400, `parsing field "delay_ms"`)
+		check(t, rawHTTP(t, s.HTTPAddr(), post("/v1/types/1", jsonCT, `{"count":"`+strings.Repeat("9", 200<<10)+`x"}`), false), 400, "proto:")
+	})
+	t.Run("service", func(t *testing.T) {
+		p := startProc(t, shopBin(t), "gateway")
+		check(t, rawHTTP(t, p.HTTPAddr, get("/v1/products/"+long[:20<<10]), false), 404, `product "xxx`)
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(p.Out.String(), "NotFound") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for line := range strings.Lines(p.Out.String()) {
+			if len(line) > 2048 {
+				t.Errorf("log line of %d bytes: %.300s", len(line), line)
+			}
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
@@ -85,7 +86,7 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 				err = httpError(he.HTTPStatus, status.Error(codeOf(he.HTTPStatus), he.Err.Error()))
 			}
 		}
-		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, capMessage(err))
 	}
 }
 
@@ -140,7 +141,7 @@ func streamErrorHandler(log *slog.Logger) runtime.StreamErrorHandlerFunc {
 		} else if isTransportError(err) {
 			err = upstreamUnavailable(ctx, log, err)
 		}
-		return status.Convert(err)
+		return status.Convert(capMessage(err))
 	}
 }
 
@@ -160,7 +161,46 @@ func (p *methodProbe) routingErrorHandler(ctx context.Context, mux *runtime.Serv
 // httpStatus, for requests the gateway's mux never sees (see [guard]).
 func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
 	_, m := runtime.MarshalerForRequest(defaultMux, r)
-	runtime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, w, r, httpError(httpStatus, err))
+	runtime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, w, r, capMessage(httpError(httpStatus, err)))
+}
+
+// MaxMessageBytes bounds the message of an error body: messages echo
+// input (a path parameter that does not parse, a JSON value of the wrong
+// type, an id the service did not find), which may be megabytes long.
+// Longer messages are cut at a character boundary and end in "…".
+const MaxMessageBytes = 512
+
+// capMessage returns err with its status message cut at
+// [MaxMessageBytes]; details are kept.
+func capMessage(err error) error {
+	var he *runtime.HTTPStatusError
+	if errors.As(err, &he) {
+		if c := capMessage(he.Err); c != he.Err {
+			return httpError(he.HTTPStatus, c)
+		}
+		return err
+	}
+	st := status.Convert(err)
+	if len(st.Message()) <= MaxMessageBytes {
+		return err
+	}
+	p := st.Proto()
+	p.Message = Truncate(p.Message, MaxMessageBytes)
+	return status.ErrorProto(p)
+}
+
+// Truncate returns s cut to at most max bytes at a UTF-8 character
+// boundary, ending in "…" when cut.
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "…"
+	n := max - len(ellipsis)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + ellipsis
 }
 
 // defaultMux supplies grpc-gateway's default marshalers to writeError, so
