@@ -582,6 +582,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.httpSrv.Protocols.SetUnencryptedHTTP2(s.tls == nil)
 		s.log.Info("serving gRPC", "addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil, "shared_with", "HTTP")
 	}
+	// Outermost: it counts every HTTP/1 request that reaches a handler.
+	s.httpSrv.Handler = gateway.CheckFraming(s.httpSrv.Handler)
 	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil}
 	if s.cfg.Mode == ModeHTTP {
 		attrs = append(attrs, "upstream", s.cfg.Upstream)

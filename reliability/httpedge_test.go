@@ -1,8 +1,10 @@
 package reliability
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -262,4 +264,56 @@ func TestEchoedInputTruncated(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestContentLengthWithTransferEncoding: net/http reads a request with
+// both Content-Length and Transfer-Encoding as chunked and keeps the
+// connection; the edge answers it 400 with the JSON error body and closes
+// the connection (RFC 9112 §6.1), so that what a proxy in front took for
+// the next request is never read (issue 14, finding 9). Requests before
+// it on the same connection, of every framing, are served.
+func TestContentLengthWithTransferEncoding(t *testing.T) {
+	s := serve(t, configWithFreePorts(badInputConfig()), nil)
+	const smuggled = "GET /v1/echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	conn, err := net.Dial("tcp", s.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	chunkedBody := "f\r\n{\"message\":\"c\"}\r\n0\r\n\r\n"
+	conn.Write([]byte(
+		// Served: a GET, a body by Content-Length, a chunked body, OPTIONS *.
+		"GET /v1/echo/a HTTP/1.1\r\nHost: x\r\n\r\n" +
+			"POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"message\":\"b\"}" +
+			"POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunkedBody +
+			"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" +
+			// Refused: both, with a body that ends where Content-Length says
+			// and a request after it.
+			"POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled))
+	br := bufio.NewReader(conn)
+	for i, want := range []string{`{"message":"a"}`, `{"message":"b"}`, `{"message":"c"}`, ""} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || compactJSON(string(data)) != want {
+			t.Errorf("answer %d: %d %s, want 200 %s", i+1, resp.StatusCode, data, want)
+		}
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("answer to Content-Length with Transfer-Encoding: %v", err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	if want := errorBody(3, "request has both Content-Length and Transfer-Encoding"); resp.StatusCode != 400 || compactJSON(string(data)) != want || !resp.Close {
+		t.Errorf("got %d %s (close %v), want 400 %s and the connection closed", resp.StatusCode, data, resp.Close, want)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Errorf("after the 400: %q, %v; want the connection closed", rest, err)
+	}
+	if got := rawHTTP(t, s.HTTPAddr(), get("/v1/echo/alive"), false); got.status != 200 {
+		t.Fatalf("server after the requests: %+v", got)
+	}
 }

@@ -104,7 +104,10 @@ type bodySlotKey struct{}
 
 // ConnContext is the http.Server's ConnContext for the edge: it gives each
 // connection the slot its HTTP/1 requests use.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*plainErrorConn); ok {
+		ctx = withFraming(ctx, &pc.framing)
+	}
 	return context.WithValue(ctx, bodySlotKey{}, new(bodySlot))
 }
 
