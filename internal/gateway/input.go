@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -69,7 +70,7 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 				"request body must be JSON: Content-Type application/json"))
 			return
 		}
-		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody}
+		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody, reading: make(chan struct{}, 1)}
 		if r.ContentLength < 0 {
 			// A body of declared length is within the limit (checked
 			// above), and net/http (HTTP/2 too) never reads past its
@@ -122,12 +123,34 @@ func requestBodyOf(ctx context.Context) *requestBody {
 
 // inputErrorOf returns the error the request ctx serves failed with
 // because of its body, if any.
+//
+// When the call ended because its context was cancelled, that may be the
+// body's own failure seen first: net/http cancels the request's context
+// as soon as a read of the connection fails (a read timeout), before the
+// read returns to the body's reader. The body's read then gets up to
+// settleTimeout to return, so that its failure is the answer.
 func inputErrorOf(ctx context.Context) *inputError {
-	if b := requestBodyOf(ctx); b != nil {
-		return b.failed.Load()
+	b := requestBodyOf(ctx)
+	if b == nil {
+		return nil
 	}
-	return nil
+	if ie := b.failed.Load(); ie != nil || ctx.Err() == nil {
+		return ie
+	}
+	select {
+	case b.reading <- struct{}{}:
+		netErr := b.netErr
+		<-b.reading
+		if netErr != nil && b.failed.Load() == nil {
+			b.fail(netErr)
+		}
+	case <-time.After(settleTimeout):
+	}
+	return b.failed.Load()
 }
+
+// settleTimeout bounds the wait of [inputErrorOf] for a body read.
+const settleTimeout = 100 * time.Millisecond
 
 // MaxHeaderBytes is the http.Server's MaxHeaderBytes for the edge's limit
 // [Options.MaxHeaderBytes]: requests up to it reach the edge, which
@@ -186,6 +209,8 @@ type requestBody struct {
 	max      int
 	exceeded bool      // http.MaxBytesReader reported the limit
 	netErr   net.Error // the connection failed a read (timeout, reset)
+	// reading is held during each read (see [inputErrorOf]).
+	reading chan struct{}
 
 	// w answers the body's request. failed is the error the body failed
 	// its request with; endCall ends the bidirectional stream the body
@@ -203,6 +228,8 @@ type requestBody struct {
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
+	b.reading <- struct{}{}
+	defer func() { <-b.reading }()
 	n, err := b.ReadCloser.Read(p)
 	var ne net.Error
 	switch {
