@@ -560,6 +560,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		MaxHeaderBytes: s.cfg.HTTP.MaxHeaderBytes,
 		DiscardUnknown: s.cfg.HTTP.DiscardUnknown,
 		CORSOrigins:    s.cfg.HTTP.CORSOrigins,
+		Logger:         s.log,
 		MuxOptions:     s.opts.muxOpts,
 	}, routes)
 	if err != nil {
@@ -584,6 +585,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.httpSrv.Protocols.SetUnencryptedHTTP2(s.tls == nil)
 		s.log.Info("serving gRPC", "addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil, "shared_with", "HTTP")
 	}
+	// Outermost: it counts every HTTP/1 request that reaches a handler.
+	s.httpSrv.Handler = gateway.CheckFraming(s.httpSrv.Handler)
 	attrs := []any{"addr", s.httpLis.Addr().String(), "mode", s.cfg.Mode, "tls", s.tls != nil}
 	if s.cfg.Mode == ModeHTTP {
 		attrs = append(attrs, "upstream", s.cfg.Upstream)
@@ -638,6 +641,13 @@ const (
 func (s *Server) adminHandler(next http.Handler) http.Handler {
 	metrics := s.tel.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case livenessPath, readinessPath, metricsPath:
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				gateway.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
+				return
+			}
+		}
 		switch r.URL.Path {
 		case livenessPath:
 			writeHealth(w, true)

@@ -104,9 +104,10 @@ func httpCases() []httpCase {
 		{"invalid UTF-8 in body", post("/v1/echo", jsonCT, "{\"message\":\"\xff\"}"), 400, protoErr("syntax error (line 1:12): invalid UTF-8 in string"), ""},
 		{"invalid UTF-8 escape in body", post("/v1/echo", jsonCT, `{"message":"\ud800"}`), 400, protoErr("unexpected EOF"), ""},
 		{"empty body", post("/v1/echo", jsonCT, ``), 200, `{"message":""}`, ""},
-		{"body on GET", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), 200, `{"message":"a"}`, ""},
-		{"Content-Type text/plain", post("/v1/echo", "text/plain", `{"message":"a"}`), 200, `{"message":"a"}`, ""},
-		{"Content-Type form", post("/v1/echo", "application/x-www-form-urlencoded", `message=a`), 400, errorBody(3, "invalid character 'm' looking for beginning of value"), ""},
+		{"body on GET", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), 200, `{"message":"a"}`, ""},
+		{"untyped body on GET", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), 415, errorBody(3, "request body must be JSON: Content-Type application/json"), ""},
+		{"Content-Type text/plain", post("/v1/echo", "text/plain", `{"message":"a"}`), 415, errorBody(3, "request body must be JSON: Content-Type application/json"), ""},
+		{"Content-Type form", post("/v1/echo", "application/x-www-form-urlencoded", `message=a`), 415, errorBody(3, "request body must be JSON: Content-Type application/json"), ""},
 		{"body shorter than Content-Length", []byte("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"message\":\"a\""), 400, errorBody(3, "unexpected EOF"), ""},
 		{"client stream: malformed second message", post("/v1/collect", jsonCT, `{"message":"a"}{"message":`), 400, errorBody(3, "unexpected EOF"), ""},
 		// Stream errors end with the stream's newline delimiter.
@@ -119,7 +120,8 @@ func httpCases() []httpCase {
 		{"query unknown parameter", get("/v1/echo/a?nope=1"), 200, `{"message":"a"}`, ""},
 		{"query parameter overriding the path", get("/v1/echo/a?message=b"), 200, `{"message":"a"}`, ""},
 		{"stream: query int32 not a number", get("/v1/expand/a?delayMs=abc"), 400, errorBody(3, `parsing field "delay_ms": strconv.ParseInt: parsing "abc": invalid syntax`), ""},
-		{"percent-encoded slash in path", get("/v1/echo/a%2Fb"), 404, errorBody(5, "Not Found"), ""},
+		{"percent-encoded slash in a path parameter", get("/v1/echo/a%2Fb"), 200, `{"message":"a/b"}`, ""},
+		{"percent-encoded slash between literals", get("/v1%2Fecho/a"), 404, errorBody(5, "Not Found"), ""},
 		{"percent-encoded space", get("/v1/echo/a%20b"), 200, `{"message":"a b"}`, ""},
 		{"invalid UTF-8 in path", get("/v1/echo/%FF"), 400, errorBody(3, "request path or query is not valid UTF-8"), ""},
 		{"invalid UTF-8 in query", get("/v1/echo/a?message=%FF"), 400, errorBody(3, "request path or query is not valid UTF-8"), ""},
@@ -141,7 +143,7 @@ func httpCases() []httpCase {
 		{"missing Host (HTTP/1.1)", []byte("GET /v1/echo/a HTTP/1.1\r\nConnection: close\r\n\r\n"), 400, errorBody(3, "missing required Host header"), ""},
 		{"unsupported HTTP version", []byte("GET /v1/echo/a HTTP/3.0\r\nHost: x\r\n\r\n"), 505, errorBody(12, "unsupported protocol version"), ""},
 		{"HTTP/1.0 client", []byte("GET /v1/echo/a HTTP/1.0\r\n\r\n"), 200, `{"message":"a"}`, ""},
-		{"HTTP/1.0 client, bad input", []byte("POST /v1/echo HTTP/1.0\r\nContent-Length: 3\r\n\r\n{x}"), 400, errorBody(3, "invalid character 'x' looking for beginning of object key string"), ""},
+		{"HTTP/1.0 client, bad input", []byte("POST /v1/echo HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{x}"), 400, errorBody(3, "invalid character 'x' looking for beginning of object key string"), ""},
 		{"slow client never finishes headers", []byte("GET /v1/echo/a HTTP/1.1\r\nHost: x\r\n"), 0, "", notOurs},
 	}
 }

@@ -129,7 +129,8 @@ func grpcOutcome(err error) (outcome, string) {
 // refusedText reports whether an error text says the connection was never
 // made: nothing reached the server.
 func refusedText(msg string) bool {
-	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "Error while dialing")
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "Error while dialing") ||
+		strings.Contains(msg, "upstream unavailable: cannot connect")
 }
 
 func refusalKind(msg string) string {

@@ -64,13 +64,19 @@ func TestFaultUpstreamDown(t *testing.T) {
 	upstream := testutil.FreeAddr(t)
 	cfg := configWithFreePorts(goms.DefaultConfig())
 	cfg.Mode, cfg.Upstream, cfg.Client.CallTimeout = goms.ModeHTTP, upstream, 2*time.Second
-	front := serve(t, cfg, nil)
+	var logs syncBuffer
+	front := serve(t, cfg, nil, goms.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	start := time.Now()
 	got := rawHTTP(t, front.HTTPAddr(), get("/v1/echo/x"), false)
 	took := time.Since(start)
-	want := errorBody(14, `connection error: desc = "transport: Error while dialing: dial tcp `+upstream+`: connect: connection refused"`)
+	// The answer names the condition; the connection's error, with the
+	// upstream's address, goes to the log only.
+	want := errorBody(14, "upstream unavailable: connection refused")
 	if got.status != 503 || got.body != want {
 		t.Errorf("upstream down: %d %s\nwant 503 %s", got.status, got.body, want)
+	}
+	if detail := "dial tcp " + upstream + ": connect: connection refused"; !strings.Contains(logs.String(), detail) {
+		t.Errorf("the log lacks %q:\n%s", detail, logs.String())
 	}
 	t.Logf("upstream down: 503 after %v (call timeout %v)", took.Round(time.Millisecond), cfg.Client.CallTimeout)
 

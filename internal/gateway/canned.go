@@ -33,11 +33,21 @@ func (l plainErrorListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &plainErrorConn{Conn: c}, nil
+	return &plainErrorConn{Conn: c, framing: framing{first: true}}, nil
 }
 
-// plainErrorConn is a connection of plainErrorListener.
-type plainErrorConn struct{ net.Conn }
+// plainErrorConn is a connection of plainErrorListener. It also follows
+// the framing of the requests it reads (see [CheckFraming]).
+type plainErrorConn struct {
+	net.Conn
+	framing framing
+}
+
+func (c *plainErrorConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.framing.read(p[:n])
+	return n, err
+}
 
 // cannedHeaders ends the header of net/http's canned answers.
 const cannedHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"

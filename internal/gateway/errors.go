@@ -3,7 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so error details (ErrorInfo, BadRequest, …) marshal to JSON
@@ -68,35 +71,88 @@ func httpError(httpStatus int, err error) error {
 // errorHandler writes every error of the gateway. Errors in the request
 // itself (see [inputErrorOf]) take the place of whatever the call reported
 // after them.
-func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	var he *runtime.HTTPStatusError
-	switch ie := inputErrorOf(ctx); {
-	case ie != nil:
-		err = httpError(ie.status, ie.err)
-	case errors.As(err, &he):
-		// grpc-gateway's own (a malformed path escape): its code is the
-		// status's, not Unknown.
-		if _, ok := status.FromError(he.Err); !ok {
-			err = httpError(he.HTTPStatus, status.Error(codeOf(he.HTTPStatus), he.Err.Error()))
+func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		var he *runtime.HTTPStatusError
+		switch ie := inputErrorOf(ctx); {
+		case ie != nil:
+			err = httpError(ie.status, ie.err)
+		case isTransportError(err):
+			err = upstreamUnavailable(ctx, log, err)
+		case errors.As(err, &he):
+			// grpc-gateway's own (a malformed path escape): its code is
+			// the status's, not Unknown.
+			if _, ok := status.FromError(he.Err); !ok {
+				err = httpError(he.HTTPStatus, status.Error(codeOf(he.HTTPStatus), he.Err.Error()))
+			}
+		}
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, capMessage(err))
+	}
+}
+
+// upstreamUnavailable is the error a client gets for err, an error of
+// the connection to the service: its text names addresses, so the answer
+// names the condition and the log keeps the text.
+func upstreamUnavailable(ctx context.Context, log *slog.Logger, err error) error {
+	method, _ := runtime.RPCMethod(ctx)
+	log.WarnContext(ctx, "upstream unavailable", "grpc.method", method, "error", err)
+	msg := status.Convert(err).Message()
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		// The call never reached the service: safe to retry.
+		return status.Error(codes.Unavailable, "upstream unavailable: connection refused")
+	case strings.Contains(msg, "while dialing"):
+		return status.Error(codes.Unavailable, "upstream unavailable: cannot connect")
+	}
+	return status.Error(codes.Unavailable, "upstream unavailable")
+}
+
+// transportPrefixes start the messages grpc-go gives the errors of a
+// client connection itself (not of the service it calls).
+var transportPrefixes = []string{
+	"connection error:", "transport:", "transport is closing", "name resolver error",
+	"last connection error:", "last resolver error:", "error reading from server:",
+	"connection closed before server preface received", "the connection is draining",
+	"closing transport due to:",
+}
+
+// isTransportError reports whether err is an UNAVAILABLE error of the
+// gateway's connection to a service rather than one the service returned.
+func isTransportError(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	for _, p := range transportPrefixes {
+		if strings.HasPrefix(st.Message(), p) {
+			return true
 		}
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	return false
 }
 
 // streamErrorHandler gives the status of an error in the middle of a
 // server stream; an error in the request's own body wins, as in
-// [errorHandler].
-func streamErrorHandler(ctx context.Context, err error) *status.Status {
-	if ie := inputErrorOf(ctx); ie != nil {
-		err = ie.err
+// [errorHandler], and the connection's own errors are named as there.
+func streamErrorHandler(log *slog.Logger) runtime.StreamErrorHandlerFunc {
+	return func(ctx context.Context, err error) *status.Status {
+		if ie := inputErrorOf(ctx); ie != nil {
+			err = ie.err
+		} else if isTransportError(err) {
+			err = upstreamUnavailable(ctx, log, err)
+		}
+		return status.Convert(capMessage(err))
 	}
-	return status.Convert(err)
 }
 
 // routingErrorHandler answers requests that match no route (404, 405) with
-// the same JSON body as every other error. (grpc-gateway's own would
-// answer 405 with 501, the status of its code.)
-func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+// the same JSON body as every other error, a 405 with the Allow header of
+// the methods the path has. (grpc-gateway's own would answer 405 with 501,
+// the status of its code.)
+func (p *methodProbe) routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", strings.Join(p.allowed(r), ", "))
+	}
 	err := status.Error(codeOf(httpStatus), http.StatusText(httpStatus))
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, httpError(httpStatus, err))
 }
@@ -105,7 +161,46 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 // httpStatus, for requests the gateway's mux never sees (see [guard]).
 func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
 	_, m := runtime.MarshalerForRequest(defaultMux, r)
-	runtime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, w, r, httpError(httpStatus, err))
+	runtime.DefaultHTTPErrorHandler(r.Context(), defaultMux, m, w, r, capMessage(httpError(httpStatus, err)))
+}
+
+// MaxMessageBytes bounds the message of an error body: messages echo
+// input (a path parameter that does not parse, a JSON value of the wrong
+// type, an id the service did not find), which may be megabytes long.
+// Longer messages are cut at a character boundary and end in "…".
+const MaxMessageBytes = 512
+
+// capMessage returns err with its status message cut at
+// [MaxMessageBytes]; details are kept.
+func capMessage(err error) error {
+	var he *runtime.HTTPStatusError
+	if errors.As(err, &he) {
+		if c := capMessage(he.Err); c != he.Err {
+			return httpError(he.HTTPStatus, c)
+		}
+		return err
+	}
+	st := status.Convert(err)
+	if len(st.Message()) <= MaxMessageBytes {
+		return err
+	}
+	p := st.Proto()
+	p.Message = Truncate(p.Message, MaxMessageBytes)
+	return status.ErrorProto(p)
+}
+
+// Truncate returns s cut to at most max bytes at a UTF-8 character
+// boundary, ending in "…" when cut.
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "…"
+	n := max - len(ellipsis)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + ellipsis
 }
 
 // defaultMux supplies grpc-gateway's default marshalers to writeError, so

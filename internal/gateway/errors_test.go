@@ -42,3 +42,20 @@ func TestErrorTable(t *testing.T) {
 		}
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"0123456789", 10, "0123456789"},
+		{"0123456789a", 10, "0123456…"},
+		{"ééééé", 8, "éé…"}, // é is 2 bytes, … 3: a cut never splits a character
+	} {
+		if got := Truncate(tc.in, tc.max); got != tc.want || len(got) > tc.max {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// CORSOrigins are the origins allowed to call from a browser; none:
 	// CORS off; "*": any origin, without credentials.
 	CORSOrigins []string
+	// Logger gets the details of errors the answers only name (a
+	// connection to a service that failed); nil: slog.Default().
+	Logger *slog.Logger
 	// MuxOptions are applied to the ServeMux after the edge's own, so they
 	// may replace them.
 	MuxOptions []runtime.ServeMuxOption
@@ -53,20 +57,45 @@ type Route struct {
 
 // New returns the handler that serves routes.
 func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
-	mux := runtime.NewServeMux(append([]runtime.ServeMuxOption{
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	// The options that decide which route a request matches, shared with
+	// the method probe.
+	matching := []runtime.ServeMuxOption{
+		// No X-HTTP-Method-Override, and no POST-to-GET fallback for form
+		// bodies: a form POST (which a browser sends cross-site without a
+		// preflight) never runs another method's handler.
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithDisablePathLengthFallback(),
+		// Routes match the path as sent (r.URL.RawPath): %2F is not a
+		// separator and an escaped letter does not spell a literal, so a
+		// proxy's rule on the raw path sees the route the gateway runs.
+		// Single-segment parameters are decoded in full (%2F included,
+		// as one parameter), ** parameters keep %2F.
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved),
+	}
+	// The probe has the edge's matching options only: user MuxOptions may
+	// add middlewares, which must not run for a probe.
+	probe, err := newMethodProbe(ctx, routes, slices.Clone(matching))
+	if err != nil {
+		return nil, fmt.Errorf("HTTP gateway: %w", err)
+	}
+	mux := runtime.NewServeMux(append(append(matching,
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown)),
-		runtime.WithErrorHandler(errorHandler),
-		runtime.WithStreamErrorHandler(streamErrorHandler),
-		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithErrorHandler(errorHandler(log)),
+		runtime.WithStreamErrorHandler(streamErrorHandler(log)),
+		runtime.WithRoutingErrorHandler(probe.routingErrorHandler),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithWriteContentLength(),
-	}, o.MuxOptions...)...)
+	), o.MuxOptions...)...)
 	for _, r := range routes {
 		if err := r.Register(ctx, mux, gatewayConn{r.Conn}); err != nil {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
 		}
 	}
-	h := guard(mux, o.MaxBodyBytes, o.MaxHeaderBytes)
+	h := guard(methods(mux, probe), o.MaxBodyBytes, o.MaxHeaderBytes)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   o.CORSOrigins,

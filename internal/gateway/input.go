@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -26,7 +28,12 @@ import (
 //     serialize, so nothing else would catch them);
 //   - request line and headers over maxHeader bytes: 431;
 //   - a declared body over maxBody bytes: 413 at once; a chunked one fails
-//     when it crosses the limit.
+//     when it crosses the limit;
+//   - a body that is not declared JSON (Content-Type application/json or
+//     application/*+json, parameters allowed): 415. Form, text/plain and
+//     untyped bodies are what a browser sends cross-site without a CORS
+//     preflight, so parsing them as JSON would let any page call the
+//     service with the user's cookies.
 //
 // A request with a body gets a [requestBody], which the gateway's stream
 // calls and error handlers find through the request's [bodySlot].
@@ -56,16 +63,24 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody}
+		// ContentLength 0: no body (an HTTP/2 request's Body is never
+		// http.NoBody, even when its HEADERS frame ends the stream).
+		if r.ContentLength != 0 && !jsonContentType(r.Header.Get("Content-Type")) {
+			writeError(w, r, http.StatusUnsupportedMediaType, status.Error(codes.InvalidArgument,
+				"request body must be JSON: Content-Type application/json"))
+			return
+		}
+		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody, reading: make(chan struct{}, 1)}
 		if r.ContentLength < 0 {
 			// A body of declared length is within the limit (checked
 			// above), and net/http (HTTP/2 too) never reads past its
-			// length; one of unknown length is limited as it is read, and
-			// can cross the limit while a stream's answer is under way:
-			// grpc-gateway then picks the status from the gRPC code alone.
+			// length; one of unknown length is limited as it is read.
 			body.ReadCloser = http.MaxBytesReader(w, r.Body, int64(maxBody))
-			w = &inputStatusWriter{ResponseWriter: w, body: body}
 		}
+		// A body can fail (cross the limit, time out) while a stream's
+		// answer is under way: grpc-gateway then picks the status from
+		// the gRPC code alone.
+		w = &inputStatusWriter{ResponseWriter: w, body: body}
 		if slot == nil {
 			// HTTP/2: the connection serves other requests meanwhile.
 			slot = new(bodySlot)
@@ -90,7 +105,10 @@ type bodySlotKey struct{}
 
 // ConnContext is the http.Server's ConnContext for the edge: it gives each
 // connection the slot its HTTP/1 requests use.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*plainErrorConn); ok {
+		ctx = withFraming(ctx, &pc.framing)
+	}
 	return context.WithValue(ctx, bodySlotKey{}, new(bodySlot))
 }
 
@@ -105,12 +123,34 @@ func requestBodyOf(ctx context.Context) *requestBody {
 
 // inputErrorOf returns the error the request ctx serves failed with
 // because of its body, if any.
+//
+// When the call ended because its context was cancelled, that may be the
+// body's own failure seen first: net/http cancels the request's context
+// as soon as a read of the connection fails (a read timeout), before the
+// read returns to the body's reader. The body's read then gets up to
+// settleTimeout to return, so that its failure is the answer.
 func inputErrorOf(ctx context.Context) *inputError {
-	if b := requestBodyOf(ctx); b != nil {
-		return b.failed.Load()
+	b := requestBodyOf(ctx)
+	if b == nil {
+		return nil
 	}
-	return nil
+	if ie := b.failed.Load(); ie != nil || ctx.Err() == nil {
+		return ie
+	}
+	select {
+	case b.reading <- struct{}{}:
+		netErr := b.netErr
+		<-b.reading
+		if netErr != nil && b.failed.Load() == nil {
+			b.fail(netErr)
+		}
+	case <-time.After(settleTimeout):
+	}
+	return b.failed.Load()
 }
+
+// settleTimeout bounds the wait of [inputErrorOf] for a body read.
+const settleTimeout = 100 * time.Millisecond
 
 // MaxHeaderBytes is the http.Server's MaxHeaderBytes for the edge's limit
 // [Options.MaxHeaderBytes]: requests up to it reach the edge, which
@@ -129,6 +169,18 @@ func headerSize(r *http.Request) int {
 		}
 	}
 	return n
+}
+
+// jsonContentType reports whether ct, a Content-Type header, declares
+// JSON: application/json or application/<anything>+json, with any
+// parameters.
+func jsonContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	sub, ok := strings.CutPrefix(mt, "application/")
+	return ok && (sub == "json" || strings.HasSuffix(sub, "+json") && len(sub) > len("+json"))
 }
 
 // validUTF8 reports whether u's decoded path and query are valid UTF-8.
@@ -155,7 +207,10 @@ type requestBody struct {
 	io.ReadCloser
 	length   int64 // Content-Length, -1 if unknown
 	max      int
-	exceeded bool // http.MaxBytesReader reported the limit
+	exceeded bool      // http.MaxBytesReader reported the limit
+	netErr   net.Error // the connection failed a read (timeout, reset)
+	// reading is held during each read (see [inputErrorOf]).
+	reading chan struct{}
 
 	// w answers the body's request. failed is the error the body failed
 	// its request with; endCall ends the bidirectional stream the body
@@ -173,19 +228,33 @@ type requestBody struct {
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
+	b.reading <- struct{}{}
+	defer func() { <-b.reading }()
 	n, err := b.ReadCloser.Read(p)
-	if _, ok := err.(*http.MaxBytesError); ok {
+	var ne net.Error
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.As(err, new(*http.MaxBytesError)):
 		b.exceeded = true
+	case errors.As(err, &ne):
+		b.netErr = ne
 	}
 	return n, err
 }
 
 // fail ends the request with the error of a body that could not be
-// decoded.
+// decoded. A body that could not be read because of the connection (the
+// read timeout, a reset) fails with a status naming the condition: the
+// connection's error names addresses, which the answer does not carry.
 func (b *requestBody) fail(err error) {
 	ie := &inputError{status: http.StatusBadRequest, err: status.Error(codes.InvalidArgument, err.Error())}
-	if b.exceeded {
+	switch {
+	case b.exceeded:
 		ie = &inputError{status: http.StatusRequestEntityTooLarge, err: bodyTooLarge(b.max)}
+	case b.netErr != nil && b.netErr.Timeout():
+		ie = &inputError{status: http.StatusRequestTimeout, err: status.Error(codes.DeadlineExceeded, "request body not received in time")}
+	case b.netErr != nil:
+		ie = &inputError{status: http.StatusBadRequest, err: status.Error(codes.InvalidArgument, "request body could not be read")}
 	}
 	b.failed.Store(ie)
 	if b.endCall != nil {

@@ -139,7 +139,11 @@ func logCall(ctx context.Context, l *slog.Logger, traceID func(context.Context) 
 		}
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+		msg := status.Convert(err).Message()
+		if len(msg) > maxLoggedError {
+			msg = strings.ToValidUTF8(msg[:maxLoggedError], "") + "…"
+		}
+		attrs = append(attrs, slog.String("error", msg))
 	}
 	l.LogAttrs(ctx, level, "call", attrs...)
 }
@@ -247,6 +251,11 @@ func (t *Telemetry) InstrumentHTTP(next http.Handler) http.Handler {
 // maxLoggedPath bounds the path a request's log line carries: the rest is
 // cut, so that a client cannot make a log line as long as its URL.
 const maxLoggedPath = 256
+
+// maxLoggedError bounds the error message a call's log line carries:
+// messages echo input (an id not found), which a client can make as long
+// as its request.
+const maxLoggedError = 512
 
 // logRequest writes the line of an HTTP request that was answered with
 // code after d, at a level set by the code as logCall does for calls: a

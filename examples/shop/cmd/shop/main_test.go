@@ -199,6 +199,9 @@ func checkHTTP(t *testing.T, addr string) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if c.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -228,7 +231,7 @@ func checkHTTP(t *testing.T, addr string) {
 func checkCurl(t *testing.T, addr string) {
 	t.Run("curl/QuoteOrder", func(t *testing.T) {
 		out, err := exec.CommandContext(ctx(t), "curl", "-sS", "-w", `\n%{http_code}\n`,
-			"-X", "POST", "http://"+addr+"/v1/orders:quote",
+			"-X", "POST", "http://"+addr+"/v1/orders:quote", "-H", "Content-Type: application/json",
 			"-d", `{"items":[{"productId":"coffee","quantity":1},{"productId":"tea","quantity":1}]}`).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl: %v\n%s", err, out)
@@ -383,6 +386,12 @@ func TestREADMECalls(t *testing.T) {
 				t.Fatalf("%s: %v\n%s", cmdline, err, out)
 			}
 			if strings.HasPrefix(call, "curl ") {
+				// No quickstart call is malformed: an INVALID_ARGUMENT
+				// (a body without Content-Type: application/json gets 415
+				// with it) means the README's command is wrong.
+				if strings.Contains(compactJSON(out), `"code":3,`) {
+					t.Errorf("%s: answered INVALID_ARGUMENT: %s", cmdline, out)
+				}
 				for line := range strings.Lines(string(out)) {
 					if !json.Valid([]byte(line)) {
 						t.Errorf("%s: output line is not JSON: %s", cmdline, line)
