@@ -139,11 +139,11 @@ func inputErrorOf(ctx context.Context) *inputError {
 	}
 	select {
 	case b.reading <- struct{}{}:
-		netErr := b.netErr
-		<-b.reading
-		if netErr != nil && b.failed.Load() == nil {
-			b.fail(netErr)
+		// fail reads what the reads wrote: it runs while no read does.
+		if b.netErr != nil && b.failed.Load() == nil {
+			b.fail(b.netErr)
 		}
+		<-b.reading
 	case <-time.After(settleTimeout):
 	}
 	return b.failed.Load()
