@@ -174,14 +174,15 @@ type GRPCConfig struct {
 	// call). 0: never. Key grpc.idle_timeout, default 2m, as
 	// http.idle_timeout (Envoy's edge guidance: 1h; grpc-go alone: never).
 	IdleTimeout time.Duration
-	// MaxUnaryTimeout bounds the deadline of unary calls, over gRPC, over
-	// HTTP in gateway mode and in-process: a call with a later deadline,
-	// or with none, gets this one, so a client cannot hold a handler for
+	// MaxUnaryTimeout bounds the deadline of unary calls from clients: over
+	// gRPC and over HTTP (the gateway's calls, in every mode): a call with a
+	// later deadline, or with none, gets this one, so a client cannot hold a handler for
 	// ever by sending grpc-timeout 99999999H. Streams are not bounded:
 	// they may last as long as the client wants (a health Watch lasts as
 	// long as its connection). 0: no bound. Key grpc.max_unary_timeout,
 	// default 1m: nginx's grpc_read_timeout (60s); Envoy's edge guidance
-	// ends requests after 300s.
+	// ends requests after 300s. Calls made in-process by the program itself
+	// ([Server.LocalConn], [Server.Conn]) keep their caller's deadline.
 	MaxUnaryTimeout time.Duration
 }
 

@@ -358,9 +358,11 @@ func deadlineService(deadlines chan<- time.Time) *grpc.ServiceDesc {
 }
 
 // TestMaxUnaryTimeout checks grpc.max_unary_timeout at its default, 1m:
-// a unary call with a deadline 100,000 hours away, or with none, runs with
-// one at most a minute away, over gRPC and in-process (as HTTP calls in
-// gateway mode go); a server stream without a deadline keeps none.
+// a unary call over gRPC with a deadline 100,000 hours away, or with none,
+// runs with one at most a minute away (HTTP calls get theirs from the
+// gateway: TestGatewayCapsUnaryDeadline); an in-process call the program
+// makes keeps its caller's deadline; a server stream without a deadline
+// keeps none.
 func TestMaxUnaryTimeout(t *testing.T) {
 	const limit = time.Minute
 	if got := DefaultConfig().GRPC.MaxUnaryTimeout; got != limit {
@@ -376,10 +378,26 @@ func TestMaxUnaryTimeout(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Stop(context.Background()) })
 
+	// Calls the program makes in-process keep their caller's deadline.
+	for _, timeout := range []time.Duration{100000 * time.Hour, 0} {
+		ctx := context.Background()
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		want, _ := ctx.Deadline()
+		if err := s.LocalConn().Invoke(ctx, "/goms.test.Deadline/Get", new(emptypb.Empty), new(emptypb.Empty)); err != nil {
+			t.Fatalf("in-process: %v", err)
+		}
+		if d := <-deadlines; !d.Equal(want) {
+			t.Errorf("in-process, call timeout %v: the handler's deadline is %v, want the caller's %v", timeout, d, want)
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		conn grpc.ClientConnInterface
-	}{{"gRPC", dialTestGRPC(t, s.GRPCAddr())}, {"in-process", s.LocalConn()}} {
+	}{{"gRPC", dialTestGRPC(t, s.GRPCAddr())}} {
 		for _, timeout := range []time.Duration{100000 * time.Hour, 0} {
 			ctx := context.Background()
 			if timeout > 0 {

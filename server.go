@@ -343,14 +343,10 @@ func (s *Server) advertised() (string, error) {
 	return advertiseAddr(s.cfg, listening)
 }
 
-// interceptors returns the server interceptor chains: the unary deadline
-// cap (grpc.max_unary_timeout), GoMs's telemetry, the user's, then panic
-// recovery, innermost.
+// interceptors returns the server interceptor chains: GoMs's telemetry,
+// the user's, then panic recovery, innermost.
 func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	unary, stream := s.tel.ServerInterceptors()
-	if capDeadline := unaryDeadline(s.cfg.GRPC.MaxUnaryTimeout); capDeadline != nil {
-		unary = append([]grpc.UnaryServerInterceptor{capDeadline}, unary...)
-	}
 	unary = append(append(unary, s.opts.unary...),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	stream = append(append(stream, s.opts.stream...),
@@ -495,6 +491,12 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 	// GoMs's own long streams end at the stop (endOnStop), inside the
 	// telemetry and the user's interceptors, outside panic recovery.
 	stream = slices.Insert(slices.Clone(stream), len(stream)-1, s.endOnStop)
+	// Deadlines from the network are capped (grpc.max_unary_timeout), as
+	// the gateway caps those of HTTP requests; in-process callers keep
+	// theirs, which costs a co-located call no timer.
+	if capDeadline := unaryDeadline(g.MaxUnaryTimeout); capDeadline != nil {
+		unary = append([]grpc.UnaryServerInterceptor{capDeadline}, unary...)
+	}
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -556,12 +558,13 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		return errors.New("HTTP gateway: no registered service has HTTP rules (google.api.http), nothing to serve")
 	}
 	h, err := gateway.New(ctx, gateway.Options{
-		MaxBodyBytes:   s.cfg.HTTP.MaxBodyBytes,
-		MaxHeaderBytes: s.cfg.HTTP.MaxHeaderBytes,
-		DiscardUnknown: s.cfg.HTTP.DiscardUnknown,
-		CORSOrigins:    s.cfg.HTTP.CORSOrigins,
-		Logger:         s.log,
-		MuxOptions:     s.opts.muxOpts,
+		MaxBodyBytes:    s.cfg.HTTP.MaxBodyBytes,
+		MaxHeaderBytes:  s.cfg.HTTP.MaxHeaderBytes,
+		DiscardUnknown:  s.cfg.HTTP.DiscardUnknown,
+		CORSOrigins:     s.cfg.HTTP.CORSOrigins,
+		MaxUnaryTimeout: s.cfg.GRPC.MaxUnaryTimeout,
+		Logger:          s.log,
+		MuxOptions:      s.opts.muxOpts,
 	}, routes)
 	if err != nil {
 		return err

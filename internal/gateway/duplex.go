@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc"
 )
@@ -23,7 +24,22 @@ import (
 //     The stream ends instead, as when a network client goes away (the
 //     handler sees Canceled), and the error handlers answer with the
 //     decoding error.
-type gatewayConn struct{ grpc.ClientConnInterface }
+//
+// It also caps the deadline of unary calls at maxUnary (see
+// [Options.MaxUnaryTimeout]); streams keep theirs.
+type gatewayConn struct {
+	grpc.ClientConnInterface
+	maxUnary time.Duration
+}
+
+func (c gatewayConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if d, ok := ctx.Deadline(); c.maxUnary > 0 && (!ok || time.Until(d) > c.maxUnary) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.maxUnary)
+		defer cancel()
+	}
+	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+}
 
 func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	b := requestBodyOf(ctx)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
@@ -35,6 +36,10 @@ type Options struct {
 	// CORSOrigins are the origins allowed to call from a browser; none:
 	// CORS off; "*": any origin, without credentials.
 	CORSOrigins []string
+	// MaxUnaryTimeout caps the deadline of the unary calls routes make: a
+	// request without one, or with a later one (a Grpc-Timeout header), is
+	// called with now+MaxUnaryTimeout. 0: no cap.
+	MaxUnaryTimeout time.Duration
 	// Logger gets the details of errors the answers only name (a
 	// connection to a service that failed); nil: slog.Default().
 	Logger *slog.Logger
@@ -91,7 +96,7 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		runtime.WithWriteContentLength(),
 	), o.MuxOptions...)...)
 	for _, r := range routes {
-		if err := r.Register(ctx, mux, gatewayConn{r.Conn}); err != nil {
+		if err := r.Register(ctx, mux, gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout}); err != nil {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
 		}
 	}
