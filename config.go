@@ -176,7 +176,7 @@ type GRPCConfig struct {
 	IdleTimeout time.Duration
 	// MaxUnaryTimeout bounds the deadline of unary calls from clients: over
 	// gRPC and over HTTP (the gateway's calls, in every mode): a call with a
-	// later deadline, or with none, gets this one, so a client cannot hold a handler for
+	// later deadline gets this one, so a client cannot hold a handler for
 	// ever by sending grpc-timeout 99999999H. Streams are not bounded:
 	// they may last as long as the client wants (a health Watch lasts as
 	// long as its connection). 0: no bound. Key grpc.max_unary_timeout,
@@ -502,7 +502,7 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.HandshakeTimeout) }},
 		{"grpc.idle_timeout", "time a gRPC connection without calls stays open; 0: no limit",
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.IdleTimeout) }},
-		{"grpc.max_unary_timeout", "longest deadline of a unary call (later or none: cut to it); 0: no limit",
+		{"grpc.max_unary_timeout", "longest deadline a unary call may bring (later: cut to it); 0: no limit",
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.MaxUnaryTimeout) }},
 		{"http.addr", "HTTP listen address (host:port) in gateway and http modes",
 			func(c *Config) flag.Value { return (*addrValue)(&c.HTTP.Addr) }},

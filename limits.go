@@ -87,14 +87,15 @@ func (c *limitedConn) Close() error {
 }
 
 // unaryDeadline caps the deadline of unary calls at max
-// (grpc.max_unary_timeout): a call whose deadline is later, or that has
-// none, runs with now+max. max 0 returns nil (no interceptor).
+// (grpc.max_unary_timeout): a call whose deadline is later runs with
+// now+max; a call without one keeps none, as with grpc-go, and costs no
+// timer. max 0 returns nil (no interceptor).
 func unaryDeadline(max time.Duration) grpc.UnaryServerInterceptor {
 	if max <= 0 {
 		return nil
 	}
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if d, ok := ctx.Deadline(); !ok || time.Until(d) > max {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) > max {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, max)
 			defer cancel()

@@ -358,8 +358,8 @@ func deadlineService(deadlines chan<- time.Time) *grpc.ServiceDesc {
 }
 
 // TestMaxUnaryTimeout checks grpc.max_unary_timeout at its default, 1m:
-// a unary call over gRPC with a deadline 100,000 hours away, or with none,
-// runs with one at most a minute away (HTTP calls get theirs from the
+// a unary call over gRPC with a deadline 100,000 hours away runs with one
+// at most a minute away, one with none keeps none (HTTP calls get theirs from the
 // gateway: TestGatewayCapsUnaryDeadline); an in-process call the program
 // makes keeps its caller's deadline; a server stream without a deadline
 // keeps none.
@@ -409,7 +409,11 @@ func TestMaxUnaryTimeout(t *testing.T) {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
 			after := time.Now()
-			if d := <-deadlines; d.IsZero() || d.After(after.Add(limit)) {
+			d := <-deadlines
+			switch {
+			case timeout == 0 && !d.IsZero():
+				t.Errorf("%s, no deadline: the handler got one, %v; a call without one keeps none", tc.name, d)
+			case timeout > 0 && (d.IsZero() || d.After(after.Add(limit))):
 				t.Errorf("%s, call timeout %v: the handler's deadline is %v, want at most %v", tc.name, timeout, d, after.Add(limit))
 			}
 		}

@@ -20,8 +20,8 @@ func (c *deadlineConn) Invoke(ctx context.Context, _ string, _, _ any, _ ...grpc
 }
 
 // TestGatewayCapsUnaryDeadline: the gateway's unary calls run with at most
-// MaxUnaryTimeout, whether the request brought no deadline or a later one;
-// an earlier one is kept; 0 caps nothing.
+// MaxUnaryTimeout when the request brought a later deadline; an earlier one
+// is kept, none stays none; 0 caps nothing.
 func TestGatewayCapsUnaryDeadline(t *testing.T) {
 	const limit = time.Minute
 	soon := time.Now().Add(time.Second)
@@ -31,7 +31,7 @@ func TestGatewayCapsUnaryDeadline(t *testing.T) {
 		deadline time.Time // zero: none
 		capped   bool
 	}{
-		{"none", limit, time.Time{}, true},
+		{"none", limit, time.Time{}, false},
 		{"later", limit, time.Now().Add(100000 * time.Hour), true},
 		{"earlier", limit, soon, false},
 		{"no cap", 0, time.Time{}, false},

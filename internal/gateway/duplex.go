@@ -33,7 +33,7 @@ type gatewayConn struct {
 }
 
 func (c gatewayConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	if d, ok := ctx.Deadline(); c.maxUnary > 0 && (!ok || time.Until(d) > c.maxUnary) {
+	if d, ok := ctx.Deadline(); ok && c.maxUnary > 0 && time.Until(d) > c.maxUnary {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.maxUnary)
 		defer cancel()

@@ -37,8 +37,8 @@ type Options struct {
 	// CORS off; "*": any origin, without credentials.
 	CORSOrigins []string
 	// MaxUnaryTimeout caps the deadline of the unary calls routes make: a
-	// request without one, or with a later one (a Grpc-Timeout header), is
-	// called with now+MaxUnaryTimeout. 0: no cap.
+	// request with a later one (a Grpc-Timeout header) is called with
+	// now+MaxUnaryTimeout; one without keeps none. 0: no cap.
 	MaxUnaryTimeout time.Duration
 	// Logger gets the details of errors the answers only name (a
 	// connection to a service that failed); nil: slog.Default().
