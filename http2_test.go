@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goms-io/goms/internal/testutil"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
@@ -183,24 +184,7 @@ func (c *http2Conn) writeGRPCHeaders(id uint32, method string, endStream bool, m
 	for i := 0; i+1 < len(fields); i += 2 {
 		enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}
-	const chunk = 16 << 10 // the default SETTINGS_MAX_FRAME_SIZE
-	frag := block.Bytes()
-	return c.write(func() error {
-		first := frag[:min(chunk, len(frag))]
-		rest := frag[len(first):]
-		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first,
-			EndStream: endStream, EndHeaders: len(rest) == 0}); err != nil {
-			return err
-		}
-		for len(rest) > 0 {
-			n := min(chunk, len(rest))
-			if err := c.fr.WriteContinuation(id, n == len(rest), rest[:n]); err != nil {
-				return err
-			}
-			rest = rest[n:]
-		}
-		return nil
-	})
+	return c.write(func() error { return testutil.WriteHeaderBlock(c.fr, id, block.Bytes(), endStream) })
 }
 
 // writeEmptyMessage sends a gRPC message of zero bytes (the encoding of an

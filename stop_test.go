@@ -12,11 +12,7 @@ import (
 	"github.com/goms-io/goms/internal/fixtures/echotest"
 	"github.com/goms-io/goms/internal/testutil"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
-	"google.golang.org/grpc/status"
 )
 
 // startStoppable starts the echo service in gateway mode on free ports
@@ -63,23 +59,7 @@ func TestStopEndsOwnStreams(t *testing.T) {
 			defer conn.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: "fixtures.echo.EchoService"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				t.Fatalf("first Watch answer: %v %v, want SERVING", r, err)
-			}
-			refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := refl.Recv(); err != nil {
-				t.Fatalf("reflection: %v", err)
-			}
+			streams := testutil.OpenOwnStreams(ctx, t, conn, "fixtures.echo.EchoService")
 
 			stopped := make(chan error, 1)
 			go func() {
@@ -87,20 +67,7 @@ func TestStopEndsOwnStreams(t *testing.T) {
 				defer cancel()
 				stopped <- s.Stop(stopCtx)
 			}()
-			var last healthpb.HealthCheckResponse_ServingStatus
-			for {
-				r, err := watch.Recv()
-				if err != nil {
-					if status.Code(err) != codes.Unavailable || last != healthpb.HealthCheckResponse_NOT_SERVING {
-						t.Errorf("Watch ended with %v after %v, want Unavailable after NOT_SERVING", err, last)
-					}
-					break
-				}
-				last = r.GetStatus()
-			}
-			if _, err := refl.Recv(); status.Code(err) != codes.Unavailable {
-				t.Errorf("reflection stream ended with %v, want Unavailable", err)
-			}
+			streams.CheckEndedOnStop(t)
 			if err := <-stopped; err != nil {
 				t.Errorf("Stop: %v, want nil: only GoMs's own streams were open", err)
 			}

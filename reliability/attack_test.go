@@ -194,23 +194,7 @@ func grpcHeaders(method string, md ...string) []byte {
 // as needed. It returns the write error: the server may end the
 // connection on purpose.
 func (c *h2) open(id uint32, block []byte, endStream bool) error {
-	const chunk = 16 << 10 // the default SETTINGS_MAX_FRAME_SIZE
-	return c.write(func() error {
-		first := block[:min(chunk, len(block))]
-		rest := block[len(first):]
-		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first,
-			EndStream: endStream, EndHeaders: len(rest) == 0}); err != nil {
-			return err
-		}
-		for len(rest) > 0 {
-			n := min(chunk, len(rest))
-			if err := c.fr.WriteContinuation(id, n == len(rest), rest[:n]); err != nil {
-				return err
-			}
-			rest = rest[n:]
-		}
-		return nil
-	})
+	return c.write(func() error { return testutil.WriteHeaderBlock(c.fr, id, block, endStream) })
 }
 
 // next returns the next event; 10 s without one fails t.

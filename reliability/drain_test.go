@@ -22,8 +22,6 @@ import (
 	"github.com/goms-io/goms/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -462,40 +460,11 @@ func TestDrainOwnStreams(t *testing.T) {
 	conn := dialGRPC(t, p.GRPCAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("first Watch answer: %v %v, want SERVING", r, err)
-	}
-	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := refl.Recv(); err != nil {
-		t.Fatalf("reflection: %v", err)
-	}
+	streams := testutil.OpenOwnStreams(ctx, t, conn, "")
 	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	var last healthpb.HealthCheckResponse_ServingStatus
-	for {
-		r, err := watch.Recv()
-		if err != nil {
-			if status.Code(err) != codes.Unavailable || last != healthpb.HealthCheckResponse_NOT_SERVING {
-				t.Errorf("Watch ended with %v after %v, want Unavailable after NOT_SERVING", err, last)
-			}
-			break
-		}
-		last = r.GetStatus()
-	}
-	if _, err := refl.Recv(); status.Code(err) != codes.Unavailable {
-		t.Errorf("reflection stream ended with %v, want Unavailable", err)
-	}
+	streams.CheckEndedOnStop(t)
 	if code := p.Wait(t, 30*time.Second); code != 0 {
 		t.Errorf("exit status %d, want 0; output:\n%s", code, p.Out)
 	}
