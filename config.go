@@ -136,7 +136,10 @@ type GRPCConfig struct {
 	// off in production unless tooling needs it. Key grpc.reflection,
 	// default true.
 	Reflection bool
-	// MaxRecvBytes and MaxSendBytes bound gRPC messages in bytes.
+	// MaxRecvBytes and MaxSendBytes bound a call's request and response
+	// messages in bytes (their protobuf size), over gRPC and over HTTP
+	// alike: an HTTP call in gateway mode, which serializes nothing, is
+	// held to them by the gateway (RESOURCE_EXHAUSTED, 429).
 	// Keys grpc.max_recv_bytes and grpc.max_send_bytes, default 4 MiB.
 	MaxRecvBytes, MaxSendBytes int
 	// MaxHeaderBytes bounds the metadata (the HTTP/2 header list, counted
@@ -488,9 +491,9 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*addrValue)(&c.GRPC.Addr) }},
 		{"grpc.reflection", "serve gRPC reflection",
 			func(c *Config) flag.Value { return (*boolValue)(&c.GRPC.Reflection) }},
-		{"grpc.max_recv_bytes", "largest gRPC message received, in bytes",
+		{"grpc.max_recv_bytes", "largest message a call receives, in bytes, over gRPC and HTTP (larger: RESOURCE_EXHAUSTED, 429)",
 			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxRecvBytes) }},
-		{"grpc.max_send_bytes", "largest gRPC message sent, in bytes",
+		{"grpc.max_send_bytes", "largest message a call sends, in bytes, over gRPC and HTTP (larger: RESOURCE_EXHAUSTED, 429)",
 			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxSendBytes) }},
 		{"grpc.max_header_bytes", "largest gRPC metadata received, in bytes (HTTP/2 header list size)",
 			func(c *Config) flag.Value { return (*sizeValue)(&c.GRPC.MaxHeaderBytes) }},

@@ -86,6 +86,37 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// fileHeadroom is what a process needs open besides its clients'
+// connections: listeners, connections to other services, logs.
+const fileHeadroom = 64
+
+// warnFileLimit logs a warning at start-up when the connection caps of
+// the ports this server runs, with fileHeadroom, exceed the process's
+// limit on open files: the caps would never be reached, and a connection
+// flood would end in "too many open files" on every port and the admin
+// port instead of refused connections on one (see docs/RELIABILITY.md).
+// A cap of 0 (no limit) is the operator's choice, and not warned about.
+func (s *Server) warnFileLimit() {
+	need, caps := fileHeadroom, []any{}
+	add := func(key string, max int) bool {
+		need += max
+		caps = append(caps, key, max)
+		return max > 0
+	}
+	if s.cfg.Mode.servesGRPC() && !s.cfg.onePort() && !add("grpc.max_connections", s.cfg.GRPC.MaxConnections) {
+		return
+	}
+	if s.cfg.Mode.servesHTTP() && !add("http.max_connections", s.cfg.HTTP.MaxConnections) {
+		return
+	}
+	limit, ok := openFileLimit()
+	if !ok || need <= limit {
+		return
+	}
+	s.log.Warn("connection caps exceed the open-file limit: raise it (ulimit -n, systemd LimitNOFILE=, the container's nofile ulimit) or lower the caps",
+		append(caps, "open_file_limit", limit, "needed", need)...)
+}
+
 // unaryDeadline caps the deadline of unary calls at max
 // (grpc.max_unary_timeout): a call whose deadline is later runs with
 // now+max; a call without one keeps none, as with grpc-go, and costs no

@@ -268,6 +268,7 @@ func (s *Server) startServing(ctx context.Context, unary []grpc.UnaryServerInter
 	if err := s.listen(); err != nil {
 		return err
 	}
+	s.warnFileLimit()
 	advertise, err := s.advertised()
 	if err != nil {
 		s.closeAll()
@@ -563,6 +564,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		DiscardUnknown:  s.cfg.HTTP.DiscardUnknown,
 		CORSOrigins:     s.cfg.HTTP.CORSOrigins,
 		MaxUnaryTimeout: s.cfg.GRPC.MaxUnaryTimeout,
+		MaxRecvMsgBytes: s.cfg.GRPC.MaxRecvBytes,
+		MaxSendMsgBytes: s.cfg.GRPC.MaxSendBytes,
 		Logger:          s.log,
 		MuxOptions:      s.opts.muxOpts,
 	}, routes)
@@ -760,7 +763,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.adminSrv.Close()
 	}
 	s.closeConns()
-	s.local.conn.Store(nil)
+	// The program's own streams to the services hosted here end too, as
+	// the network's did when the servers closed their connections.
+	if c := s.local.conn.Swap(nil); c != nil {
+		c.Close()
+	}
 	if forced.Load() {
 		return errors.New("goms: shutdown grace period exceeded; calls still in flight were cut off")
 	}

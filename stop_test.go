@@ -77,7 +77,9 @@ func TestStopEndsOwnStreams(t *testing.T) {
 
 // TestStopCancelsUserStreams leaves a user server stream running past the
 // grace period, over gRPC and over HTTP through the gateway: Stop reports
-// the grace exceeded, and the handler's context is cancelled.
+// the grace exceeded, and the handler's context is cancelled. The
+// program's own stream to a service it hosts (in-process, which the drain
+// does not wait for) is cancelled when the drain ends.
 func TestStopCancelsUserStreams(t *testing.T) {
 	openGRPC := func(t *testing.T, s *goms.Server, ctx context.Context) {
 		conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -92,12 +94,13 @@ func TestStopCancelsUserStreams(t *testing.T) {
 		go st.Recv()
 	}
 	for _, tc := range []struct {
-		name   string
-		shared bool
-		open   func(t *testing.T, s *goms.Server, ctx context.Context)
+		name      string
+		shared    bool
+		open      func(t *testing.T, s *goms.Server, ctx context.Context)
+		inProcess bool // Stop does not wait for it
 	}{
-		{"gRPC", false, openGRPC},
-		{"gRPC on the shared port", true, openGRPC},
+		{"gRPC", false, openGRPC, false},
+		{"gRPC on the shared port", true, openGRPC, false},
 		{"HTTP through the gateway", false, func(t *testing.T, s *goms.Server, ctx context.Context) {
 			req, err := http.NewRequestWithContext(ctx, "GET", "http://"+s.HTTPAddr()+"/v1/expand/a%20b?delayMs=60000", nil)
 			if err != nil {
@@ -110,7 +113,14 @@ func TestStopCancelsUserStreams(t *testing.T) {
 					resp.Body.Close()
 				}
 			}()
-		}},
+		}, false},
+		{"in-process, the program's own", false, func(t *testing.T, s *goms.Server, ctx context.Context) {
+			st, err := echo.NewEchoServiceClient(s.LocalConn()).Expand(ctx, &echo.EchoRequest{Message: "a b", DelayMs: 60_000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go st.Recv()
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, impl := startStoppable(t, tc.shared)
@@ -125,7 +135,7 @@ func TestStopCancelsUserStreams(t *testing.T) {
 			}
 			stopCtx, stopCancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer stopCancel()
-			if err := s.Stop(stopCtx); err == nil {
+			if err := s.Stop(stopCtx); err == nil && !tc.inProcess {
 				t.Error("Stop returned nil with a stream outliving the grace")
 			}
 			for i := 0; impl.Cancelled.Load() == 0; i++ {

@@ -26,34 +26,55 @@ import (
 //     decoding error.
 //
 // It also caps the deadline of unary calls at maxUnary (see
-// [Options.MaxUnaryTimeout]); streams keep theirs.
+// [Options.MaxUnaryTimeout]); streams keep theirs. And it holds every
+// message to the gRPC message limits, maxRecv for requests and maxSend for
+// responses (see msgsize.go).
 type gatewayConn struct {
 	grpc.ClientConnInterface
-	maxUnary time.Duration
+	maxUnary         time.Duration
+	maxRecv, maxSend int
 }
 
 func (c gatewayConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if err := checkSize(args, c.maxRecv, tooLargeToReceive); err != nil {
+		return err
+	}
 	if d, ok := ctx.Deadline(); ok && c.maxUnary > 0 && time.Until(d) > c.maxUnary {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.maxUnary)
 		defer cancel()
 	}
-	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+	if err := c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...); err != nil {
+		return err
+	}
+	return checkSize(reply, c.maxSend, tooLargeToSend)
 }
 
 func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	b := requestBodyOf(ctx)
-	if b == nil || !desc.ClientStreams || !desc.ServerStreams {
+	duplex := b != nil && desc.ClientStreams && desc.ServerStreams
+	sized := c.maxRecv > 0 || c.maxSend > 0
+	if !duplex && !sized {
 		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
 	}
-	// Fails for HTTP/2, which needs nothing, and for a writer a user's
-	// middleware wrapped without Unwrap: then HTTP/1 stays half duplex.
-	_ = http.NewResponseController(b.w).EnableFullDuplex()
+	if duplex {
+		// Fails for HTTP/2, which needs nothing, and for a writer a user's
+		// middleware wrapped without Unwrap: then HTTP/1 stays half duplex.
+		_ = http.NewResponseController(b.w).EnableFullDuplex()
+	}
+	// cancel ends the stream early (a failed body, a message over a
+	// limit); otherwise the request's end does, as its context's.
 	ctx, cancel := context.WithCancel(ctx)
 	cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	if !duplex { // then sized
+		return &sizedStream{ClientStream: cs, maxRecv: c.maxRecv, maxSend: c.maxSend, cancel: cancel}, nil
+	}
+	if sized {
+		cs = &sizedStream{ClientStream: cs, maxRecv: c.maxRecv, maxSend: c.maxSend, cancel: cancel}
 	}
 	b.endCall = cancel // the request's end cancels ctx too
 	return &bodyStream{ClientStream: cs, body: b}, nil

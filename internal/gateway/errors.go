@@ -79,6 +79,13 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			err = httpError(ie.status, ie.err)
 		case isTransportError(err):
 			err = upstreamUnavailable(ctx, log, err)
+		case isHeaderListTooLarge(err):
+			// The headers fit this process but not the upstream's
+			// grpc.max_header_bytes once forwarded as metadata: the
+			// request's headers are too large, as net/http would say
+			// of its own limit (grpc-go's client reports INTERNAL).
+			err = httpError(http.StatusRequestHeaderFieldsTooLarge,
+				status.Error(codes.ResourceExhausted, "request headers larger than the service accepts"))
 		case errors.As(err, &he):
 			// grpc-gateway's own (a malformed path escape): its code is
 			// the status's, not Unknown.
@@ -129,6 +136,15 @@ func isTransportError(err error) bool {
 		}
 	}
 	return false
+}
+
+// isHeaderListTooLarge reports whether err is grpc-go's client refusing
+// to send a call's metadata because it is over the size the server
+// advertised (SETTINGS_MAX_HEADER_LIST_SIZE).
+func isHeaderListTooLarge(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Internal &&
+		strings.HasPrefix(st.Message(), "header list size to send violates the maximum size")
 }
 
 // streamErrorHandler gives the status of an error in the middle of a

@@ -40,6 +40,10 @@ type Options struct {
 	// request with a later one (a Grpc-Timeout header) is called with
 	// now+MaxUnaryTimeout; one without keeps none. 0: no cap.
 	MaxUnaryTimeout time.Duration
+	// MaxRecvMsgBytes and MaxSendMsgBytes hold request and response
+	// messages to the gRPC message limits (RESOURCE_EXHAUSTED beyond, as
+	// over gRPC); 0: no limit.
+	MaxRecvMsgBytes, MaxSendMsgBytes int
 	// Logger gets the details of errors the answers only name (a
 	// connection to a service that failed); nil: slog.Default().
 	Logger *slog.Logger
@@ -96,7 +100,7 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		runtime.WithWriteContentLength(),
 	), o.MuxOptions...)...)
 	for _, r := range routes {
-		if err := r.Register(ctx, mux, gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout}); err != nil {
+		if err := r.Register(ctx, mux, gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout, maxRecv: o.MaxRecvMsgBytes, maxSend: o.MaxSendMsgBytes}); err != nil {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -79,6 +80,11 @@ type Conn struct {
 	peer *peer.Peer
 	// gateway is set on the conn [Conn.ForGateway] returns.
 	gateway bool
+	// closed is done once [Conn.Close] has been called, and isClosed
+	// set; conns from ForGateway share both.
+	closed   context.Context
+	close    context.CancelFunc
+	isClosed *atomic.Bool
 }
 
 // registeredMethod is a registered method of a local service.
@@ -118,6 +124,8 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 		streamInt: chainStreamServerInterceptors(stream),
 		peer:      p,
 	}
+	c.closed, c.close = context.WithCancel(context.Background())
+	c.isClosed = new(atomic.Bool)
 	for _, svc := range services {
 		sd := svc.Desc
 		if _, dup := c.services[sd.ServiceName]; dup {
@@ -170,6 +178,17 @@ func (c *Conn) ForGateway() *Conn {
 	return &g
 }
 
+// Close cancels the streams in flight, as closing a grpc-go server's
+// connections does, and makes new calls fail with UNAVAILABLE. A unary
+// call runs on its caller's goroutine and keeps its caller's context.
+func (c *Conn) Close() {
+	c.isClosed.Store(true)
+	c.close()
+}
+
+// errClosed is the error of a call made after [Conn.Close].
+var errClosed = status.Error(codes.Unavailable, "inprocess: connection closed")
+
 // Invoke performs a unary RPC and returns after the response is received into
 // reply.
 //
@@ -189,6 +208,9 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 	}
 	if err := ctx.Err(); err != nil {
 		return status.FromContextError(err).Err()
+	}
+	if c.isClosed.Load() {
+		return errClosed
 	}
 	req, ok := protoMessageOf(args)
 	if !ok {
@@ -288,6 +310,9 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
+	if c.isClosed.Load() {
+		return nil, errClosed
+	}
 	m := c.methods[method]
 	s := &stream{
 		conn:      c,
@@ -320,6 +345,7 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 	}
 	s.hctx, s.cancelHandler, s.stopCancelPropagation = newHandlerContext(s.ctx, grpc.NewContextWithServerTransportStream(md, &s.serverTransportStream))
 	s.serverTransportStream.ctx = s.hctx
+	s.unlinkClose = context.AfterFunc(c.closed, s.cancel)
 	go s.serve()
 	return &s.client, nil
 }

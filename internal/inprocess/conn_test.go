@@ -1742,3 +1742,20 @@ func TestLazyIncoming(t *testing.T) {
 		t.Error("the incoming metadata was not kept")
 	}
 }
+
+// TestInProcessClose checks Close: calls made after it fail with
+// UNAVAILABLE, on the conn and on its ForGateway copy.
+func TestInProcessClose(t *testing.T) {
+	conn := New([]Service{{Desc: &testpb.TestService_ServiceDesc, Impl: newTestService()}}, nil, nil)
+	gw := conn.ForGateway()
+	conn.Close()
+	for _, c := range []*Conn{conn, gw} {
+		client := testpb.NewTestServiceClient(c)
+		if _, err := client.EmptyCall(context.Background(), &testpb.Empty{}); status.Code(err) != codes.Unavailable {
+			t.Errorf("unary call after Close: %v, want UNAVAILABLE", err)
+		}
+		if _, err := client.FullDuplexCall(context.Background()); status.Code(err) != codes.Unavailable {
+			t.Errorf("stream after Close: %v, want UNAVAILABLE", err)
+		}
+	}
+}

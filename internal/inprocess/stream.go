@@ -31,6 +31,9 @@ type stream struct {
 	// ctx is the client's context, cancelled when the client side ends.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// unlinkClose stops [Conn.Close] from cancelling ctx, once the
+	// handler has returned.
+	unlinkClose func() bool
 
 	// incoming holds the handler's values for the gateway's conn.
 	incoming lazyIncoming
@@ -79,6 +82,7 @@ func (s *stream) serve() {
 	if s.stopCancelPropagation != nil {
 		s.stopCancelPropagation()
 	}
+	s.unlinkClose()
 	s.end(err)
 }
 
