@@ -104,7 +104,7 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
 		}
 	}
-	h := guard(methods(mux, probe), o.MaxBodyBytes, o.MaxHeaderBytes)
+	h := websockets(guard(methods(mux, probe), o.MaxBodyBytes, o.MaxHeaderBytes), probe, o)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   o.CORSOrigins,

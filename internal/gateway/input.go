@@ -71,10 +71,11 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 			return
 		}
 		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody, reading: make(chan struct{}, 1)}
-		if r.ContentLength < 0 {
+		if _, ws := r.Body.(*wsBody); r.ContentLength < 0 && !ws {
 			// A body of declared length is within the limit (checked
 			// above), and net/http (HTTP/2 too) never reads past its
-			// length; one of unknown length is limited as it is read.
+			// length; one of unknown length is limited as it is read. A
+			// WebSocket's limit is per message (see [websockets]).
 			body.ReadCloser = http.MaxBytesReader(w, r.Body, int64(maxBody))
 		}
 		// A body can fail (cross the limit, time out) while a stream's

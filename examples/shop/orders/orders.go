@@ -6,11 +6,13 @@ package orders
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -87,6 +89,28 @@ func (s *Service) QuoteOrder(ctx context.Context, req *ordersv1.QuoteOrderReques
 		return nil, err
 	}
 	return &ordersv1.QuoteOrderResponse{Lines: lines, TotalCents: total}, nil
+}
+
+// QuoteLive answers each basket the client sends with its quote, until the
+// client's side ends; a basket that cannot be priced ends the stream with
+// QuoteOrder's error.
+func (s *Service) QuoteLive(stream grpc.BidiStreamingServer[ordersv1.QuoteOrderRequest, ordersv1.QuoteOrderResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		quote, err := s.QuoteOrder(stream.Context(), req)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(quote); err != nil {
+			return err
+		}
+	}
 }
 
 // price asks the catalog for the price and stock of every item. Errors of

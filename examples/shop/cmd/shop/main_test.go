@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
@@ -242,11 +244,45 @@ func checkCurl(t *testing.T, addr string) {
 	})
 }
 
+// checkWebSocket quotes two baskets over a WebSocket on QuoteLive's
+// route, then one that cannot be priced, which ends the stream with its
+// code.
+func checkWebSocket(t *testing.T, addr string) {
+	t.Run("websocket/QuoteLive", func(t *testing.T) {
+		c, _, err := websocket.Dial(ctx(t), "ws://"+addr+"/v1/orders:quoteLive", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		for _, basket := range []struct{ items, total string }{
+			{`[{"productId":"tea","quantity":1}]`, `"totalCents":"450"`},
+			{`[{"productId":"tea","quantity":2},{"productId":"coffee","quantity":1}]`, `"totalCents":"1790"`},
+		} {
+			if err := c.Write(ctx(t), websocket.MessageText, []byte(`{"items":`+basket.items+`}`)); err != nil {
+				t.Fatal(err)
+			}
+			_, quote, err := c.Read(ctx(t))
+			if err != nil || !strings.Contains(string(quote), basket.total) {
+				t.Fatalf("quote of %s: %s %v, want %s", basket.items, quote, err, basket.total)
+			}
+		}
+		if err := c.Write(ctx(t), websocket.MessageText, []byte(`{"items":[{"productId":"caviar","quantity":1}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = c.Read(ctx(t))
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4003 || !strings.Contains(ce.Reason, "caviar") {
+			t.Fatalf("unknown product: %v, want close 4003 (INVALID_ARGUMENT) naming it", err)
+		}
+	})
+}
+
 // checkShop runs every shared assertion against a topology.
 func checkShop(t *testing.T, e edge) {
 	checkGRPC(t, e)
 	checkHTTP(t, e.http)
 	checkCurl(t, e.http)
+	checkWebSocket(t, e.http)
 }
 
 func TestGRPCMode(t *testing.T) {

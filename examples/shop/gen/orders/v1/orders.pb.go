@@ -522,12 +522,13 @@ const file_shop_orders_v1_orders_proto_rawDesc = "" +
 	"\x0fGetOrderRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
 	"\x10GetOrderResponse\x12+\n" +
-	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xdd\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xd6\x03\n" +
 	"\fOrderService\x12m\n" +
 	"\vCreateOrder\x12\".shop.orders.v1.CreateOrderRequest\x1a#.shop.orders.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/orders\x12s\n" +
 	"\n" +
-	"QuoteOrder\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1e\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/orders:quote\x90\x02\x01\x12i\n" +
+	"QuoteOrder\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1e\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/orders:quote\x90\x02\x01\x12w\n" +
+	"\tQuoteLive\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/orders:quoteLive(\x010\x01\x12i\n" +
 	"\bGetOrder\x12\x1f.shop.orders.v1.GetOrderRequest\x1a .shop.orders.v1.GetOrderResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/orders/{id}\x90\x02\x01B>Z<github.com/goms-io/goms/examples/shop/gen/orders/v1;ordersv1b\x06proto3"
 
 var (
@@ -555,23 +556,25 @@ var file_shop_orders_v1_orders_proto_goTypes = []any{
 	(*GetOrderResponse)(nil),    // 8: shop.orders.v1.GetOrderResponse
 }
 var file_shop_orders_v1_orders_proto_depIdxs = []int32{
-	1, // 0: shop.orders.v1.Order.lines:type_name -> shop.orders.v1.OrderLine
-	2, // 1: shop.orders.v1.CreateOrderRequest.items:type_name -> shop.orders.v1.Item
-	0, // 2: shop.orders.v1.CreateOrderResponse.order:type_name -> shop.orders.v1.Order
-	2, // 3: shop.orders.v1.QuoteOrderRequest.items:type_name -> shop.orders.v1.Item
-	1, // 4: shop.orders.v1.QuoteOrderResponse.lines:type_name -> shop.orders.v1.OrderLine
-	0, // 5: shop.orders.v1.GetOrderResponse.order:type_name -> shop.orders.v1.Order
-	3, // 6: shop.orders.v1.OrderService.CreateOrder:input_type -> shop.orders.v1.CreateOrderRequest
-	5, // 7: shop.orders.v1.OrderService.QuoteOrder:input_type -> shop.orders.v1.QuoteOrderRequest
-	7, // 8: shop.orders.v1.OrderService.GetOrder:input_type -> shop.orders.v1.GetOrderRequest
-	4, // 9: shop.orders.v1.OrderService.CreateOrder:output_type -> shop.orders.v1.CreateOrderResponse
-	6, // 10: shop.orders.v1.OrderService.QuoteOrder:output_type -> shop.orders.v1.QuoteOrderResponse
-	8, // 11: shop.orders.v1.OrderService.GetOrder:output_type -> shop.orders.v1.GetOrderResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	1,  // 0: shop.orders.v1.Order.lines:type_name -> shop.orders.v1.OrderLine
+	2,  // 1: shop.orders.v1.CreateOrderRequest.items:type_name -> shop.orders.v1.Item
+	0,  // 2: shop.orders.v1.CreateOrderResponse.order:type_name -> shop.orders.v1.Order
+	2,  // 3: shop.orders.v1.QuoteOrderRequest.items:type_name -> shop.orders.v1.Item
+	1,  // 4: shop.orders.v1.QuoteOrderResponse.lines:type_name -> shop.orders.v1.OrderLine
+	0,  // 5: shop.orders.v1.GetOrderResponse.order:type_name -> shop.orders.v1.Order
+	3,  // 6: shop.orders.v1.OrderService.CreateOrder:input_type -> shop.orders.v1.CreateOrderRequest
+	5,  // 7: shop.orders.v1.OrderService.QuoteOrder:input_type -> shop.orders.v1.QuoteOrderRequest
+	5,  // 8: shop.orders.v1.OrderService.QuoteLive:input_type -> shop.orders.v1.QuoteOrderRequest
+	7,  // 9: shop.orders.v1.OrderService.GetOrder:input_type -> shop.orders.v1.GetOrderRequest
+	4,  // 10: shop.orders.v1.OrderService.CreateOrder:output_type -> shop.orders.v1.CreateOrderResponse
+	6,  // 11: shop.orders.v1.OrderService.QuoteOrder:output_type -> shop.orders.v1.QuoteOrderResponse
+	6,  // 12: shop.orders.v1.OrderService.QuoteLive:output_type -> shop.orders.v1.QuoteOrderResponse
+	8,  // 13: shop.orders.v1.OrderService.GetOrder:output_type -> shop.orders.v1.GetOrderResponse
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_shop_orders_v1_orders_proto_init() }

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	OrderService_CreateOrder_FullMethodName = "/shop.orders.v1.OrderService/CreateOrder"
 	OrderService_QuoteOrder_FullMethodName  = "/shop.orders.v1.OrderService/QuoteOrder"
+	OrderService_QuoteLive_FullMethodName   = "/shop.orders.v1.OrderService/QuoteLive"
 	OrderService_GetOrder_FullMethodName    = "/shop.orders.v1.OrderService/GetOrder"
 )
 
@@ -40,6 +41,11 @@ type OrderServiceClient interface {
 	// QuoteOrder prices the items like CreateOrder, with the same errors,
 	// but stores nothing.
 	QuoteOrder(ctx context.Context, in *QuoteOrderRequest, opts ...grpc.CallOption) (*QuoteOrderResponse, error)
+	// QuoteLive prices each basket the client sends as it arrives, as
+	// QuoteOrder does: a client editing a basket gets a fresh quote for each
+	// change. An error ends the stream. Over HTTP, browsers call it over a
+	// WebSocket on its route.
+	QuoteLive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QuoteOrderRequest, QuoteOrderResponse], error)
 	// GetOrder returns a stored order by its ID, or NOT_FOUND.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
 }
@@ -72,6 +78,19 @@ func (c *orderServiceClient) QuoteOrder(ctx context.Context, in *QuoteOrderReque
 	return out, nil
 }
 
+func (c *orderServiceClient) QuoteLive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QuoteOrderRequest, QuoteOrderResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OrderService_ServiceDesc.Streams[0], OrderService_QuoteLive_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[QuoteOrderRequest, QuoteOrderResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OrderService_QuoteLiveClient = grpc.BidiStreamingClient[QuoteOrderRequest, QuoteOrderResponse]
+
 func (c *orderServiceClient) GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOrderResponse)
@@ -98,6 +117,11 @@ type OrderServiceServer interface {
 	// QuoteOrder prices the items like CreateOrder, with the same errors,
 	// but stores nothing.
 	QuoteOrder(context.Context, *QuoteOrderRequest) (*QuoteOrderResponse, error)
+	// QuoteLive prices each basket the client sends as it arrives, as
+	// QuoteOrder does: a client editing a basket gets a fresh quote for each
+	// change. An error ends the stream. Over HTTP, browsers call it over a
+	// WebSocket on its route.
+	QuoteLive(grpc.BidiStreamingServer[QuoteOrderRequest, QuoteOrderResponse]) error
 	// GetOrder returns a stored order by its ID, or NOT_FOUND.
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
@@ -115,6 +139,9 @@ func (UnimplementedOrderServiceServer) CreateOrder(context.Context, *CreateOrder
 }
 func (UnimplementedOrderServiceServer) QuoteOrder(context.Context, *QuoteOrderRequest) (*QuoteOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QuoteOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) QuoteLive(grpc.BidiStreamingServer[QuoteOrderRequest, QuoteOrderResponse]) error {
+	return status.Error(codes.Unimplemented, "method QuoteLive not implemented")
 }
 func (UnimplementedOrderServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
@@ -176,6 +203,13 @@ func _OrderService_QuoteOrder_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_QuoteLive_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(OrderServiceServer).QuoteLive(&grpc.GenericServerStream[QuoteOrderRequest, QuoteOrderResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OrderService_QuoteLiveServer = grpc.BidiStreamingServer[QuoteOrderRequest, QuoteOrderResponse]
+
 func _OrderService_GetOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetOrderRequest)
 	if err := dec(in); err != nil {
@@ -214,6 +248,13 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _OrderService_GetOrder_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "QuoteLive",
+			Handler:       _OrderService_QuoteLive_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "shop/orders/v1/orders.proto",
 }
