@@ -45,6 +45,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 	go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
 	cd test/scaffold && go test -count=1 .
+	cd test/browser && go test -count=1 .
 	go test -run='^$$' -bench=. -benchtime=1x ./bench/
 	$(MAKE) fuzz
 
@@ -70,6 +71,7 @@ lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofm
 	$(BUF) format -d --exit-code bench/size/proto
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/browser && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's, the fixtures', the golden cases' and bench/size's code
