@@ -40,9 +40,9 @@ func Handler(prefix, openAPIPath string, notFound http.Handler) http.Handler {
 		body []byte
 		typ  string
 	}{
-		prefix:                 {html.Bytes(), "text/html; charset=utf-8"},
-		prefix + "/":           {html.Bytes(), "text/html; charset=utf-8"},
-		prefix + "/console.js": {mustRead("assets/console.js"), "text/javascript; charset=utf-8"},
+		prefix:                  {html.Bytes(), "text/html; charset=utf-8"},
+		prefix + "/":            {html.Bytes(), "text/html; charset=utf-8"},
+		prefix + "/console.js":  {mustRead("assets/console.js"), "text/javascript; charset=utf-8"},
 		prefix + "/console.css": {mustRead("assets/console.css"), "text/css; charset=utf-8"},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
