@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	pv "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/fixtures/rules"
 	golden "github.com/goms-io/goms/internal/gen/testdata/validate"
@@ -21,7 +22,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // rulesServer implements the fixture: it counts the requests its handlers
@@ -73,7 +78,7 @@ func start(t *testing.T, cfg goms.Config, impl rules.RulesServiceServer) *goms.S
 }
 
 // dial returns a grpc-go client of the fixture at addr.
-func dial(t *testing.T, addr string) rules.RulesServiceClient {
+func dial(t testing.TB, addr string) rules.RulesServiceClient {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -272,5 +277,83 @@ func TestHasRules(t *testing.T) {
 		if (check != nil) != tc.want || err != nil {
 			t.Errorf("Check(%s) = check %v, %v; want check %v", md.FullName(), check != nil, err, tc.want)
 		}
+	}
+}
+
+// TestBuiltOnce checks that the evaluator of a request type is built once,
+// by Check, and not per call: a call of the check allocates a handful of
+// values, where building protovalidate's evaluator (CEL environment and
+// programs) allocates thousands.
+func TestBuiltOnce(t *testing.T) {
+	req := &rules.PlaceRequest{Sku: "AB12", Quantity: 2, Lines: []*rules.Line{{Note: "gift"}}}
+	check, err := validate.Check(req.ProtoReflect().Descriptor())
+	if err != nil || check == nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := check(req); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs > 20 {
+		t.Errorf("a check allocates %v values, want at most 20", allocs)
+	}
+}
+
+// badRules returns a service whose request has a rule that does not
+// compile (a CEL expression with a syntax error), built at run time.
+func badRules(t *testing.T) protoreflect.ServiceDescriptor {
+	t.Helper()
+	opts := &descriptorpb.FieldOptions{}
+	proto.SetExtension(opts, pv.E_Field, pv.FieldRules_builder{
+		Cel: []*pv.Rule{pv.Rule_builder{Id: proto.String("broken"), Expression: proto.String("this +")}.Build()},
+	}.Build())
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("bad/bad.proto"),
+		Package:    proto.String("bad"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"buf/validate/validate.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Bad"),
+			Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("s"), Number: proto.Int32(1), JsonName: proto.String("s"),
+				Label:   descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+				Type:    descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+				Options: opts,
+			}},
+		}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("BadService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String(".bad.Bad"), OutputType: proto.String(".bad.Bad")}},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Services().Get(0)
+}
+
+// TestBadRulesFailStart checks that rules which do not compile fail
+// Start, naming the method, rather than every call.
+func TestBadRulesFailStart(t *testing.T) {
+	sd := badRules(t)
+	if _, err := validate.Check(sd.Methods().Get(0).Input()); err == nil {
+		t.Fatal("Check of a rule that does not compile: no error")
+	}
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	s := goms.New(cfg)
+	s.Register(goms.Service{
+		Desc:       &grpc.ServiceDesc{ServiceName: "bad.BadService", HandlerType: (*any)(nil)},
+		Impl:       struct{}{},
+		Descriptor: sd,
+	})
+	err := s.Start(context.Background())
+	if err == nil {
+		s.Stop(context.Background())
+		t.Fatal("Start served a method whose rules do not compile")
+	}
+	if !strings.HasPrefix(err.Error(), "goms: service bad.BadService: method Do: request bad.Bad: buf.validate rules: ") {
+		t.Errorf("Start: %v", err)
 	}
 }
