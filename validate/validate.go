@@ -120,17 +120,17 @@ func hasRules(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]
 		return false
 	}
 	seen[md.FullName()] = true
-	if proto.HasExtension(md.Options(), validate.E_Message) {
+	if hasExtension(md.Options(), validate.E_Message) {
 		return true
 	}
 	for i := range md.Oneofs().Len() {
-		if proto.HasExtension(md.Oneofs().Get(i).Options(), validate.E_Oneof) {
+		if hasExtension(md.Oneofs().Get(i).Options(), validate.E_Oneof) {
 			return true
 		}
 	}
 	for i := range md.Fields().Len() {
 		f := md.Fields().Get(i)
-		if proto.HasExtension(f.Options(), validate.E_Field) {
+		if hasExtension(f.Options(), validate.E_Field) {
 			return true
 		}
 		if f.IsMap() {
@@ -141,4 +141,23 @@ func hasRules(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]
 		}
 	}
 	return false
+}
+
+// hasExtension reports whether options has xt set, also when it is among
+// the unknown fields: options decoded before protovalidate's types were
+// registered (a descriptor built at run time from a resolver without
+// them) hold the rules as unknown fields.
+func hasExtension(options proto.Message, xt protoreflect.ExtensionType) bool {
+	if proto.HasExtension(options, xt) {
+		return true
+	}
+	m := options.ProtoReflect()
+	if !m.IsValid() || len(m.GetUnknown()) == 0 {
+		return false
+	}
+	again := m.New().Interface()
+	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(m.GetUnknown(), again); err != nil {
+		return false
+	}
+	return proto.HasExtension(again, xt)
 }

@@ -21,12 +21,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // rulesServer implements the fixture: it counts the requests its handlers
@@ -299,21 +301,17 @@ func TestBuiltOnce(t *testing.T) {
 	}
 }
 
-// badRules returns a service whose request has a rule that does not
-// compile (a CEL expression with a syntax error), built at run time.
-func badRules(t *testing.T) protoreflect.ServiceDescriptor {
+// ruleService returns a service of package pkg, built at run time, whose
+// request has one string field with options opts.
+func ruleService(t *testing.T, pkg string, opts *descriptorpb.FieldOptions) protoreflect.ServiceDescriptor {
 	t.Helper()
-	opts := &descriptorpb.FieldOptions{}
-	proto.SetExtension(opts, pv.E_Field, pv.FieldRules_builder{
-		Cel: []*pv.Rule{pv.Rule_builder{Id: proto.String("broken"), Expression: proto.String("this +")}.Build()},
-	}.Build())
 	fdp := &descriptorpb.FileDescriptorProto{
-		Name:       proto.String("bad/bad.proto"),
-		Package:    proto.String("bad"),
+		Name:       proto.String(pkg + "/" + pkg + ".proto"),
+		Package:    proto.String(pkg),
 		Syntax:     proto.String("proto3"),
 		Dependency: []string{"buf/validate/validate.proto"},
 		MessageType: []*descriptorpb.DescriptorProto{{
-			Name: proto.String("Bad"),
+			Name: proto.String("Req"),
 			Field: []*descriptorpb.FieldDescriptorProto{{
 				Name: proto.String("s"), Number: proto.Int32(1), JsonName: proto.String("s"),
 				Label:   descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
@@ -322,8 +320,8 @@ func badRules(t *testing.T) protoreflect.ServiceDescriptor {
 			}},
 		}},
 		Service: []*descriptorpb.ServiceDescriptorProto{{
-			Name:   proto.String("BadService"),
-			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String(".bad.Bad"), OutputType: proto.String(".bad.Bad")}},
+			Name:   proto.String("Service"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String("." + pkg + ".Req"), OutputType: proto.String("." + pkg + ".Req")}},
 		}},
 	}
 	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
@@ -331,6 +329,41 @@ func badRules(t *testing.T) protoreflect.ServiceDescriptor {
 		t.Fatal(err)
 	}
 	return fd.Services().Get(0)
+}
+
+// badRules returns a service whose request has a rule that does not
+// compile (a CEL expression with a syntax error).
+func badRules(t *testing.T) protoreflect.ServiceDescriptor {
+	opts := &descriptorpb.FieldOptions{}
+	proto.SetExtension(opts, pv.E_Field, pv.FieldRules_builder{
+		Cel: []*pv.Rule{pv.Rule_builder{Id: proto.String("broken"), Expression: proto.String("this +")}.Build()},
+	}.Build())
+	return ruleService(t, "bad", opts)
+}
+
+// TestUnknownRules checks a request type whose rules its descriptor holds
+// as unknown fields of the options, as a descriptor decoded without
+// protovalidate's types has them: it is checked all the same.
+func TestUnknownRules(t *testing.T) {
+	encoded, err := proto.Marshal(pv.FieldRules_builder{String: pv.StringRules_builder{MinLen: proto.Uint64(2)}.Build()}.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &descriptorpb.FieldOptions{}
+	opts.ProtoReflect().SetUnknown(protowire.AppendBytes(protowire.AppendTag(nil, pv.E_Field.TypeDescriptor().Number(), protowire.BytesType), encoded))
+	md := ruleService(t, "unknown", opts).Methods().Get(0).Input()
+	if !validate.HasRules(md) {
+		t.Fatal("HasRules: false for rules among the unknown fields")
+	}
+	check, err := validate.Check(md)
+	if check == nil || err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	m := dynamicpb.NewMessage(md)
+	m.Set(md.Fields().Get(0), protoreflect.ValueOfString("x"))
+	if status.Code(check(m)) != codes.InvalidArgument {
+		t.Errorf("check of a too short string: %v", check(m))
+	}
 }
 
 // TestBadRulesFailStart checks that rules which do not compile fail
@@ -344,7 +377,7 @@ func TestBadRulesFailStart(t *testing.T) {
 	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	s := goms.New(cfg)
 	s.Register(goms.Service{
-		Desc:       &grpc.ServiceDesc{ServiceName: "bad.BadService", HandlerType: (*any)(nil)},
+		Desc:       &grpc.ServiceDesc{ServiceName: "bad.Service", HandlerType: (*any)(nil)},
 		Impl:       struct{}{},
 		Descriptor: sd,
 	})
@@ -353,7 +386,7 @@ func TestBadRulesFailStart(t *testing.T) {
 		s.Stop(context.Background())
 		t.Fatal("Start served a method whose rules do not compile")
 	}
-	if !strings.HasPrefix(err.Error(), "goms: service bad.BadService: method Do: request bad.Bad: buf.validate rules: ") {
+	if !strings.HasPrefix(err.Error(), "goms: service bad.Service: method Do: request bad.Req: buf.validate rules: ") {
 		t.Errorf("Start: %v", err)
 	}
 }
