@@ -177,8 +177,15 @@ func TestHTTPGateway(t *testing.T) {
 	impl := &rulesServer{}
 	s := start(t, goms.DefaultConfig(), impl)
 	checkHTTP(t, s.HTTPAddr())
-	if n := impl.seen.Load(); n != 1 {
-		t.Errorf("the handler saw %d requests, want 1 (the valid one)", n)
+	// A client stream over HTTP: the valid first message gets through,
+	// the invalid second one ends the call.
+	resp, body := testutil.Do(t, "POST", "http://"+s.HTTPAddr()+"/v1/orders:many", "application/json",
+		strings.NewReader(`{"sku":"AB12","quantity":1}`+"\n"+invalidJSON))
+	if resp.StatusCode != 400 || body != testutil.CompactJSON(wantHTTPBody) {
+		t.Errorf("client stream: %d %s\nwant 400 %s", resp.StatusCode, body, testutil.CompactJSON(wantHTTPBody))
+	}
+	if n := impl.seen.Load(); n != 2 {
+		t.Errorf("the handler saw %d requests, want 2 (the valid ones)", n)
 	}
 }
 
