@@ -187,6 +187,14 @@ type GRPCConfig struct {
 	// ends requests after 300s. Calls made in-process by the program itself
 	// ([Server.LocalConn], [Server.Conn]) keep their caller's deadline.
 	MaxUnaryTimeout time.Duration
+	// Validate checks requests against the buf.validate rules of their
+	// protos (protovalidate) before the handler, on every transport:
+	// an invalid one fails with codes.InvalidArgument (HTTP 400) and a
+	// google.rpc.BadRequest of its field violations. It applies when the
+	// program links package github.com/goms-io/goms/validate, which the
+	// code generated for protos with rules imports. Key grpc.validate,
+	// default true.
+	Validate bool
 }
 
 // HTTPConfig is the http section of [Config].
@@ -363,6 +371,7 @@ func DefaultConfig() Config {
 		GRPC: GRPCConfig{
 			Addr:                 DefaultGRPCAddr,
 			Reflection:           true,
+			Validate:             true,
 			MaxRecvBytes:         4 << 20,
 			MaxSendBytes:         4 << 20,
 			MaxHeaderBytes:       48 << 10,
@@ -507,6 +516,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.IdleTimeout) }},
 		{"grpc.max_unary_timeout", "longest deadline a unary call may bring (later: cut to it); 0: no limit",
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.MaxUnaryTimeout) }},
+		{"grpc.validate", "check requests against the buf.validate rules in the protos, on every transport",
+			func(c *Config) flag.Value { return (*boolValue)(&c.GRPC.Validate) }},
 		{"http.addr", "HTTP listen address (host:port) in gateway and http modes",
 			func(c *Config) flag.Value { return (*addrValue)(&c.HTTP.Addr) }},
 		{"upstream", "gRPC target the HTTP gateway forwards to in http mode",

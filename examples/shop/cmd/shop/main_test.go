@@ -188,13 +188,17 @@ func checkHTTP(t *testing.T, addr string) {
 		{"QuoteOrder/FailedPrecondition", "POST", "/v1/orders:quote", `{"items":[{"productId":"croissant","quantity":7}]}`, 400,
 			[]string{`"code":9`, `7 of \"croissant\" ordered, 6 in stock`}},
 		{"CreateOrder/InvalidArgument", "POST", "/v1/orders", `{"items":[{"productId":"tea","quantity":0}]}`, 400,
-			[]string{`"code":3`, `quantity must be positive`}},
+			// The proto's rule (buf.validate), checked before the handler.
+			[]string{`"code":3`, `"message":"invalid request: items[0].quantity: must be greater than 0"`,
+				`{"field":"items[0].quantity","description":"must be greater than 0","reason":"int32.gt"`}},
 		{"CreateOrder/MalformedJSON", "POST", "/v1/orders", `{"items":[{`, 400,
 			[]string{`"code":3`, `"message":`}},
 		{"UnknownPath", "GET", "/v1/nothing-here", "", 404,
 			[]string{`"code":5`, `"message":"Not Found"`}},
 		{"GetOrder/NotFound", "GET", "/v1/orders/o-999", "", 404,
 			[]string{`"code":5`, `order \"o-999\" not found`}},
+		{"GetOrder/InvalidArgument", "GET", "/v1/orders/x-1", "", 400,
+			[]string{`"code":3`, `{"field":"id","description":"does not match regex pattern ` + "`^o-[0-9]{1,18}$`" + `","reason":"string.pattern"`}},
 	} {
 		t.Run("http/"+c.name, func(t *testing.T) {
 			req, err := http.NewRequestWithContext(ctx(t), c.method, "http://"+addr+c.path, strings.NewReader(c.body))

@@ -8,6 +8,7 @@ package ordersv1
 
 import (
 	goms "github.com/goms-io/goms"
+	_ "github.com/goms-io/goms/validate"
 )
 
 // This is a compile-time assertion that this generated file and the
