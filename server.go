@@ -563,6 +563,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		DiscardUnknown:  s.cfg.HTTP.DiscardUnknown,
 		CORSOrigins:     s.cfg.HTTP.CORSOrigins,
 		MaxUnaryTimeout: s.cfg.GRPC.MaxUnaryTimeout,
+		SSEKeepAlive:    s.cfg.HTTP.SSEKeepAlive,
 		Logger:          s.log,
 		MuxOptions:      s.opts.muxOpts,
 	}, routes)
