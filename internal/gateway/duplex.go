@@ -25,6 +25,9 @@ import (
 //     handler sees Canceled), and the error handlers answer with the
 //     decoding error.
 //
+// A server stream a client asked for as Server-Sent Events does not wait
+// for the service's header metadata (see [sseStream]).
+//
 // It also caps the deadline of unary calls at maxUnary (see
 // [Options.MaxUnaryTimeout]); streams keep theirs.
 type gatewayConn struct {
@@ -42,6 +45,13 @@ func (c gatewayConn) Invoke(ctx context.Context, method string, args, reply any,
 }
 
 func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if desc.ServerStreams && !desc.ClientStreams && ctx.Value(sseKey{}) != nil {
+		cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return sseStream{cs}, nil
+	}
 	b := requestBodyOf(ctx)
 	if b == nil || !desc.ClientStreams || !desc.ServerStreams {
 		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)

@@ -15,7 +15,9 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -107,6 +109,25 @@ func ForwardStream(ctx context.Context, mux *runtime.ServeMux, marshaler runtime
 	}
 	s.ndjson(recv)
 }
+
+// sseKey marks the context of a request that accepts text/event-stream
+// (see [guard]).
+type sseKey struct{}
+
+// sseStream is a server stream a client asked for as Server-Sent Events.
+// Its Header does not wait for the service's header metadata:
+// grpc-gateway's generated code calls it before it hands the stream to
+// [ForwardStream], and a service sends its header with its first message
+// (unless it calls grpc.SendHeader), so the SSE response, its keep-alives
+// included, could not start before the first message. The response
+// therefore carries none of the service's header metadata (which an
+// EventSource cannot read anyway); everything else is the stream's.
+type sseStream struct {
+	grpc.ClientStream
+}
+
+// Header returns no metadata, at once.
+func (sseStream) Header() (metadata.MD, error) { return nil, nil }
 
 // wantsSSE reports whether req accepts text/event-stream.
 func wantsSSE(req *http.Request) bool {
