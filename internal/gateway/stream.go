@@ -27,8 +27,9 @@ import (
 // which costs most of a stream's CPU: it wraps each message in a map
 // {"result": msg} and encodes that through encoding/json, which calls
 // protojson and then re-scans its output. [ForwardStream] appends each
-// message's protojson to one buffer the stream reuses, and writes it in
-// one Write and one Flush.
+// message's JSON to one buffer the stream reuses ([appendMessageJSON]:
+// protojson's output without its allocations, for plain messages), and
+// writes it in one Write and one Flush.
 //
 // Two wire formats, chosen by the request's Accept header:
 //
@@ -185,7 +186,7 @@ func body(msg proto.Message) any {
 // marshaler's for anything else (a repeated response_body field).
 func (s *stream) appendJSON(v any) error {
 	if msg, ok := v.(proto.Message); ok {
-		b, err := s.m.json.MarshalOptions.MarshalAppend(s.buf, msg)
+		b, err := appendMessageJSON(s.buf, msg, s.m.json.MarshalOptions)
 		if err == nil {
 			s.buf = b
 		}
