@@ -136,7 +136,7 @@ func readEvents(t *testing.T, body io.Reader) []sseEvent {
 // as Server-Sent Events, in gateway mode and in http mode: one event per
 // message with ids 1, 2, …, an error as a last "error" event whose data
 // is the unary error contract's body, and the Last-Event-ID header handed
-// to the handler as last-event-id metadata. Requests that fail before the
+// to the handler as last-event-id metadata, the ids going on from it. Requests that fail before the
 // stream starts still get the JSON error answer.
 func TestSSE(t *testing.T) {
 	cfg := goms.DefaultConfig().HTTP
@@ -185,8 +185,8 @@ func TestSSE(t *testing.T) {
 			// A reconnecting EventSource's Last-Event-ID reaches the
 			// handler as metadata.
 			got = readEvents(t, sseGet(t, ctx, base+"/v1/expand/last-event-id", "Last-Event-ID: 41").Body)
-			if len(got) != 1 || got[0].data != `{"message":"last-event-id=41"}` {
-				t.Errorf("with Last-Event-ID: 41: events %q, want the handler to see last-event-id=41", got)
+			if len(got) != 1 || got[0] != (sseEvent{id: "42", data: `{"message":"last-event-id=41"}`}) {
+				t.Errorf("with Last-Event-ID: 41: events %q, want id 42 and the handler to see last-event-id=41", got)
 			}
 
 			// A malformed request is answered before the stream, with the

@@ -39,8 +39,11 @@ import (
 //     first message it also sets the HTTP status of its code.
 //   - Server-Sent Events (Accept: text/event-stream, as a browser's
 //     EventSource sends): a 200 with Content-Type text/event-stream at
-//     once, then per message an event "id: <n>" (1, 2, … per stream) with
-//     "data: <protojson of the message>" on one line; ": keep-alive"
+//     once, then per message an event "id: <n>" with "data: <JSON of the
+//     message>" on one line, n counting the messages 1, 2, … or, when the
+//     request resumes a stream with a numeric Last-Event-ID k, k+1, k+2,
+//     … (a service that honours last-event-id sends what follows the
+//     k-th message, so that ids stay positions); ": keep-alive"
 //     comments every [Options.SSEKeepAlive] the stream is quiet; an error
 //     ends the stream with "event: error" whose data is the
 //     google.rpc.Status JSON of the error contract. A client resuming the
@@ -100,6 +103,7 @@ func ForwardStream(ctx context.Context, mux *runtime.ServeMux, marshaler runtime
 		opts: opts, buf: make([]byte, 0, 512),
 	}
 	if wantsSSE(req) {
+		s.lastEventID = req.Header.Get("Last-Event-ID")
 		s.sse(recv)
 		return
 	}
@@ -153,6 +157,8 @@ type stream struct {
 	rc   *http.ResponseController
 	opts []func(context.Context, http.ResponseWriter, proto.Message) error
 	buf  []byte // reused for every message
+
+	lastEventID string // the request's Last-Event-ID header
 }
 
 // options runs the mux's forward-response options on msg (nil: once
@@ -304,7 +310,9 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 			close(stop)
 		}()
 	}
-	var id uint64
+	// Ids count the messages as the client sees the stream: a resumed
+	// request goes on from the id it sends back (see [incomingHeader]).
+	id, _ := strconv.ParseUint(s.lastEventID, 10, 64)
 	for {
 		msg, err := recv()
 		if errors.Is(err, io.EOF) {

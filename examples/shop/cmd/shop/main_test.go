@@ -225,6 +225,34 @@ func checkHTTP(t *testing.T, addr string) {
 			}
 		})
 	}
+	// A browser's EventSource gets the products as Server-Sent Events,
+	// and one that reconnects after the second (Last-Event-ID: 2) gets
+	// the rest.
+	t.Run("http/ListProducts/SSE-resume", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(ctx(t), "GET", "http://"+addr+"/v1/products", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", "2")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var data []string
+		for line := range strings.Lines(string(raw)) {
+			if d, ok := strings.CutPrefix(line, "data: "); ok {
+				line = "data: " + compactJSON([]byte(d))
+			}
+			data = append(data, line)
+		}
+		want := "id: 3\ndata: " + `{"product":{"id":"tea","name":"Green tea, 50 bags","priceCents":"450","unitsInStock":100}}` + "\n\n"
+		if got := strings.Join(data, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || got != want {
+			t.Errorf("GET /v1/products, Last-Event-ID: 2 = %s %q\n%s\nwant\n%s", resp.Status, resp.Header.Get("Content-Type"), got, want)
+		}
+	})
 }
 
 // checkCurl makes one call across the chain with curl.
