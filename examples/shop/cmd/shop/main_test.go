@@ -420,10 +420,25 @@ func TestREADMECalls(t *testing.T) {
 				if strings.Contains(compactJSON(out), `"code":3,`) {
 					t.Errorf("%s: answered INVALID_ARGUMENT: %s", cmdline, out)
 				}
+				sse := strings.Contains(call, "text/event-stream")
 				for line := range strings.Lines(string(out)) {
+					if sse {
+						// Server-Sent Events: JSON in the data lines.
+						if strings.HasPrefix(line, "id: ") || strings.TrimSpace(line) == "" {
+							continue
+						}
+						var ok bool
+						if line, ok = strings.CutPrefix(line, "data: "); !ok {
+							t.Errorf("%s: output line is not an id or data line: %s", cmdline, line)
+							continue
+						}
+					}
 					if !json.Valid([]byte(line)) {
 						t.Errorf("%s: output line is not JSON: %s", cmdline, line)
 					}
+				}
+				if sse && !strings.Contains(string(out), "id: 3\ndata: ") {
+					t.Errorf("%s: no third event:\n%s", cmdline, out)
 				}
 			}
 			if strings.Contains(call, "caviar") {
