@@ -55,7 +55,7 @@ count() {
 export -f count
 export bin
 
-echo "instructions per call (callgrind, $low and $high calls, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
+echo "instructions per call (callgrind, $low and $high calls, a tenth for streams, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
 for c in "${comparisons[@]}"; do
   read -r bench impls <<<"$c"
   [[ $bench =~ $only ]] || continue
