@@ -252,6 +252,11 @@ type HTTPConfig struct {
 	// a browser; empty (the default) turns CORS off. "*" allows any origin.
 	// Key http.cors_origins (a list; comma-separated in flags and env).
 	CORSOrigins []string
+	// SSEKeepAlive is the interval of the keep-alive comments of a server
+	// stream served as Server-Sent Events (Accept: text/event-stream), so
+	// that proxies and browsers keep a quiet stream open; 0: none.
+	// Key http.sse_keepalive, default 15s.
+	SSEKeepAlive time.Duration
 }
 
 // AdminConfig is the admin section of [Config].
@@ -390,6 +395,7 @@ func DefaultConfig() Config {
 			ReadHeaderTimeout:    10 * time.Second,
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
+			SSEKeepAlive:         15 * time.Second,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -542,6 +548,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.IdleTimeout) }},
 		{"http.cors_origins", "origins allowed by CORS, comma-separated; empty: CORS off",
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
+		{"http.sse_keepalive", "interval of keep-alive comments in server streams sent as SSE; 0: none",
+			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",

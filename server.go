@@ -574,6 +574,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		MaxUnaryTimeout: s.cfg.GRPC.MaxUnaryTimeout,
 		MaxRecvMsgBytes: s.cfg.GRPC.MaxRecvBytes,
 		MaxSendMsgBytes: s.cfg.GRPC.MaxSendBytes,
+		SSEKeepAlive:    s.cfg.HTTP.SSEKeepAlive,
 		Logger:          s.log,
 		MuxOptions:      s.opts.muxOpts,
 	}, routes)

@@ -89,6 +89,7 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 		generateRegistration(g, f, s)
 		generateClient(g, s)
 	}
+	generateStreamEncoder(g, f, p)
 	for _, s := range f.services {
 		if p.ServerMain != "" {
 			generateServerMain(plugin, p, f, s)

@@ -122,6 +122,32 @@ func gatewayRegisters(s *protogen.Service, unbound bool) bool {
 	return false
 }
 
+// gatewayBindings returns how many HTTP bindings protoc-gen-grpc-gateway
+// makes of m, numbered 0 to n-1 in its generated names: as in
+// [gatewayRegisters], the rule and its additional_bindings that have a
+// pattern, or the default binding of an unbound method when unbound is
+// set.
+func gatewayBindings(m *protogen.Method, unbound bool) int {
+	opts := m.Desc.Options()
+	if opts == nil || !proto.HasExtension(opts, annotations.E_Http) {
+		if unbound {
+			return 1
+		}
+		return 0
+	}
+	rule, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
+	n := 0
+	if hasPattern(rule) {
+		n++
+	}
+	for _, b := range rule.GetAdditionalBindings() {
+		if hasPattern(b) {
+			n++
+		}
+	}
+	return n
+}
+
 // hasPattern reports whether the gateway makes a binding of rule.
 func hasPattern(rule *annotations.HttpRule) bool {
 	switch {
