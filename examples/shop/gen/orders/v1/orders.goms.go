@@ -41,3 +41,10 @@ func RegisterOrderService(r goms.Registrar, impl OrderServiceServer) {
 func NewOrderServiceClientFrom(c goms.ConnProvider) OrderServiceClient {
 	return NewOrderServiceClient(c.Conn(OrderServiceName))
 }
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_OrderService_QuoteLive_0 = goms.ForwardResponseStream
+}
