@@ -187,6 +187,14 @@ type GRPCConfig struct {
 	// ends requests after 300s. Calls made in-process by the program itself
 	// ([Server.LocalConn], [Server.Conn]) keep their caller's deadline.
 	MaxUnaryTimeout time.Duration
+	// Validate checks requests against the buf.validate rules of their
+	// protos (protovalidate) before the handler, on every transport:
+	// an invalid one fails with codes.InvalidArgument (HTTP 400) and a
+	// google.rpc.BadRequest of its field violations. It applies when the
+	// program links package github.com/goms-io/goms/validate, which the
+	// code generated for protos with rules imports. Key grpc.validate,
+	// default true.
+	Validate bool
 }
 
 // HTTPConfig is the http section of [Config].
@@ -244,6 +252,11 @@ type HTTPConfig struct {
 	// a browser; empty (the default) turns CORS off. "*" allows any origin.
 	// Key http.cors_origins (a list; comma-separated in flags and env).
 	CORSOrigins []string
+	// SSEKeepAlive is the interval of the keep-alive comments of a server
+	// stream served as Server-Sent Events (Accept: text/event-stream), so
+	// that proxies and browsers keep a quiet stream open; 0: none.
+	// Key http.sse_keepalive, default 15s.
+	SSEKeepAlive time.Duration
 }
 
 // AdminConfig is the admin section of [Config].
@@ -363,6 +376,7 @@ func DefaultConfig() Config {
 		GRPC: GRPCConfig{
 			Addr:                 DefaultGRPCAddr,
 			Reflection:           true,
+			Validate:             true,
 			MaxRecvBytes:         4 << 20,
 			MaxSendBytes:         4 << 20,
 			MaxHeaderBytes:       48 << 10,
@@ -381,6 +395,7 @@ func DefaultConfig() Config {
 			ReadHeaderTimeout:    10 * time.Second,
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
+			SSEKeepAlive:         15 * time.Second,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -507,6 +522,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.IdleTimeout) }},
 		{"grpc.max_unary_timeout", "longest deadline a unary call may bring (later: cut to it); 0: no limit",
 			func(c *Config) flag.Value { return (*durationValue)(&c.GRPC.MaxUnaryTimeout) }},
+		{"grpc.validate", "check requests against the buf.validate rules in the protos, on every transport",
+			func(c *Config) flag.Value { return (*boolValue)(&c.GRPC.Validate) }},
 		{"http.addr", "HTTP listen address (host:port) in gateway and http modes",
 			func(c *Config) flag.Value { return (*addrValue)(&c.HTTP.Addr) }},
 		{"upstream", "gRPC target the HTTP gateway forwards to in http mode",
@@ -531,6 +548,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.IdleTimeout) }},
 		{"http.cors_origins", "origins allowed by CORS, comma-separated; empty: CORS off",
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
+		{"http.sse_keepalive", "interval of keep-alive comments in server streams sent as SSE; 0: none",
+			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",

@@ -32,8 +32,9 @@ func TestDiscoveryNotLinked(t *testing.T) {
 
 // TestOptInDeps checks that package goms links neither the etcd client
 // (and its zap) nor any of OpenTelemetry (API, instrumentation, SDK, OTLP
-// exporters, and the logr they log with): they come only with the opt-in
-// packages goms/etcd, goms/otelgoms and goms/otlp.
+// exporters, and the logr they log with) nor protovalidate (and its CEL
+// interpreter): they come only with the opt-in packages goms/etcd,
+// goms/otelgoms, goms/otlp and goms/validate.
 func TestOptInDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/goms-io/goms").Output()
 	if err != nil {
@@ -43,7 +44,7 @@ func TestOptInDeps(t *testing.T) {
 		t.Fatalf("go list -deps printed no grpc:\n%s", out)
 	}
 	for pkg := range strings.FieldsSeq(string(out)) {
-		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/"} {
+		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/", "buf.build/", "cel.dev/", "github.com/antlr4-go/"} {
 			if strings.HasPrefix(pkg, banned) {
 				t.Errorf("package goms links %s", pkg)
 			}

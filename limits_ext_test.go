@@ -54,6 +54,7 @@ func TestHTTPMessageLimits(t *testing.T) {
 			{"client stream request", 100, 0, "POST", "/v1/collect", `{"message":"a"}{"message":"` + big + `"}`, 429, received},
 			{"server stream response", 0, 100, "GET", "/v1/expand/a%20" + big, "", 200, `{"result":{"message":"a"}}` + "\n" + `{"code":8,"message":"grpc: ` + sent},
 			{"bidi request", 100, 0, "POST", "/v1/chat", `{"message":"` + big + `"}`, 429, received},
+			{"server stream response, SSE", 0, 100, "GET", "/v1/expand/a%20" + big, "", 200, "event: error\ndata: {\"code\":8,"},
 		} {
 			t.Run(string(mode)+"/"+tc.name, func(t *testing.T) {
 				cfg := goms.DefaultConfig()
@@ -77,9 +78,12 @@ func TestHTTPMessageLimits(t *testing.T) {
 				}
 				var resp *http.Response
 				var got string
-				if body != nil {
+				switch {
+				case body != nil:
 					resp, got = do(t, tc.method, "http://"+s.HTTPAddr()+tc.path, "application/json", body)
-				} else {
+				case strings.HasSuffix(tc.name, "SSE"):
+					resp, got = do(t, tc.method, "http://"+s.HTTPAddr()+tc.path, "", nil, "Accept", "text/event-stream")
+				default:
 					resp, got = do(t, tc.method, "http://"+s.HTTPAddr()+tc.path, "", nil)
 				}
 				if resp.StatusCode != tc.wantStatus || !strings.Contains(got, tc.want) {

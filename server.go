@@ -51,6 +51,7 @@ type Server struct {
 	tel      *telemetry.Telemetry
 	discover Discovery // nil: no service discovery
 	trace    Tracing   // zero: tracing off
+	valid    checks    // the request checks (validate.go); zero: none
 	local    localConn
 	grpcLis  net.Listener
 	httpLis  net.Listener
@@ -307,6 +308,9 @@ func (s *Server) check() error {
 		return err
 	}
 	s.tls = tlsCfg
+	if s.valid, err = s.validation(); err != nil {
+		return err
+	}
 	s.discover, err = newDiscovery(s.cfg, s.log)
 	return err
 }
@@ -345,13 +349,17 @@ func (s *Server) advertised() (string, error) {
 }
 
 // interceptors returns the server interceptor chains: GoMs's telemetry,
-// the user's, then panic recovery, innermost.
+// the user's, the request checks (if any), then panic recovery, innermost.
 func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	unary, stream := s.tel.ServerInterceptors()
-	unary = append(append(unary, s.opts.unary...),
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
-	stream = append(append(stream, s.opts.stream...),
-		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
+	unary = append(unary, s.opts.unary...)
+	stream = append(stream, s.opts.stream...)
+	if s.valid.unary != nil {
+		unary = append(unary, s.valid.unary)
+		stream = append(stream, s.valid.stream)
+	}
+	unary = append(unary, recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
+	stream = append(stream, recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	return unary, stream
 }
 
@@ -566,6 +574,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		MaxUnaryTimeout: s.cfg.GRPC.MaxUnaryTimeout,
 		MaxRecvMsgBytes: s.cfg.GRPC.MaxRecvBytes,
 		MaxSendMsgBytes: s.cfg.GRPC.MaxSendBytes,
+		SSEKeepAlive:    s.cfg.HTTP.SSEKeepAlive,
 		Logger:          s.log,
 		MuxOptions:      s.opts.muxOpts,
 	}, routes)

@@ -354,3 +354,45 @@ func BenchmarkStreamHTTP(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStreamSSE is BenchmarkStreamHTTP asked for as Server-Sent
+// Events (Accept: text/event-stream, as a browser's EventSource sends),
+// GoMs only: grpc-gateway has no SSE.
+func BenchmarkStreamSSE(b *testing.B) {
+	impls := []setup.Impl{setup.GoMs, setup.GoMsHTTP}
+	servers := startAll(b, impls...)
+	path := "/v1/expand/" + url.PathEscape(streamMessage())
+	for _, impl := range impls {
+		b.Run("impl="+string(impl), func(b *testing.B) {
+			c := httpClient(b)
+			req, err := http.NewRequest("GET", "http://"+servers[impl].HTTPAddr+path, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Accept", "text/event-stream")
+			get := func(w io.Writer) {
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer resp.Body.Close()
+				_, err = io.Copy(w, resp.Body)
+				if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+					b.Fatalf("GET %s: %s %s: %v", path, resp.Status, resp.Header.Get("Content-Type"), err)
+				}
+			}
+			var first bytes.Buffer
+			get(&first)
+			if n := bytes.Count(first.Bytes(), []byte("\ndata: ")); n != streamWords {
+				b.Fatalf("got %d events, want %d", n, streamWords)
+			}
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				get(io.Discard)
+			}
+			cpu.report(b)
+			reportMessageRate(b)
+		})
+	}
+}

@@ -33,6 +33,8 @@ comparisons=(
   "BenchmarkUnary/size=small grpc goms"
   "BenchmarkHTTP/size=small gateway-inproc goms gateway-endpoint goms-http"
   "BenchmarkColocated/size=small loopback local direct"
+  # A call here is a whole 100-message stream: a tenth of the calls.
+  "BenchmarkStreamHTTP goms goms-http"
 )
 
 bin=.tmp/bench-bin/bench.test
@@ -43,6 +45,7 @@ go test -c -o "$bin" ./bench/
 count() {
   local log=.tmp/instructions/$RANDOM$RANDOM.log
   local pattern="^${1%%/*}\$/^${1#*/}\$/^impl=$2\$"
+  [[ $1 == */* ]] || pattern="^$1\$/^impl=$2\$"
   (cd bench && GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind \
     --callgrind-out-file=/dev/null --log-file="../$log" \
     "../$bin" -test.run='^$' -test.bench="$pattern" -test.benchtime="${3}x" >/dev/null)
@@ -52,10 +55,12 @@ count() {
 export -f count
 export bin
 
-echo "instructions per call (callgrind, $low and $high calls, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
+echo "instructions per call (callgrind, $low and $high calls, a tenth for streams, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
 for c in "${comparisons[@]}"; do
   read -r bench impls <<<"$c"
   [[ $bench =~ $only ]] || continue
+  low=${INSTR_LOW:-2000} high=${INSTR_HIGH:-8000}
+  if [[ $bench == BenchmarkStream* ]]; then low=$((low / 10)) high=$((high / 10)); fi
   echo
   echo "### ${bench#Benchmark}"
   base=

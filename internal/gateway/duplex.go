@@ -25,6 +25,9 @@ import (
 //     handler sees Canceled), and the error handlers answer with the
 //     decoding error.
 //
+// A server stream a client asked for as Server-Sent Events does not wait
+// for the service's header metadata (see [sseStream]).
+//
 // It also caps the deadline of unary calls at maxUnary (see
 // [Options.MaxUnaryTimeout]); streams keep theirs. And it holds every
 // message to the gRPC message limits, maxRecv for requests and maxSend for
@@ -51,9 +54,25 @@ func (c gatewayConn) Invoke(ctx context.Context, method string, args, reply any,
 }
 
 func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	sized := c.maxRecv > 0 || c.maxSend > 0
+	if desc.ServerStreams && !desc.ClientStreams && ctx.Value(sseKey{}) != nil {
+		if !sized {
+			cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+			if err != nil {
+				return nil, err
+			}
+			return sseStream{cs}, nil
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return sseStream{&sizedStream{ClientStream: cs, maxRecv: c.maxRecv, maxSend: c.maxSend, cancel: cancel}}, nil
+	}
 	b := requestBodyOf(ctx)
 	duplex := b != nil && desc.ClientStreams && desc.ServerStreams
-	sized := c.maxRecv > 0 || c.maxSend > 0
 	if !duplex && !sized {
 		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	// messages to the gRPC message limits (RESOURCE_EXHAUSTED beyond, as
 	// over gRPC); 0: no limit.
 	MaxRecvMsgBytes, MaxSendMsgBytes int
+	// SSEKeepAlive is the interval of the keep-alive comments of a server
+	// stream sent as Server-Sent Events; 0: none (see [ForwardStream]).
+	SSEKeepAlive time.Duration
 	// Logger gets the details of errors the answers only name (a
 	// connection to a service that failed); nil: slog.Default().
 	Logger *slog.Logger
@@ -92,7 +95,9 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		return nil, fmt.Errorf("HTTP gateway: %w", err)
 	}
 	mux := runtime.NewServeMux(append(append(matching,
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown)),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler(o.DiscardUnknown,
+			&streamEncoder{log: log, keepAlive: o.SSEKeepAlive})),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithStreamErrorHandler(streamErrorHandler(log)),
 		runtime.WithRoutingErrorHandler(probe.routingErrorHandler),

@@ -59,6 +59,9 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 			writeError(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(maxBody))
 			return
 		}
+		if wantsSSE(r) {
+			r = r.WithContext(context.WithValue(r.Context(), sseKey{}, true))
+		}
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return

@@ -83,7 +83,7 @@ func (*closingBody) Close() error { return nil }
 func TestRequestBodyReadOnce(t *testing.T) {
 	const content = `{"a":1} {"b":2}`
 	body := &requestBody{ReadCloser: &closingBody{strings.NewReader(content)}, length: int64(len(content)), max: 1 << 20, reading: make(chan struct{}, 1)}
-	dec := newMarshaler(false).NewDecoder(body)
+	dec := newMarshaler(false, nil).NewDecoder(body)
 	for _, want := range []string{"a", "b"} {
 		var msg structpb.Struct
 		if err := dec.Decode(&msg); err != nil {

@@ -24,17 +24,20 @@ import (
 type gatewayMarshaler struct {
 	*runtime.HTTPBodyMarshaler
 	json *runtime.JSONPb
+	// stream is what the edge's server streams share (see
+	// [ForwardStream]); nil: streams are grpc-gateway's.
+	stream *streamEncoder
 }
 
 // newMarshaler returns the gateway's marshaler: grpc-gateway's defaults
 // (unpopulated fields emitted), and JSON fields and enum names the proto
 // does not declare refused unless discardUnknown.
-func newMarshaler(discardUnknown bool) runtime.Marshaler {
+func newMarshaler(discardUnknown bool, stream *streamEncoder) runtime.Marshaler {
 	j := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown},
 	}
-	return gatewayMarshaler{&runtime.HTTPBodyMarshaler{Marshaler: j}, j}
+	return gatewayMarshaler{&runtime.HTTPBodyMarshaler{Marshaler: j}, j, stream}
 }
 
 // Marshal marshals messages with protojson and unwraps grpc-gateway's

@@ -28,5 +28,6 @@ import (
 	_ "github.com/goms-io/goms/internal/gen/testdata/suffix"
 	_ "github.com/goms-io/goms/internal/gen/testdata/types"
 	_ "github.com/goms-io/goms/internal/gen/testdata/unbound"
+	_ "github.com/goms-io/goms/internal/gen/testdata/validate"
 	_ "github.com/goms-io/goms/internal/gen/testdata/wkt"
 )

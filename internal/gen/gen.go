@@ -23,6 +23,9 @@ const (
 	contextPackage = protogen.GoImportPath("context")
 	statusPackage  = protogen.GoImportPath("google.golang.org/grpc/status")
 	codesPackage   = protogen.GoImportPath("google.golang.org/grpc/codes")
+	// validatePackage registers protovalidate with package goms: the
+	// files whose requests carry buf.validate rules import it (blank).
+	validatePackage = protogen.GoImportPath("github.com/goms-io/goms/validate")
 )
 
 // Run answers one plugin request. Parameter errors and generation errors
@@ -79,10 +82,14 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	g.P("// This is a compile-time assertion that this generated file and the")
 	g.P("// package goms it is compiled against are compatible.")
 	g.P("const _ = ", gomsPackage.Ident("SupportPackageIsVersion1"))
+	if f.validated {
+		g.Import(validatePackage)
+	}
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
 		generateClient(g, s)
 	}
+	generateStreamEncoder(g, f, p)
 	for _, s := range f.services {
 		if p.ServerMain != "" {
 			generateServerMain(plugin, p, f, s)

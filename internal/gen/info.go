@@ -4,6 +4,7 @@ import (
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
@@ -12,6 +13,10 @@ import (
 type fileInfo struct {
 	*protogen.File
 	services []*serviceInfo
+	// validated reports whether a request of the file's methods may carry
+	// buf.validate rules: its message type, or one its fields hold, at any
+	// depth, is declared in a file that imports buf/validate/validate.proto.
+	validated bool
 }
 
 // serviceInfo is a service plus its generated names and HTTP facts.
@@ -35,7 +40,49 @@ func newFileInfo(f *protogen.File, p Params, names nameTable) *fileInfo {
 			deprecated: s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
 		})
 	}
+	info.validated = requestsImport(f, validateProto)
 	return info
+}
+
+// validateProto is the file that declares protovalidate's rules.
+const validateProto = "buf/validate/validate.proto"
+
+// requestsImport reports whether a request type of f's methods, or a
+// message type its fields hold at any depth, is declared in a file that
+// imports path.
+func requestsImport(f *protogen.File, path string) bool {
+	seen := make(map[protoreflect.FullName]bool)
+	var visit func(md protoreflect.MessageDescriptor) bool
+	visit = func(md protoreflect.MessageDescriptor) bool {
+		if seen[md.FullName()] {
+			return false
+		}
+		seen[md.FullName()] = true
+		imports := md.ParentFile().Imports()
+		for i := range imports.Len() {
+			if imports.Get(i).Path() == path {
+				return true
+			}
+		}
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			if fd.IsMap() {
+				fd = fd.MapValue()
+			}
+			if fd.Message() != nil && visit(fd.Message()) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range f.Services {
+		for _, m := range s.Methods {
+			if visit(m.Input.Desc) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // methodDeprecated reports whether m is marked deprecated in the .proto.
@@ -73,6 +120,32 @@ func gatewayRegisters(s *protogen.Service, unbound bool) bool {
 		}
 	}
 	return false
+}
+
+// gatewayBindings returns how many HTTP bindings protoc-gen-grpc-gateway
+// makes of m, numbered 0 to n-1 in its generated names: as in
+// [gatewayRegisters], the rule and its additional_bindings that have a
+// pattern, or the default binding of an unbound method when unbound is
+// set.
+func gatewayBindings(m *protogen.Method, unbound bool) int {
+	opts := m.Desc.Options()
+	if opts == nil || !proto.HasExtension(opts, annotations.E_Http) {
+		if unbound {
+			return 1
+		}
+		return 0
+	}
+	rule, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
+	n := 0
+	if hasPattern(rule) {
+		n++
+	}
+	for _, b := range rule.GetAdditionalBindings() {
+		if hasPattern(b) {
+			n++
+		}
+	}
+	return n
 }
 
 // hasPattern reports whether the gateway makes a binding of rule.

@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"fmt"
+
 	"google.golang.org/protobuf/compiler/protogen"
 )
 
@@ -35,5 +37,51 @@ func generateRegistration(g *protogen.GeneratedFile, f *fileInfo, s *serviceInfo
 		g.P("Gateway: ", gomsPackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, "),")
 	}
 	g.P("})")
+	g.P("}")
+}
+
+// generateStreamEncoder emits, for the file's server-streaming HTTP
+// routes, an init that hands their responses to goms.ForwardResponseStream
+// (NDJSON, or Server-Sent Events on Accept: text/event-stream) in place of
+// grpc-gateway's runtime.ForwardResponseStream.
+//
+// Why this hook: protoc-gen-grpc-gateway declares, in the same package, a
+// variable forward_<Service>_<Method>_<n> per binding, which its handler
+// calls; assigning it is the one place that replaces the stream encoder
+// for exactly the streaming routes, with no change to grpc-gateway's
+// output and no per-message indirection. A ServeMux option cannot: a
+// forward-response option runs besides grpc-gateway's encoder, not
+// instead of it, and a marshaler sees each message but not the stream
+// (SSE ids, keep-alives, the headers before the first message). The names
+// follow protoc-gen-grpc-gateway's (the proto service and method names,
+// the binding's index among those with a pattern, see [gatewayBindings]);
+// bindings from a grpc_api_configuration file are invisible here and keep
+// grpc-gateway's encoder.
+func generateStreamEncoder(g *protogen.GeneratedFile, f *fileInfo, p Params) {
+	var vars []string
+	for _, s := range f.services {
+		if !s.http {
+			continue
+		}
+		for _, m := range s.Methods {
+			if !m.Desc.IsStreamingServer() {
+				continue
+			}
+			for i := range gatewayBindings(m, p.GenerateUnboundMethods) {
+				vars = append(vars, fmt.Sprintf("forward_%s_%s_%d", s.Desc.Name(), m.Desc.Name(), i))
+			}
+		}
+	}
+	if len(vars) == 0 {
+		return
+	}
+	g.P()
+	g.P("// GoMs's stream encoder writes the HTTP responses of the server streams")
+	g.P("// (NDJSON, or Server-Sent Events when the request accepts")
+	g.P("// text/event-stream) in place of grpc-gateway's.")
+	g.P("func init() {")
+	for _, v := range vars {
+		g.P(v, " = ", gomsPackage.Ident("ForwardResponseStream"))
+	}
 	g.P("}")
 }

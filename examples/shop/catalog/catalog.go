@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	stockv1 "github.com/goms-io/goms/examples/shop/gen/stock/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -56,8 +58,19 @@ func (s *Service) GetProduct(ctx context.Context, req *catalogv1.GetProductReque
 }
 
 // ListProducts streams every product in ID order, with the stock levels
-// it streams from the StockService.
+// it streams from the StockService. A browser's EventSource that
+// reconnects sends the id of the last event it received (Last-Event-ID,
+// the call's last-event-id metadata): the n-th product, so the stream
+// resumes after it.
 func (s *Service) ListProducts(_ *catalogv1.ListProductsRequest, stream grpc.ServerStreamingServer[catalogv1.ListProductsResponse]) error {
+	skip := 0
+	if v := metadata.ValueFromIncomingContext(stream.Context(), "last-event-id"); len(v) > 0 {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 0 {
+			return status.Errorf(codes.InvalidArgument, "Last-Event-ID %q is not a product's position", v[0])
+		}
+		skip = min(n, len(s.products))
+	}
 	stocks, err := s.stock.ListStock(stream.Context(), &stockv1.ListStockRequest{})
 	if err != nil {
 		return fmt.Errorf("list stock: %w", err)
@@ -73,7 +86,7 @@ func (s *Service) ListProducts(_ *catalogv1.ListProductsRequest, stream grpc.Ser
 		}
 		units[resp.GetStock().GetProductId()] = resp.GetStock().GetUnits()
 	}
-	for _, p := range s.products {
+	for _, p := range s.products[skip:] {
 		p = proto.CloneOf(p)
 		p.UnitsInStock = units[p.Id]
 		if err := stream.Send(&catalogv1.ListProductsResponse{Product: p}); err != nil {

@@ -188,13 +188,17 @@ func checkHTTP(t *testing.T, addr string) {
 		{"QuoteOrder/FailedPrecondition", "POST", "/v1/orders:quote", `{"items":[{"productId":"croissant","quantity":7}]}`, 400,
 			[]string{`"code":9`, `7 of \"croissant\" ordered, 6 in stock`}},
 		{"CreateOrder/InvalidArgument", "POST", "/v1/orders", `{"items":[{"productId":"tea","quantity":0}]}`, 400,
-			[]string{`"code":3`, `quantity must be positive`}},
+			// The proto's rule (buf.validate), checked before the handler.
+			[]string{`"code":3`, `"message":"invalid request: items[0].quantity: must be greater than 0"`,
+				`{"field":"items[0].quantity","description":"must be greater than 0","reason":"int32.gt"`}},
 		{"CreateOrder/MalformedJSON", "POST", "/v1/orders", `{"items":[{`, 400,
 			[]string{`"code":3`, `"message":`}},
 		{"UnknownPath", "GET", "/v1/nothing-here", "", 404,
 			[]string{`"code":5`, `"message":"Not Found"`}},
 		{"GetOrder/NotFound", "GET", "/v1/orders/o-999", "", 404,
 			[]string{`"code":5`, `order \"o-999\" not found`}},
+		{"GetOrder/InvalidArgument", "GET", "/v1/orders/x-1", "", 400,
+			[]string{`"code":3`, `{"field":"id","description":"does not match regex pattern ` + "`^o-[0-9]{1,18}$`" + `","reason":"string.pattern"`}},
 	} {
 		t.Run("http/"+c.name, func(t *testing.T) {
 			req, err := http.NewRequestWithContext(ctx(t), c.method, "http://"+addr+c.path, strings.NewReader(c.body))
@@ -227,6 +231,34 @@ func checkHTTP(t *testing.T, addr string) {
 			}
 		})
 	}
+	// A browser's EventSource gets the products as Server-Sent Events,
+	// and one that reconnects after the second (Last-Event-ID: 2) gets
+	// the rest.
+	t.Run("http/ListProducts/SSE-resume", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(ctx(t), "GET", "http://"+addr+"/v1/products", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", "2")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var data []string
+		for line := range strings.Lines(string(raw)) {
+			if d, ok := strings.CutPrefix(line, "data: "); ok {
+				line = "data: " + compactJSON([]byte(d))
+			}
+			data = append(data, line)
+		}
+		want := "id: 3\ndata: " + `{"product":{"id":"tea","name":"Green tea, 50 bags","priceCents":"450","unitsInStock":100}}` + "\n\n"
+		if got := strings.Join(data, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || got != want {
+			t.Errorf("GET /v1/products, Last-Event-ID: 2 = %s %q\n%s\nwant\n%s", resp.Status, resp.Header.Get("Content-Type"), got, want)
+		}
+	})
 }
 
 // checkCurl makes one call across the chain with curl.
@@ -428,10 +460,25 @@ func TestREADMECalls(t *testing.T) {
 				if strings.Contains(compactJSON(out), `"code":3,`) {
 					t.Errorf("%s: answered INVALID_ARGUMENT: %s", cmdline, out)
 				}
+				sse := strings.Contains(call, "text/event-stream")
 				for line := range strings.Lines(string(out)) {
+					if sse {
+						// Server-Sent Events: JSON in the data lines.
+						if strings.HasPrefix(line, "id: ") || strings.TrimSpace(line) == "" {
+							continue
+						}
+						var ok bool
+						if line, ok = strings.CutPrefix(line, "data: "); !ok {
+							t.Errorf("%s: output line is not an id or data line: %s", cmdline, line)
+							continue
+						}
+					}
 					if !json.Valid([]byte(line)) {
 						t.Errorf("%s: output line is not JSON: %s", cmdline, line)
 					}
+				}
+				if sse && !strings.Contains(string(out), "id: 3\ndata: ") {
+					t.Errorf("%s: no third event:\n%s", cmdline, out)
 				}
 			}
 			if strings.Contains(call, "caviar") {

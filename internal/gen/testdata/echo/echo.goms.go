@@ -39,3 +39,11 @@ func RegisterEchoService(r goms.Registrar, impl EchoServiceServer) {
 func NewEchoServiceClientFrom(c goms.ConnProvider) EchoServiceClient {
 	return NewEchoServiceClient(c.Conn(EchoServiceName))
 }
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_EchoService_Expand_0 = goms.ForwardResponseStream
+	forward_EchoService_Chat_0 = goms.ForwardResponseStream
+}

@@ -61,3 +61,10 @@ func RegisterInternalService(r goms.Registrar, impl InternalServiceServer) {
 func NewInternalServiceClientFrom(c goms.ConnProvider) InternalServiceClient {
 	return NewInternalServiceClient(c.Conn(InternalServiceName))
 }
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_GreeterService_SayHellos_0 = goms.ForwardResponseStream
+}

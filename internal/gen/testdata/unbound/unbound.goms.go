@@ -86,3 +86,11 @@ func RegisterEmptyService(r goms.Registrar, impl EmptyServiceServer) {
 func NewEmptyServiceClientFrom(c goms.ConnProvider) EmptyServiceClient {
 	return NewEmptyServiceClient(c.Conn(EmptyServiceName))
 }
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_StreamService_ServerStream_0 = goms.ForwardResponseStream
+	forward_StreamService_Bidi_0 = goms.ForwardResponseStream
+}

@@ -40,3 +40,10 @@ func RegisterCatalogService(r goms.Registrar, impl CatalogServiceServer) {
 func NewCatalogServiceClientFrom(c goms.ConnProvider) CatalogServiceClient {
 	return NewCatalogServiceClient(c.Conn(CatalogServiceName))
 }
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_CatalogService_ListProducts_0 = goms.ForwardResponseStream
+}

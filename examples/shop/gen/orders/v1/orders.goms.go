@@ -8,6 +8,7 @@ package ordersv1
 
 import (
 	goms "github.com/goms-io/goms"
+	_ "github.com/goms-io/goms/validate"
 )
 
 // This is a compile-time assertion that this generated file and the
@@ -39,4 +40,11 @@ func RegisterOrderService(r goms.Registrar, impl OrderServiceServer) {
 // See [goms.Server.Conn].
 func NewOrderServiceClientFrom(c goms.ConnProvider) OrderServiceClient {
 	return NewOrderServiceClient(c.Conn(OrderServiceName))
+}
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_OrderService_QuoteLive_0 = goms.ForwardResponseStream
 }

@@ -7,6 +7,7 @@
 package ordersv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -150,10 +151,11 @@ func (x *OrderLine) GetUnitPriceCents() int64 {
 	return 0
 }
 
-// Item is one product and quantity to order.
+// Item is one product and quantity to order. Its rules (buf.validate) are
+// checked before the handler, on every transport.
 type Item struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// ProductID names the catalog product.
+	// ProductID names the catalog product: 1 to 64 characters.
 	ProductId string `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
 	// Quantity to order; must be positive.
 	Quantity      int32 `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
@@ -401,7 +403,7 @@ func (x *QuoteOrderResponse) GetTotalCents() int64 {
 // GetOrderRequest names the order to return.
 type GetOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// ID of the order.
+	// ID of the order, as CreateOrder assigns it: o-<number>.
 	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -494,7 +496,7 @@ var File_shop_orders_v1_orders_proto protoreflect.FileDescriptor
 
 const file_shop_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1bshop/orders/v1/orders.proto\x12\x0eshop.orders.v1\x1a\x1cgoogle/api/annotations.proto\"i\n" +
+	"\x1bshop/orders/v1/orders.proto\x12\x0eshop.orders.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"i\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x05lines\x18\x02 \x03(\v2\x19.shop.orders.v1.OrderLineR\x05lines\x12\x1f\n" +
@@ -504,23 +506,23 @@ const file_shop_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\x05R\bquantity\x12(\n" +
-	"\x10unit_price_cents\x18\x03 \x01(\x03R\x0eunitPriceCents\"A\n" +
-	"\x04Item\x12\x1d\n" +
+	"\x10unit_price_cents\x18\x03 \x01(\x03R\x0eunitPriceCents\"U\n" +
+	"\x04Item\x12(\n" +
 	"\n" +
-	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
-	"\bquantity\x18\x02 \x01(\x05R\bquantity\"@\n" +
-	"\x12CreateOrderRequest\x12*\n" +
-	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemR\x05items\"B\n" +
+	"product_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tproductId\x12#\n" +
+	"\bquantity\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\bquantity\"J\n" +
+	"\x12CreateOrderRequest\x124\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemB\b\xbaH\x05\x92\x01\x02\b\x01R\x05items\"B\n" +
 	"\x13CreateOrderResponse\x12+\n" +
-	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order\"?\n" +
-	"\x11QuoteOrderRequest\x12*\n" +
-	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemR\x05items\"f\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order\"I\n" +
+	"\x11QuoteOrderRequest\x124\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemB\b\xbaH\x05\x92\x01\x02\b\x01R\x05items\"f\n" +
 	"\x12QuoteOrderResponse\x12/\n" +
 	"\x05lines\x18\x01 \x03(\v2\x19.shop.orders.v1.OrderLineR\x05lines\x12\x1f\n" +
 	"\vtotal_cents\x18\x02 \x01(\x03R\n" +
-	"totalCents\"!\n" +
-	"\x0fGetOrderRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
+	"totalCents\"9\n" +
+	"\x0fGetOrderRequest\x12&\n" +
+	"\x02id\x18\x01 \x01(\tB\x16\xbaH\x13r\x112\x0f^o-[0-9]{1,18}$R\x02id\"?\n" +
 	"\x10GetOrderResponse\x12+\n" +
 	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xd6\x03\n" +
 	"\fOrderService\x12m\n" +

@@ -1,0 +1,381 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// The edge's stream encoder writes the responses of server-streaming (and
+// bidi) routes in place of grpc-gateway's runtime.ForwardResponseStream,
+// which costs most of a stream's CPU: it wraps each message in a map
+// {"result": msg} and encodes that through encoding/json, which calls
+// protojson and then re-scans its output. [ForwardStream] appends each
+// message's JSON to one buffer the stream reuses ([appendMessageJSON]:
+// protojson's output without its allocations, for plain messages), and
+// writes it in one Write and one Flush.
+//
+// Two wire formats, chosen by the request's Accept header:
+//
+//   - Newline-delimited JSON (the default), as grpc-gateway writes it: a
+//     {"result": msg} line per message; an error ends the stream with the
+//     flat google.rpc.Status line of the error contract, and before the
+//     first message it also sets the HTTP status of its code.
+//   - Server-Sent Events (Accept: text/event-stream, as a browser's
+//     EventSource sends): a 200 with Content-Type text/event-stream at
+//     once, then per message an event "id: <n>" with "data: <JSON of the
+//     message>" on one line, n counting the messages 1, 2, … or, when the
+//     request resumes a stream with a numeric Last-Event-ID k, k+1, k+2,
+//     … (a service that honours last-event-id sends what follows the
+//     k-th message, so that ids stay positions); ": keep-alive"
+//     comments every [Options.SSEKeepAlive] the stream is quiet; an error
+//     ends the stream with "event: error" whose data is the
+//     google.rpc.Status JSON of the error contract. A client resuming the
+//     stream sends Last-Event-ID, which the handler gets as the metadata
+//     key last-event-id (see [incomingHeader]).
+//
+// Only GoMs's own mux uses the encoder (see [ForwardStream]); the mux's
+// ForwardResponseRewriter, and a stream error handler or outgoing header
+// matcher given in [Options.MuxOptions], are grpc-gateway's private
+// fields and do not apply to streams: the edge's own do.
+
+// streamEncoder is what the edge's streams share: set on the edge's
+// marshaler, so that [ForwardStream] finds it from the marshaler a
+// request's route hands it.
+type streamEncoder struct {
+	log       *slog.Logger
+	keepAlive time.Duration
+}
+
+// lastEventIDKey is the metadata key a request's Last-Event-ID header
+// reaches the service under.
+const lastEventIDKey = "last-event-id"
+
+// incomingHeader passes grpc-gateway's default incoming headers on as
+// metadata, and Last-Event-ID, which a browser's EventSource sends when it
+// reconnects, as last-event-id, so that a server stream can resume after
+// the last event the client received.
+func incomingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, "Last-Event-Id") {
+		return lastEventIDKey, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// ForwardStream writes the messages recv returns as the HTTP response of a
+// server stream, as NDJSON or as Server-Sent Events (see the package's
+// stream encoder). It has the signature of runtime.ForwardResponseStream,
+// which code generated for GoMs replaces with it; on a mux that is not
+// the edge's (its marshaler is not the edge's), it is
+// runtime.ForwardResponseStream.
+func ForwardStream(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, req *http.Request, recv func() (proto.Message, error), opts ...func(context.Context, http.ResponseWriter, proto.Message) error) {
+	m, ok := marshaler.(gatewayMarshaler)
+	md, mdOK := runtime.ServerMetadataFromContext(ctx)
+	if !ok || m.stream == nil || !mdOK {
+		runtime.ForwardResponseStream(ctx, mux, marshaler, w, req, recv, opts...)
+		return
+	}
+	for k, vs := range md.HeaderMD {
+		if h, ok := outgoingHeader(k); ok {
+			for _, v := range vs {
+				w.Header().Add(h, v)
+			}
+		}
+	}
+	s := stream{
+		ctx: ctx, m: m, w: w, rc: http.NewResponseController(w),
+		opts: opts, buf: make([]byte, 0, 512),
+	}
+	if wantsSSE(req) {
+		s.lastEventID = req.Header.Get("Last-Event-ID")
+		s.sse(recv)
+		return
+	}
+	w.Header().Set("Transfer-Encoding", "chunked")
+	if err := s.options(nil); err != nil {
+		runtime.HTTPError(ctx, mux, marshaler, w, req, err)
+		return
+	}
+	s.ndjson(recv)
+}
+
+// sseKey marks the context of a request that accepts text/event-stream
+// (see [guard]).
+type sseKey struct{}
+
+// sseStream is a server stream a client asked for as Server-Sent Events.
+// Its Header does not wait for the service's header metadata:
+// grpc-gateway's generated code calls it before it hands the stream to
+// [ForwardStream], and a service sends its header with its first message
+// (unless it calls grpc.SendHeader), so the SSE response, its keep-alives
+// included, could not start before the first message. The response
+// therefore carries none of the service's header metadata (which an
+// EventSource cannot read anyway); everything else is the stream's.
+type sseStream struct {
+	grpc.ClientStream
+}
+
+// Header returns no metadata, at once.
+func (sseStream) Header() (metadata.MD, error) { return nil, nil }
+
+// wantsSSE reports whether req accepts text/event-stream.
+func wantsSSE(req *http.Request) bool {
+	for _, v := range req.Header.Values("Accept") {
+		if !strings.Contains(v, "event-stream") {
+			continue
+		}
+		for r := range strings.SplitSeq(v, ",") {
+			if t, _, err := mime.ParseMediaType(r); err == nil && t == "text/event-stream" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stream is one response being written.
+type stream struct {
+	ctx  context.Context
+	m    gatewayMarshaler
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	opts []func(context.Context, http.ResponseWriter, proto.Message) error
+	buf  []byte // reused for every message
+
+	lastEventID string // the request's Last-Event-ID header
+}
+
+// options runs the mux's forward-response options on msg (nil: once
+// before the first message), as runtime.ForwardResponseStream does.
+func (s *stream) options(msg proto.Message) error {
+	for _, opt := range s.opts {
+		if err := opt(s.ctx, s.w, msg); err != nil {
+			return fmt.Errorf("error handling ForwardResponseOptions: %w", err)
+		}
+	}
+	return nil
+}
+
+// status returns the status an error of the stream ends it with: the
+// edge's stream error handler's (see [streamErrorHandler]).
+func (s *stream) status(err error) *status.Status {
+	return streamErrorHandler(s.m.stream.log)(s.ctx, err)
+}
+
+// body returns what a message's JSON is made of: the message itself, or
+// the field a binding's response_body names (generated code wraps the
+// message in a type with XXX_ResponseBody).
+func body(msg proto.Message) any {
+	if rb, ok := msg.(interface{ XXX_ResponseBody() any }); ok {
+		return rb.XXX_ResponseBody()
+	}
+	return msg
+}
+
+// appendJSON appends v's JSON to s.buf: protojson for a message, the
+// marshaler's for anything else (a repeated response_body field).
+func (s *stream) appendJSON(v any) error {
+	if msg, ok := v.(proto.Message); ok {
+		b, err := appendMessageJSON(s.buf, msg, s.m.json.MarshalOptions)
+		if err == nil {
+			s.buf = b
+		}
+		return err
+	}
+	b, err := s.m.Marshal(v)
+	s.buf = append(s.buf, b...)
+	return err
+}
+
+// ndjson writes the stream as newline-delimited JSON.
+func (s *stream) ndjson(recv func() (proto.Message, error)) {
+	wrote := false
+	fail := func(err error) {
+		st := s.status(err)
+		if !wrote {
+			s.w.Header().Set("Content-Type", s.m.ContentType(st.Proto()))
+			s.w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+		}
+		b, err := s.m.json.MarshalOptions.MarshalAppend(s.buf[:0], st.Proto())
+		if err != nil {
+			return
+		}
+		_, _ = s.w.Write(append(b, '\n'))
+	}
+	for {
+		msg, err := recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err == nil {
+			err = s.options(msg)
+		}
+		if err == nil && msg == nil {
+			err = status.Error(codes.Internal, "empty response")
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		if !wrote {
+			s.w.Header().Set("Content-Type", s.m.ContentType(msg))
+		}
+		s.buf = s.buf[:0]
+		if hb, ok := msg.(*httpbody.HttpBody); ok {
+			s.buf = append(s.buf, hb.GetData()...)
+		} else {
+			s.buf = append(s.buf, `{"result":`...)
+			if err := s.appendJSON(body(msg)); err != nil {
+				fail(err)
+				return
+			}
+			s.buf = append(s.buf, '}')
+		}
+		s.buf = append(s.buf, '\n')
+		if _, err := s.w.Write(s.buf); err != nil {
+			return
+		}
+		wrote = true
+		if err := s.rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// sse writes the stream as Server-Sent Events.
+func (s *stream) sse(recv func() (proto.Message, error)) {
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	if err := s.options(nil); err != nil {
+		s.w.WriteHeader(http.StatusOK)
+		s.sseError(err)
+		return
+	}
+	s.w.WriteHeader(http.StatusOK)
+	if s.rc.Flush() != nil {
+		return
+	}
+	// The keep-alive comments come from a goroutine of their own while
+	// recv waits; mu orders its writes with the events'.
+	var mu sync.Mutex
+	done, sent := false, false
+	if d := s.m.stream.keepAlive; d > 0 {
+		t := time.NewTicker(d)
+		stop := make(chan struct{})
+		go func() {
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+				mu.Lock()
+				switch {
+				case done:
+				case sent:
+					sent = false // an event went out in this interval
+				default:
+					if _, err := io.WriteString(s.w, ": keep-alive\n\n"); err == nil {
+						_ = s.rc.Flush()
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+		// Once this returns, the goroutine writes nothing more: it sees
+		// done under mu.
+		defer func() {
+			mu.Lock()
+			done = true
+			mu.Unlock()
+			close(stop)
+		}()
+	}
+	// Ids count the messages as the client sees the stream: a resumed
+	// request goes on from the id it sends back (see [incomingHeader]).
+	id, _ := strconv.ParseUint(s.lastEventID, 10, 64)
+	for {
+		msg, err := recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err == nil {
+			err = s.options(msg)
+		}
+		if err == nil && msg == nil {
+			err = status.Error(codes.Internal, "empty response")
+		}
+		if err == nil {
+			id++
+			err = s.appendEvent(id, msg)
+		}
+		mu.Lock()
+		if err != nil {
+			s.sseError(err)
+			mu.Unlock()
+			return
+		}
+		sent = true
+		_, err = s.w.Write(s.buf)
+		if err == nil {
+			err = s.rc.Flush()
+		}
+		mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// appendEvent makes s.buf the event of message msg, the id-th.
+func (s *stream) appendEvent(id uint64, msg proto.Message) error {
+	s.buf = append(s.buf[:0], "id: "...)
+	s.buf = strconv.AppendUint(s.buf, id, 10)
+	if hb, ok := msg.(*httpbody.HttpBody); ok {
+		// Raw bytes may hold newlines: one data line per line.
+		for line := range strings.Lines(string(hb.GetData())) {
+			s.buf = append(s.buf, "\ndata: "...)
+			s.buf = append(s.buf, strings.TrimRight(line, "\r\n")...)
+		}
+	} else {
+		s.buf = append(s.buf, "\ndata: "...)
+		if err := s.appendJSON(body(msg)); err != nil {
+			return err
+		}
+	}
+	s.buf = append(s.buf, "\n\n"...)
+	return nil
+}
+
+// sseError writes the event that ends a stream with err: "event: error"
+// and the google.rpc.Status JSON of the error contract.
+func (s *stream) sseError(err error) {
+	st := s.status(err)
+	b := append(s.buf[:0], "event: error\ndata: "...)
+	b, err = s.m.json.MarshalOptions.MarshalAppend(b, st.Proto())
+	if err != nil {
+		return
+	}
+	if _, err := s.w.Write(append(b, "\n\n"...)); err == nil {
+		_ = s.rc.Flush()
+	}
+}
