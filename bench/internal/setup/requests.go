@@ -85,5 +85,5 @@ func CountExpand(impl Impl, resp *http.Response) (int, error) {
 		}
 		return n, nil
 	}
-	return n, errors.New("Connect stream without its end message")
+	return n, errors.New("stream without the Connect end message")
 }
