@@ -83,6 +83,6 @@ for c in "${comparisons[@]}"; do
     if [ -z "$base" ]; then
       base=$per
     fi
-    printf '  %-18s %9d  %-7s %s\n' "$impl" "$per" "$(awk -v x="$per" -v y="$base" 'BEGIN{printf "%.3gx", x/y}')" "$allocs"
+    printf '  %-18s %9d  %-7s %s\n' "$impl" "$per" "$(awk -v x="$per" -v y="$base" 'BEGIN{r = x / y; printf(r >= 0.1 ? "%.3fx" : "%.3gx", r)}')" "$allocs"
   done
 done
