@@ -1,8 +1,9 @@
 // Package setup starts the server set-ups that package bench's benchmarks
 // compare, and the load-test server (bench/cmd/benchserver, driven by
 // scripts/load.sh) serves: the same echo service, built here, in every
-// set-up, so that only the server side differs between the variants of a
-// comparison; and the deployments of the example shop's service chain
+// set-up (EchoService; ConnectEchoService, its twin with connect-go's
+// signatures, for the peers in peers.go), so that only the server side
+// differs between the variants of a comparison; and the deployments of the example shop's service chain
 // (chain.go). It is internal to bench: not part of GoMs's API.
 package setup
 
