@@ -241,6 +241,11 @@ type HTTPConfig struct {
 	// a browser; empty (the default) turns CORS off. "*" allows any origin.
 	// Key http.cors_origins (a list; comma-separated in flags and env).
 	CORSOrigins []string
+	// OpenAPIPath is where the HTTP port serves the OpenAPI 3.1 document
+	// of the routes it serves, merged from the services' generated
+	// fragments (GET and HEAD). Empty: not served. Key http.openapi_path,
+	// default /openapi.json.
+	OpenAPIPath string
 }
 
 // AdminConfig is the admin section of [Config].
@@ -378,6 +383,7 @@ func DefaultConfig() Config {
 			ReadHeaderTimeout:    10 * time.Second,
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
+			OpenAPIPath:          DefaultOpenAPIPath,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -528,6 +534,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.IdleTimeout) }},
 		{"http.cors_origins", "origins allowed by CORS, comma-separated; empty: CORS off",
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
+		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
+			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",

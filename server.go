@@ -573,6 +573,11 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if s.trace.HTTP != nil {
 		h = s.trace.HTTP(h)
 	}
+	if s.cfg.HTTP.OpenAPIPath != "" {
+		if h, err = s.openAPI(h); err != nil {
+			return err
+		}
+	}
 	if s.cfg.Admin.Addr == "" {
 		h = s.adminHandler(h)
 	}

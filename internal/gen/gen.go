@@ -81,6 +81,7 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	g.P("const _ = ", gomsPackage.Ident("SupportPackageIsVersion1"))
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
+		generateOpenAPI(g, s)
 		generateClient(g, s)
 	}
 	for _, s := range f.services {
