@@ -109,6 +109,16 @@ func obj(kv ...any) *object {
 
 func ref(name string) *object { return obj("$ref", "#/components/schemas/"+name) }
 
+// openAPIMethods are the methods an OpenAPI 3.1 path item has fields for.
+var openAPIMethods = map[string]bool{
+	"get": true, "put": true, "post": true, "delete": true,
+	"options": true, "head": true, "patch": true, "trace": true,
+}
+
+// customMethods is the path item extension that holds the operations of
+// custom methods (google.api.http custom kinds such as PURGE) by method.
+const customMethods = "x-goms-custom-methods"
+
 // binding is one HTTP binding of a method, as grpc-gateway routes it.
 type binding struct {
 	method, path       string // HTTP method, google.api.http path template
@@ -224,10 +234,22 @@ func openAPIFragment(s *serviceInfo, p Params) string {
 				paths.set(path, item)
 			}
 			method := strings.ToLower(bind.method)
-			if item.has(method) {
+			target := item
+			if !openAPIMethods[method] {
+				// OpenAPI 3.1 has no place for other methods (3.2's
+				// additionalOperations does): they go under an extension,
+				// by their name as the gateway matches it.
+				method = bind.method
+				target, _ = item.vals[customMethods].(*object)
+				if target == nil {
+					target = newObject()
+					item.set(customMethods, target)
+				}
+			}
+			if target.has(method) {
 				continue // same OpenAPI path and method as an earlier binding
 			}
-			item.set(method, b.operation(m, bind, params, opID, svc))
+			target.set(method, b.operation(m, bind, params, opID, svc))
 		}
 	}
 	if len(paths.keys) == 0 {

@@ -57,7 +57,7 @@ const libraryServiceOpenAPI = `{
             "name": "book.shelf.name",
             "in": "path",
             "required": true,
-            "description": "Name of the shelf, shelves/<id>.\n\nMatches the pattern \u0060shelves/*\u0060.",
+            "description": "Name of the shelf, shelves/<id>.\n\nMatches the pattern shelves/*.",
             "schema": {
               "type": "string"
             }
@@ -218,85 +218,87 @@ const libraryServiceOpenAPI = `{
           }
         }
       },
-      "purge": {
-        "operationId": "LibraryService_DeleteBook",
-        "tags": [
-          "goms.testdata.bindings.LibraryService"
-        ],
-        "summary": "DeleteBook uses a custom verb.",
-        "description": "DeleteBook uses a custom verb.",
-        "parameters": [
-          {
-            "name": "book.id",
-            "in": "path",
-            "required": true,
-            "description": "Id of the book.",
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "name": "book.shelf.name",
-            "in": "query",
-            "description": "Name of the shelf, shelves/<id>.",
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "name": "book.title",
-            "in": "query",
-            "description": "Title of the book.",
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "name": "book.tags",
-            "in": "query",
-            "description": "Tags of the book (a repeated query parameter).",
-            "schema": {
-              "type": "array",
-              "items": {
+      "x-goms-custom-methods": {
+        "PURGE": {
+          "operationId": "LibraryService_DeleteBook",
+          "tags": [
+            "goms.testdata.bindings.LibraryService"
+          ],
+          "summary": "DeleteBook uses a custom verb.",
+          "description": "DeleteBook uses a custom verb.",
+          "parameters": [
+            {
+              "name": "book.id",
+              "in": "path",
+              "required": true,
+              "description": "Id of the book.",
+              "schema": {
                 "type": "string"
               }
-            }
-          },
-          {
-            "name": "filter",
-            "in": "query",
-            "description": "Filter is a query parameter.",
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "name": "pageSize",
-            "in": "query",
-            "description": "PageSize is a query parameter.",
-            "schema": {
-              "type": "integer",
-              "format": "int32"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "OK",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+            },
+            {
+              "name": "book.shelf.name",
+              "in": "query",
+              "description": "Name of the shelf, shelves/<id>.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "book.title",
+              "in": "query",
+              "description": "Title of the book.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "book.tags",
+              "in": "query",
+              "description": "Tags of the book (a repeated query parameter).",
+              "schema": {
+                "type": "array",
+                "items": {
+                  "type": "string"
                 }
               }
+            },
+            {
+              "name": "filter",
+              "in": "query",
+              "description": "Filter is a query parameter.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "pageSize",
+              "in": "query",
+              "description": "PageSize is a query parameter.",
+              "schema": {
+                "type": "integer",
+                "format": "int32"
+              }
             }
-          },
-          "default": {
-            "description": "An error: the google.rpc.Status JSON.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/google.rpc.Status"
+          ],
+          "responses": {
+            "200": {
+              "description": "OK",
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                  }
+                }
+              }
+            },
+            "default": {
+              "description": "An error: the google.rpc.Status JSON.",
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/google.rpc.Status"
+                  }
                 }
               }
             }
@@ -359,7 +361,7 @@ const libraryServiceOpenAPI = `{
             "name": "parent",
             "in": "path",
             "required": true,
-            "description": "Parent shelf.\n\nMatches the pattern \u0060shelves/*\u0060.",
+            "description": "Parent shelf.\n\nMatches the pattern shelves/*.",
             "schema": {
               "type": "string"
             }

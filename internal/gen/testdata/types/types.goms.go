@@ -129,7 +129,7 @@ const typesServiceOpenAPI = `{
           "COLOR_RED",
           "COLOR_GREEN"
         ],
-        "description": "Values:\n\n- \u0060COLOR_UNSPECIFIED\u0060 (0)\n- \u0060COLOR_RED\u0060 (1)\n- \u0060COLOR_GREEN\u0060 (2)"
+        "description": "Values:\n\n- COLOR_UNSPECIFIED (0)\n- COLOR_RED (1)\n- COLOR_GREEN (2)"
       },
       "goms.testdata.types.PutRequest": {
         "type": "object",
