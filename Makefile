@@ -19,7 +19,7 @@ CASES := $(sort $(wildcard $(GOLDENS)/*/buf.gen.yaml))
 # The tests' fixtures (generated code, not goldens): one buf.gen.yaml.
 FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
-GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)$(GOLDENS)/**/*.go' \
 	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
 	':(glob)bench/size/gen/**'
 # Golden implementation skeletons, proto file (under $(GOLDENS)):package
@@ -45,6 +45,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 	go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
 	cd test/scaffold && go test -count=1 .
+	cd test/openapi && go test -count=1 .
 	go test -run='^$$' -bench=. -benchtime=1x ./bench/
 	$(MAKE) fuzz
 
@@ -59,7 +60,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench/size, test/scaffold and test/openapi too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
@@ -70,6 +71,7 @@ lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofm
 	$(BUF) format -d --exit-code bench/size/proto
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/openapi && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's, the fixtures', the golden cases' and bench/size's code

@@ -84,6 +84,9 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 		generateOpenAPI(g, s)
 		generateClient(g, s)
 	}
+	if p.OpenAPI {
+		generateOpenAPIFile(plugin, f, p)
+	}
 	for _, s := range f.services {
 		if p.ServerMain != "" {
 			generateServerMain(plugin, p, f, s)

@@ -209,18 +209,94 @@ func generateOpenAPI(g *protogen.GeneratedFile, s *serviceInfo) {
 // openAPIBuilder gathers the fragment of one service.
 type openAPIBuilder struct {
 	schemas map[string]any // component name → schema
+	paths   *object        // OpenAPI path → path item
 }
 
 // openAPIFragment returns the JSON fragment (indented, without
-// backquotes) of s's HTTP routes,
-// or "" when s has none.
+// backquotes) of s's HTTP routes, or "" when s has none.
 func openAPIFragment(s *serviceInfo, p Params) string {
-	if !s.http {
+	b := &openAPIBuilder{schemas: make(map[string]any), paths: newObject()}
+	tag := b.addService(s, p)
+	if tag == nil {
 		return ""
 	}
-	b := &openAPIBuilder{schemas: make(map[string]any)}
-	paths := newObject()
+	frag := obj("tags", []any{tag}, "paths", b.paths, "components", obj("schemas", b.sortedSchemas()))
+	// The fragment is written as a raw string literal: a backquote in a
+	// comment becomes the JSON escape of the same character.
+	return strings.ReplaceAll(string(indent(frag)), "`", `\u0060`)
+}
+
+// openAPIDocument returns the standalone OpenAPI 3.1 document of the
+// services of f that have HTTP routes (plugin parameter openapi), or nil
+// when none has. It is what package goms serves for these services.
+func openAPIDocument(f *fileInfo, p Params) []byte {
+	b := &openAPIBuilder{schemas: make(map[string]any), paths: newObject()}
+	var tags []any
+	var names []string
+	for _, s := range f.services {
+		if tag := b.addService(s, p); tag != nil {
+			tags = append(tags, tag)
+			names = append(names, string(s.Desc.FullName()))
+		}
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	doc := obj(
+		"openapi", "3.1.0",
+		"info", obj("title", strings.Join(names, ", "), "version", "1",
+			"description", "The HTTP/JSON routes of "+strings.Join(names, ", ")+", from "+f.Desc.Path()+"."),
+		"servers", []any{obj("url", "/")},
+		"tags", tags,
+		"paths", b.paths,
+		"components", obj("schemas", b.sortedSchemas()),
+	)
+	return append(indent(doc), '\n')
+}
+
+// generateOpenAPIFile writes <file>.openapi.json.
+func generateOpenAPIFile(plugin *protogen.Plugin, f *fileInfo, p Params) {
+	if doc := openAPIDocument(f, p); doc != nil {
+		g := plugin.NewGeneratedFile(f.GeneratedFilenamePrefix+".openapi.json", "")
+		g.Write(doc)
+	}
+}
+
+// indent marshals v as indented JSON.
+func indent(v any) []byte {
+	compact, err := marshal(v)
+	if err != nil {
+		panic(err) // only strings, numbers, booleans and objects of them
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		panic(err)
+	}
+	return out.Bytes()
+}
+
+// sortedSchemas returns the components' schemas by name.
+func (b *openAPIBuilder) sortedSchemas() *object {
+	names := make([]string, 0, len(b.schemas))
+	for n := range b.schemas {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	schemas := newObject()
+	for _, n := range names {
+		schemas.set(n, b.schemas[n])
+	}
+	return schemas
+}
+
+// addService adds s's operations to b's paths and returns its tag, or
+// nil when s has no HTTP routes.
+func (b *openAPIBuilder) addService(s *serviceInfo, p Params) *object {
+	if !s.http {
+		return nil
+	}
 	svc := string(s.Desc.FullName())
+	added := false
 	for _, m := range s.Methods {
 		for i, bind := range methodBindings(m, p.GenerateUnboundMethods) {
 			path, params := openAPIPath(bind.path)
@@ -228,10 +304,10 @@ func openAPIFragment(s *serviceInfo, p Params) string {
 			if i > 0 {
 				opID += "_" + strconv.Itoa(i)
 			}
-			item, _ := paths.vals[path].(*object)
+			item, _ := b.paths.vals[path].(*object)
 			if item == nil {
 				item = newObject()
-				paths.set(path, item)
+				b.paths.set(path, item)
 			}
 			method := strings.ToLower(bind.method)
 			target := item
@@ -250,36 +326,17 @@ func openAPIFragment(s *serviceInfo, p Params) string {
 				continue // same OpenAPI path and method as an earlier binding
 			}
 			target.set(method, b.operation(m, bind, params, opID, svc))
+			added = true
 		}
 	}
-	if len(paths.keys) == 0 {
-		return ""
-	}
-	names := make([]string, 0, len(b.schemas))
-	for n := range b.schemas {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	schemas := newObject()
-	for _, n := range names {
-		schemas.set(n, b.schemas[n])
+	if !added {
+		return nil
 	}
 	tag := obj("name", svc)
 	if d := description(s.Comments.Leading); d != "" {
 		tag.set("description", d)
 	}
-	frag := obj("tags", []any{tag}, "paths", paths, "components", obj("schemas", schemas))
-	compact, err := marshal(frag)
-	if err != nil {
-		panic(err) // only strings, numbers, booleans and objects of them
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, compact, "", "  "); err != nil {
-		panic(err)
-	}
-	// The fragment is written as a raw string literal: a backquote in a
-	// comment becomes the JSON escape of the same character.
-	return strings.ReplaceAll(out.String(), "`", `\u0060`)
+	return tag
 }
 
 // operation documents one binding of m.
