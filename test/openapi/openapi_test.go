@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -212,5 +213,73 @@ func TestStandaloneFiles(t *testing.T) {
 	}
 	if !reflect.DeepEqual(schemas, served.Path("components", "schemas")) {
 		t.Error("the standalone files' schemas differ from the served document's")
+	}
+}
+
+// library answers GetBook with what reached it, so that a test sees
+// which parameters the gateway decoded.
+type library struct {
+	bindings.UnimplementedLibraryServiceServer
+}
+
+func (library) GetBook(_ context.Context, req *bindings.GetBookRequest) (*bindings.Book, error) {
+	b := req.GetBook()
+	return &bindings.Book{
+		Id:    b.GetId(),
+		Shelf: b.GetShelf(),
+		Title: fmt.Sprintf("title=%s filter=%s pageSize=%d", b.GetTitle(), req.GetFilter(), req.GetPageSize()),
+		Tags:  b.GetTags(),
+	}, nil
+}
+
+// TestDocumentDrivesCalls calls GetBook's GET bindings as a client built
+// from the document would: it fills in the path and query parameters the
+// document lists, by name and schema type, and checks that every one
+// reached the service (the gateway ignores query names it does not know,
+// so a wrong name would go unnoticed otherwise).
+func TestDocumentDrivesCalls(t *testing.T) {
+	var s *goms.Server
+	doc, _ := serve(t, goms.ModeGateway, func(srv *goms.Server) error {
+		s = srv
+		bindings.RegisterLibraryService(srv, library{})
+		return nil
+	})
+	values := map[string]string{
+		"book.id": "b1", "book.shelf.name": "shelves/s1", "book.title": "Dune", "filter": "new", "pageSize": "7",
+	}
+	for _, route := range []string{"GET /v1/{book.shelf.name}/books/{book.id}", "GET /v1/books/{book.id}"} {
+		t.Run(route, func(t *testing.T) {
+			op := doc.Operations()[route]
+			if op == nil {
+				t.Fatalf("no %s", route)
+			}
+			path := strings.TrimPrefix(route, "GET ")
+			query := url.Values{}
+			for _, p := range op["parameters"].([]any) {
+				p := p.(map[string]any)
+				name := p["name"].(string)
+				v, ok := values[name]
+				if p["schema"].(map[string]any)["type"] == "array" {
+					v, ok = "", true
+					query.Add(name, "t1")
+					query.Add(name, "t2")
+				}
+				if !ok {
+					t.Fatalf("parameter %s: no test value", name)
+				}
+				switch {
+				case p["in"] == "path":
+					path = strings.ReplaceAll(path, "{"+name+"}", v)
+				case v != "":
+					query.Set(name, v)
+				}
+			}
+			code, body := testutil.Get(t, "http://"+s.HTTPAddr()+path+"?"+query.Encode())
+			for _, want := range []string{`"id":"b1"`, `"shelf":{"name":"shelves/s1"}`, `"title":"title=Dune filter=new pageSize=7"`, `"tags":["t1","t2"]`} {
+				if code != 200 || !strings.Contains(body, want) {
+					t.Errorf("GET %s?%s: %d %s, want 200 with %s", path, query.Encode(), code, body, want)
+				}
+			}
+		})
 	}
 }
