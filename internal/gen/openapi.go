@@ -165,11 +165,22 @@ func methodBindings(m *protogen.Method, unbound bool) []binding {
 	return out
 }
 
-// pathParam is a variable of a path template: {field.path=pattern}.
-type pathParam struct{ field, pattern string }
+// pathParam is a variable of a path template, {field.path=pattern}, and
+// the names of the OpenAPI path parameters its wildcards become.
+type pathParam struct {
+	field, pattern string
+	names          []string
+}
 
 // openAPIPath turns a google.api.http path template into an OpenAPI path
-// (each variable {a.b=pattern} becomes {a.b}) and its variables.
+// and its variables. A variable's pattern is spelled out: its literal
+// segments go into the path and each of its wildcards becomes a
+// parameter, so that a client substitutes one segment per parameter and
+// never has to send a "/" inside one (clients escape it, and the gateway
+// matches the path as sent). {name=shelves/*} becomes shelves/{name};
+// {name=shelves/*/books/*} becomes shelves/{name_1}/books/{name_2};
+// {name} and {name=*} stay {name}; a "**" wildcard stays one parameter
+// that may hold "/".
 func openAPIPath(template string) (string, []pathParam) {
 	var b strings.Builder
 	var params []pathParam
@@ -184,8 +195,33 @@ func openAPIPath(template string) (string, []pathParam) {
 		}
 		b.WriteString(template[:open])
 		field, pattern, _ := strings.Cut(template[open+1:open+end], "=")
-		params = append(params, pathParam{field: field, pattern: pattern})
-		b.WriteString("{" + field + "}")
+		if pattern == "" {
+			pattern = "*"
+		}
+		segments := strings.Split(pattern, "/")
+		wildcards := 0
+		for _, seg := range segments {
+			if seg == "*" || seg == "**" {
+				wildcards++
+			}
+		}
+		pp := pathParam{field: field, pattern: pattern}
+		for i, seg := range segments {
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			if seg != "*" && seg != "**" {
+				b.WriteString(seg)
+				continue
+			}
+			name := field
+			if wildcards > 1 {
+				name += "_" + strconv.Itoa(len(pp.names)+1)
+			}
+			pp.names = append(pp.names, name)
+			b.WriteString("{" + name + "}")
+		}
+		params = append(params, pp)
 		template = template[open+end+1:]
 	}
 	b.WriteString(template)
@@ -352,21 +388,36 @@ func (b *openAPIBuilder) operation(m *protogen.Method, bind binding, params []pa
 	inPath := make(map[string]bool)
 	for _, pp := range params {
 		inPath[pp.field] = true
-		param := obj("name", pp.field, "in", "path", "required", true)
-		var schema any = obj("type", "string")
+		var schema *object
 		desc := ""
 		if f := fieldByPath(m.Input, pp.field); f != nil {
-			schema = b.scalarSchema(f)
+			schema = b.valueSchema(f)
 			desc = description(f.Comments.Leading)
 		}
-		if pp.pattern != "" && pp.pattern != "*" {
-			desc = strings.TrimSpace(desc + "\n\nMatches the pattern " + pp.pattern + ".")
+		if pp.pattern != "*" {
+			// The field gets the segments the pattern matches, literals
+			// included: say which part each parameter is.
+			segs := strings.Split(pp.pattern, "/")
+			for i, w := 0, 0; i < len(segs); i++ {
+				if segs[i] == "*" || segs[i] == "**" {
+					segs[i] = "{" + pp.names[w] + "}"
+					w++
+				}
+			}
+			desc = strings.TrimSpace(desc + "\n\nThe call's " + pp.field + " is " + strings.Join(segs, "/") + ".")
+			schema = nil
 		}
-		if desc != "" {
-			param.set("description", desc)
+		if schema == nil || !schema.has("type") && !schema.has("$ref") {
+			schema = obj("type", "string")
 		}
-		param.set("schema", schema)
-		parameters = append(parameters, param)
+		for _, name := range pp.names {
+			param := obj("name", name, "in", "path", "required", true)
+			if desc != "" {
+				param.set("description", desc)
+			}
+			param.set("schema", schema)
+			parameters = append(parameters, param)
+		}
 	}
 	if bind.body != "*" {
 		exclude := maps.Clone(inPath)
@@ -539,17 +590,6 @@ func queryable(name protoreflect.FullName) bool {
 		return false
 	}
 	return true
-}
-
-// scalarSchema is the schema of a path variable's field.
-func (b *openAPIBuilder) scalarSchema(f *protogen.Field) any {
-	switch {
-	case f.Enum != nil:
-		return b.enumRef(f.Enum)
-	case f.Message != nil:
-		return b.messageRef(f.Message)
-	}
-	return scalar(f.Desc.Kind())
 }
 
 // scalar is protojson's form of a scalar kind.

@@ -49,6 +49,10 @@ service Notes {
       body: "*"
     };
   }
+  // Delete deletes a note.
+  rpc Delete(GetRequest) returns (Note) {
+    option (google.api.http) = {delete: "/v1/{name=shelves/*/notes/*}"};
+  }
   // Purge removes notes.
   rpc Purge(GetRequest) returns (Note) {
     option (google.api.http) = {
@@ -183,18 +187,20 @@ func TestOpenAPIFragment(t *testing.T) {
 		{[]string{"components", "schemas", "google.protobuf.FieldMask", "type"}, `"string"`},
 		// Path variable with a pattern; the other fields from the query,
 		// nested ones dotted, recursion cut.
-		{[]string{"paths", "/v1/{name}", "get", "parameters"}, `[` +
-			`{"description":"Matches the pattern notes/*.","in":"path","name":"name","required":true,"schema":{"type":"string"}},` +
+		{[]string{"paths", "/v1/notes/{name}", "get", "parameters"}, `[` +
+			`{"description":"The call's name is notes/{name}.","in":"path","name":"name","required":true,"schema":{"type":"string"}},` +
 			`{"in":"query","name":"filter.color","schema":{"$ref":"#/components/schemas/oa.v1.Color"}},` +
 			`{"in":"query","name":"filter.minSize","schema":{"description":"An unsigned 64-bit integer, as a decimal string.","format":"uint64","type":"string"}},` +
 			`{"in":"query","name":"tags","schema":{"items":{"type":"string"},"type":"array"}}]`},
 		// body: "note" — the field is the body; the rest is query.
-		{[]string{"paths", "/v1/{note.name}", "patch", "requestBody", "content", "application/json", "schema", "$ref"}, `"#/components/schemas/oa.v1.Note"`},
-		{[]string{"paths", "/v1/{note.name}", "patch", "parameters", "1", "name"}, `"updateMask"`},
+		{[]string{"paths", "/v1/notes/{note.name}", "patch", "requestBody", "content", "application/json", "schema", "$ref"}, `"#/components/schemas/oa.v1.Note"`},
+		{[]string{"paths", "/v1/notes/{note.name}", "patch", "parameters", "1", "name"}, `"updateMask"`},
 		// A client stream: NDJSON request, sent as JSON.
 		{[]string{"paths", "/v1/notes:upload", "post", "requestBody", "description"}, `"The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json."`},
 		{[]string{"paths", "/v1/notes", "x-goms-custom-methods", "PURGE", "operationId"}, `"Notes_Purge"`},
-		{[]string{"paths", "/v1/{name}", "get", "operationId"}, `"Notes_Get"`},
+		{[]string{"paths", "/v1/notes/{name}", "get", "operationId"}, `"Notes_Get"`},
+		// A pattern with two wildcards: two parameters.
+		{[]string{"paths", "/v1/shelves/{name_1}/notes/{name_2}", "delete", "parameters", "1", "name"}, `"name_2"`},
 	} {
 		if got := js(at(doc, c.path...)); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", strings.Join(c.path, "."), got, c.want)

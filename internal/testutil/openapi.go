@@ -92,7 +92,40 @@ type Binding struct {
 	OperationID string // <Service>_<Method>, then _1, _2 for the next bindings
 }
 
-var pathVariable = regexp.MustCompile(`\{([^}=]+)(=[^}]*)?\}`)
+var pathVariable = regexp.MustCompile(`\{([^}=]+)(?:=([^}]*))?\}`)
+
+// openAPIPath spells a google.api.http path template as GoMs's OpenAPI
+// documents do: a variable's pattern written out, its literal segments in
+// the path and each wildcard a parameter, named after the field, with
+// _1, _2 when the pattern has several ({name=shelves/*} is
+// shelves/{name}).
+func openAPIPath(template string) string {
+	return pathVariable.ReplaceAllStringFunc(template, func(v string) string {
+		m := pathVariable.FindStringSubmatch(v)
+		field, segs := m[1], strings.Split(m[2], "/")
+		if m[2] == "" {
+			segs = []string{"*"}
+		}
+		n := 0
+		for _, s := range segs {
+			if s == "*" || s == "**" {
+				n++
+			}
+		}
+		i := 0
+		for j, s := range segs {
+			if s != "*" && s != "**" {
+				continue
+			}
+			i++
+			segs[j] = "{" + field + "}"
+			if n > 1 {
+				segs[j] = "{" + field + "_" + strconv.Itoa(i) + "}"
+			}
+		}
+		return strings.Join(segs, "/")
+	})
+}
 
 // HTTPBindings returns every google.api.http binding (additional
 // bindings included) of the methods of services, read from their runtime
@@ -131,7 +164,7 @@ func HTTPBindings(services ...protoreflect.ServiceDescriptor) []Binding {
 					id += "_" + strconv.Itoa(n)
 				}
 				n++
-				out = append(out, Binding{Route: method + " " + pathVariable.ReplaceAllString(path, "{$1}"), OperationID: id})
+				out = append(out, Binding{Route: method + " " + openAPIPath(path), OperationID: id})
 			}
 		}
 	}

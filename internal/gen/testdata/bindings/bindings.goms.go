@@ -44,7 +44,7 @@ const libraryServiceOpenAPI = `{
     }
   ],
   "paths": {
-    "/v1/{book.shelf.name}/books/{book.id}": {
+    "/v1/shelves/{book.shelf.name}/books/{book.id}": {
       "get": {
         "operationId": "LibraryService_GetBook",
         "tags": [
@@ -57,7 +57,7 @@ const libraryServiceOpenAPI = `{
             "name": "book.shelf.name",
             "in": "path",
             "required": true,
-            "description": "Name of the shelf, shelves/<id>.\n\nMatches the pattern shelves/*.",
+            "description": "Name of the shelf, shelves/<id>.\n\nThe call's book.shelf.name is shelves/{book.shelf.name}.",
             "schema": {
               "type": "string"
             }
@@ -348,7 +348,7 @@ const libraryServiceOpenAPI = `{
         }
       }
     },
-    "/v1/{parent}/books": {
+    "/v1/shelves/{parent}/books": {
       "post": {
         "operationId": "LibraryService_CreateBook",
         "tags": [
@@ -361,7 +361,7 @@ const libraryServiceOpenAPI = `{
             "name": "parent",
             "in": "path",
             "required": true,
-            "description": "Parent shelf.\n\nMatches the pattern shelves/*.",
+            "description": "Parent shelf.\n\nThe call's parent is shelves/{parent}.",
             "schema": {
               "type": "string"
             }
