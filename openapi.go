@@ -58,6 +58,7 @@ func mergeOpenAPI(services []Service) ([]byte, error) {
 	doc.Paths = make(map[string]map[string]json.RawMessage)
 	doc.Components.Schemas = make(map[string]json.RawMessage)
 	var names []string
+	opIDs := make(map[string]bool)
 	for _, svc := range services {
 		if svc.OpenAPI == "" {
 			continue
@@ -74,7 +75,7 @@ func mergeOpenAPI(services []Service) ([]byte, error) {
 			}
 			for method, op := range item {
 				if _, ok := doc.Paths[path][method]; !ok {
-					doc.Paths[path][method] = op
+					doc.Paths[path][method] = uniqueOperationID(op, opIDs)
 				}
 			}
 		}
@@ -96,6 +97,39 @@ func mergeOpenAPI(services []Service) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// uniqueOperationID returns op, with its operationId made unique among
+// ids (which it joins): an id another service took already, as two
+// services of the same name in different packages would
+// (<Service>_<Method>), gets the full service name, its first tag, in
+// place of the short one. Anything else (a custom methods' extension)
+// is returned as is.
+func uniqueOperationID(op json.RawMessage, ids map[string]bool) json.RawMessage {
+	var o struct {
+		OperationID string   `json:"operationId"`
+		Tags        []string `json:"tags"`
+	}
+	if json.Unmarshal(op, &o) != nil || o.OperationID == "" {
+		return op
+	}
+	if !ids[o.OperationID] || len(o.Tags) == 0 {
+		ids[o.OperationID] = true
+		return op
+	}
+	_, method, _ := strings.Cut(o.OperationID, "_")
+	id := o.Tags[0] + "_" + method
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(op, &fields) != nil {
+		return op
+	}
+	fields["operationId"], _ = json.Marshal(id)
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return op
+	}
+	ids[id] = true
+	return out
 }
 
 // openAPIHandler serves doc at path (GET and HEAD, with an ETag) and

@@ -53,6 +53,20 @@ func TestMergeOpenAPI(t *testing.T) {
 	if !strings.Contains(got.Info["description"], "a.A, b.B") {
 		t.Errorf("info.description %q does not name the services", got.Info["description"])
 	}
+	// Two services of one name in two packages: the second's
+	// operationIds take the full name.
+	doc, err = mergeOpenAPI([]Service{
+		svc("v1.S", `{"paths":{"/v1/s":{"get":{"operationId":"S_Get","tags":["v1.S"]}}}}`),
+		svc("v2.S", `{"paths":{"/v2/s":{"get":{"operationId":"S_Get","tags":["v2.S"]}}}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"operationId":"S_Get","tags":["v1.S"]`, `"operationId":"v2.S_Get"`} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("document lacks %s: %s", want, doc)
+		}
+	}
 	if _, err := mergeOpenAPI([]Service{svc("c.C", `{"paths":`)}); err == nil || !strings.Contains(err.Error(), "c.C") {
 		t.Errorf("broken fragment: error %v, want one naming c.C", err)
 	}
