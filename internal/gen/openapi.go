@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,6 +247,44 @@ func generateOpenAPI(g *protogen.GeneratedFile, s *serviceInfo) {
 type openAPIBuilder struct {
 	schemas map[string]any // component name → schema
 	paths   *object        // OpenAPI path → path item
+	// shapes maps a path with its parameters' names left out
+	// (/v1/projects/{}/books/{}) to the first path of that shape.
+	shapes map[string]string
+}
+
+// parameterInPath matches an OpenAPI path's parameters.
+var parameterInPath = regexp.MustCompile(`\{[^}]*\}`)
+
+// canonicalPath returns path and params, with the parameters renamed
+// after an earlier path of the same shape when there is one: OpenAPI
+// forbids two paths that differ only in their parameters' names, which
+// is what resource-oriented APIs bind (GET /v1/{name=projects/*} and
+// PATCH /v1/{project.name=projects/*}). The descriptions still say which
+// field each parameter sets.
+func (b *openAPIBuilder) canonicalPath(path string, params []pathParam) (string, []pathParam) {
+	if b.shapes == nil {
+		b.shapes = make(map[string]string)
+	}
+	shape := parameterInPath.ReplaceAllString(path, "{}")
+	first, ok := b.shapes[shape]
+	if !ok {
+		b.shapes[shape] = path
+		return path, params
+	}
+	if first == path {
+		return path, params
+	}
+	names := parameterInPath.FindAllString(first, -1)
+	i := 0
+	for j := range params {
+		renamed := make([]string, len(params[j].names))
+		for k := range params[j].names {
+			renamed[k] = strings.Trim(names[i], "{}")
+			i++
+		}
+		params[j].names = renamed
+	}
+	return first, params
 }
 
 // openAPIFragment returns the JSON fragment (indented, without
@@ -335,7 +374,7 @@ func (b *openAPIBuilder) addService(s *serviceInfo, p Params) *object {
 	added := false
 	for _, m := range s.Methods {
 		for i, bind := range methodBindings(m, p.GenerateUnboundMethods) {
-			path, params := openAPIPath(bind.path)
+			path, params := b.canonicalPath(openAPIPath(bind.path))
 			opID := string(s.Desc.Name()) + "_" + string(m.Desc.Name())
 			if i > 0 {
 				opID += "_" + strconv.Itoa(i)

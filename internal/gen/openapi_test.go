@@ -193,8 +193,10 @@ func TestOpenAPIFragment(t *testing.T) {
 			`{"in":"query","name":"filter.minSize","schema":{"description":"An unsigned 64-bit integer, as a decimal string.","format":"uint64","type":"string"}},` +
 			`{"in":"query","name":"tags","schema":{"items":{"type":"string"},"type":"array"}}]`},
 		// body: "note" — the field is the body; the rest is query.
-		{[]string{"paths", "/v1/notes/{note.name}", "patch", "requestBody", "content", "application/json", "schema", "$ref"}, `"#/components/schemas/oa.v1.Note"`},
-		{[]string{"paths", "/v1/notes/{note.name}", "patch", "parameters", "1", "name"}, `"updateMask"`},
+		// The same path shape as Get's: one path, Get's parameter name.
+		{[]string{"paths", "/v1/notes/{name}", "patch", "requestBody", "content", "application/json", "schema", "$ref"}, `"#/components/schemas/oa.v1.Note"`},
+		{[]string{"paths", "/v1/notes/{name}", "patch", "parameters", "0", "description"}, `"Name of the note, notes/\u003cid\u003e.\n\nThe call's note.name is notes/{name}."`},
+		{[]string{"paths", "/v1/notes/{name}", "patch", "parameters", "1", "name"}, `"updateMask"`},
 		// A client stream: NDJSON request, sent as JSON.
 		{[]string{"paths", "/v1/notes:upload", "post", "requestBody", "description"}, `"The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json."`},
 		{[]string{"paths", "/v1/notes", "x-goms-custom-methods", "PURGE", "operationId"}, `"Notes_Purge"`},
