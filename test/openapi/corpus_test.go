@@ -2,16 +2,20 @@ package openapi
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/goms-io/goms/internal/gen"
 	"github.com/goms-io/goms/internal/protoreq"
+	"github.com/goms-io/goms/internal/testutil"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
@@ -70,15 +74,51 @@ func TestCorpusDocumentsValid(t *testing.T) {
 	if resp.Error != nil {
 		t.Fatal(resp.GetError())
 	}
+	// Every binding of a file with HTTP rules is one operation of its
+	// document.
+	bindings := make(map[string]int) // document name → bindings
+	for _, f := range req.ProtoFile {
+		if !slices.Contains(req.FileToGenerate, f.GetName()) {
+			continue
+		}
+		n := 0
+		for _, s := range f.GetService() {
+			for _, m := range s.GetMethod() {
+				rule, ok := proto.GetExtension(m.GetOptions(), annotations.E_Http).(*annotations.HttpRule)
+				if !ok || rule == nil {
+					continue
+				}
+				for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+					if r.GetGet()+r.GetPut()+r.GetPost()+r.GetDelete()+r.GetPatch()+r.GetCustom().GetPath() != "" {
+						n++
+					}
+				}
+			}
+		}
+		if n > 0 {
+			bindings[strings.TrimSuffix(f.GetName(), ".proto")+".openapi.json"] = n
+		}
+	}
 	docs := 0
 	for _, f := range resp.File {
 		if !strings.HasSuffix(f.GetName(), ".openapi.json") {
 			continue
 		}
 		docs++
+		var doc testutil.OpenAPI
+		if err := json.Unmarshal([]byte(f.GetContent()), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(doc.Operations()), bindings[f.GetName()]; got != want {
+			t.Errorf("%s: %d operations, want one per binding: %d", f.GetName(), got, want)
+		}
+		delete(bindings, f.GetName())
 		if errs := validate([]byte(f.GetContent())); len(errs) > 0 {
 			t.Errorf("%s: %d validation errors:\n%s", f.GetName(), len(errs), strings.Join(errs, "\n"))
 		}
+	}
+	for name := range bindings {
+		t.Errorf("%s: no document, though the file has HTTP bindings", name)
 	}
 	t.Logf("%d files, %d documents validated", len(files), docs)
 	if docs < 50 {
