@@ -29,7 +29,7 @@ type Service struct {
 	// gateway mux. Nil when the service has no HTTP rules.
 	Gateway GatewayFunc
 	// OpenAPI is the OpenAPI 3.1 fragment of the service's HTTP routes
-	// (compact JSON: tags, paths, components.schemas), which
+	// (JSON: tags, paths, components.schemas), which
 	// protoc-gen-goms writes from the protos and their comments. The
 	// server merges the fragments of the services it routes into the
 	// document it serves at [HTTPConfig.OpenAPIPath]. Optional.
