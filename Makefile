@@ -19,7 +19,7 @@ CASES := $(sort $(wildcard $(GOLDENS)/*/buf.gen.yaml))
 # The tests' fixtures (generated code, not goldens): one buf.gen.yaml.
 FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
-GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)$(GOLDENS)/**/*.go' \
 	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
 	':(glob)bench/size/gen/**' ':(glob)bench/internal/gen/**'
 # Golden implementation skeletons, proto file (under $(GOLDENS)):package
@@ -46,6 +46,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 	cd bench && go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
 	cd test/scaffold && go test -count=1 .
+	cd test/openapi && go test -count=1 .
 	cd bench && go test -run='^$$' -bench=. -benchtime=1x .
 	$(MAKE) fuzz
 
@@ -60,7 +61,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench, bench/size and test/scaffold too), staticcheck, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench, bench/size, test/scaffold and test/openapi too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
@@ -72,6 +73,7 @@ lint: googleapis ## go vet (bench, bench/size and test/scaffold too), staticchec
 	cd bench && go vet ./... && go tool -modfile=../tools/staticcheck/go.mod staticcheck ./...
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/openapi && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's, the fixtures', the golden cases', bench's and bench/size's code
