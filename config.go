@@ -257,6 +257,11 @@ type HTTPConfig struct {
 	// that proxies and browsers keep a quiet stream open; 0: none.
 	// Key http.sse_keepalive, default 15s.
 	SSEKeepAlive time.Duration
+	// OpenAPIPath is where the HTTP port serves the OpenAPI 3.1 document
+	// of the routes it serves, merged from the services' generated
+	// fragments (GET and HEAD). Empty: not served. Key http.openapi_path,
+	// default /openapi.json.
+	OpenAPIPath string
 }
 
 // AdminConfig is the admin section of [Config].
@@ -396,6 +401,7 @@ func DefaultConfig() Config {
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
 			SSEKeepAlive:         15 * time.Second,
+			OpenAPIPath:          DefaultOpenAPIPath,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -550,6 +556,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
 		{"http.sse_keepalive", "interval of keep-alive comments in server streams sent as SSE; 0: none",
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
+		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
+			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",
