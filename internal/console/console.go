@@ -17,7 +17,9 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
-	"strings"
+	"strconv"
+
+	"github.com/goms-io/goms/internal/gateway"
 )
 
 //go:embed assets
@@ -27,11 +29,11 @@ var assets embed.FS
 var page = template.Must(template.ParseFS(assets, "assets/index.html"))
 
 // Handler serves the console under prefix (e.g. "/docs"): prefix itself
-// is the page, prefix+"/console.js" and prefix+"/console.css" its assets.
-// openAPIPath is where the server serves the OpenAPI document the page
-// reads. Only GET and HEAD are answered; anything else under prefix is
-// left to notFound.
-func Handler(prefix, openAPIPath string, notFound http.Handler) http.Handler {
+// is the page, prefix+"/console.js" and prefix+"/console.css" its assets,
+// to GET and HEAD (other methods: 405 with Allow). openAPIPath is where
+// the server serves the OpenAPI document the page reads. Every other
+// request goes to next.
+func Handler(prefix, openAPIPath string, next http.Handler) http.Handler {
 	var html bytes.Buffer
 	if err := page.Execute(&html, struct{ Prefix, OpenAPI string }{prefix, openAPIPath}); err != nil {
 		panic(err) // the template is embedded: a failure is a build defect
@@ -47,25 +49,27 @@ func Handler(prefix, openAPIPath string, notFound http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := files[r.URL.Path]
-		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-			notFound.ServeHTTP(w, r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			gateway.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 			return
 		}
 		h := w.Header()
 		h.Set("Content-Type", f.typ)
+		h.Set("Content-Length", strconv.Itoa(len(f.body)))
 		// The page runs only its own files, and talks only to this
 		// server (fetch, EventSource, WebSocket).
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")
-		w.Write(f.body)
+		if r.Method == http.MethodGet {
+			w.Write(f.body)
+		}
 	})
-}
-
-// Under reports whether path is served by the console at prefix.
-func Under(prefix, path string) bool {
-	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
 func mustRead(name string) []byte {

@@ -297,7 +297,12 @@ func TestBrowserConsole(t *testing.T) {
 
 	if os.Getenv("GOMS_UPDATE_SCREENSHOT") != "" {
 		pick("OrderService_QuoteOrder")
-		do(t, ctx, chromedp.Click(chromedp.CSS(`#send`)))
+		do(t, ctx, chromedp.SetValue(chromedp.CSS(`#body`), `{
+  "items": [
+    {"productId": "tea", "quantity": 2},
+    {"productId": "croissant", "quantity": 3}
+  ]
+}`), chromedp.Click(chromedp.CSS(`#send`)))
 		waitStatus("200")
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {

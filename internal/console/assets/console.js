@@ -53,11 +53,11 @@ function example(schema, depth) {
 
 // kindOf tells how an operation is called.
 function kindOf(op) {
-  const req = (op.requestBody && op.requestBody.content) || {};
-  const ok = ((op.responses || {})["200"] || {}).content || {};
-  if (req["application/x-ndjson"]) return "websocket";
-  if (ok["text/event-stream"]) return "sse";
-  return "unary";
+  switch (op["x-goms-streaming"]) {
+    case "client": case "bidi": return "websocket";
+    case "server": return "sse";
+    default: return "unary";
+  }
 }
 const kindLabel = { unary: "", sse: "server stream", websocket: "stream · WebSocket" };
 
@@ -112,7 +112,7 @@ function renderCall(o) {
     const input = el("input", { name: p.name, "data-in": p.in, placeholder: p.in === "path" ? "required" : "optional" });
     return [el("label", { text: `${p.name} (${p.in})`, title: p.description || "" }), input];
   }).flat();
-  const bodySchema = o.op.requestBody && (o.op.requestBody.content["application/json"] || o.op.requestBody.content["application/x-ndjson"] || {}).schema;
+  const bodySchema = o.op.requestBody && (o.op.requestBody.content["application/json"] || {}).schema;
   const body = bodySchema ? el("textarea", { id: "body", spellcheck: "false" }) : null;
   if (body) body.value = JSON.stringify(example(bodySchema, 0), null, 2);
   const actions = el("div", { class: "actions" });
