@@ -120,6 +120,9 @@ type Config struct {
 	Client ClientConfig
 	// Etcd configures service discovery through etcd (section etcd).
 	Etcd EtcdConfig
+	// MCP configures the MCP tools served at /mcp on the HTTP port
+	// (section mcp).
+	MCP MCPConfig
 	// Services holds the per-service sections of the configuration file,
 	// by fully-qualified service name. Key services.
 	Services map[string]ServiceConfig
@@ -335,6 +338,17 @@ type ClientConfig struct {
 	// /readyz answers 503 naming them. Key client.connect_timeout,
 	// default 10s.
 	ConnectTimeout time.Duration
+}
+
+// MCPConfig is the mcp section of [Config]. Serving MCP tools needs the
+// package github.com/goms-io/goms/mcp in the program (import _
+// "github.com/goms-io/goms/mcp"); see [RegisterMCP].
+type MCPConfig struct {
+	// Tools names the methods served as MCP tools at /mcp on the HTTP
+	// port: fully-qualified services (all their unary and server-streaming
+	// methods) or methods, as pkg.Service/Method. Key mcp.tools (a list;
+	// comma-separated in flags and env); empty, the default: no /mcp.
+	Tools []string
 }
 
 // EtcdConfig is the etcd section of [Config]. Discovery through etcd
@@ -593,6 +607,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.Etcd.LeaseTTL) }},
 		{"etcd.advertise_addr", "host:port registered for this server; empty: the gRPC address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Etcd.AdvertiseAddr) }},
+		{"mcp.tools", "services (pkg.Service) or methods (pkg.Service/Method) served as MCP tools at /mcp (needs package goms/mcp); empty: off",
+			func(c *Config) flag.Value { return (*listValue)(&c.MCP.Tools) }},
 		{"tls.cert_file", "TLS certificate (PEM) for gRPC and HTTP; empty: plaintext",
 			func(c *Config) flag.Value { return (*stringValue)(&c.TLS.CertFile) }},
 		{"tls.key_file", "TLS private key (PEM) of tls.cert_file",

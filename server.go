@@ -304,6 +304,9 @@ func (s *Server) check() error {
 	if err := s.checkServices(); err != nil {
 		return err
 	}
+	if err := s.checkMCP(); err != nil {
+		return err
+	}
 	tlsCfg, err := s.cfg.serverTLS()
 	if err != nil {
 		return err
@@ -588,6 +591,9 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		if h, err = s.openAPI(h); err != nil {
 			return err
 		}
+	}
+	if h, err = s.mcp(h); err != nil {
+		return err
 	}
 	if s.cfg.HTTP.DocsPath != "" {
 		h = console.Handler(s.cfg.HTTP.DocsPath, s.cfg.HTTP.OpenAPIPath, h)

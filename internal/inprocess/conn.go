@@ -45,14 +45,20 @@ type Service struct {
 	Impl any
 }
 
-// addr is the net.Addr of both ends of an in-process call.
-type addr struct{}
+// addr is the net.Addr of both ends of an in-process call: "inprocess",
+// or the network a conn from [Conn.Via] names.
+type addr struct{ network string }
 
-// Network returns "inprocess".
-func (addr) Network() string { return "inprocess" }
+// Network returns "inprocess", or the network given to [Conn.Via].
+func (a addr) Network() string {
+	if a.network == "" {
+		return "inprocess"
+	}
+	return a.network
+}
 
-// String returns "inprocess".
-func (addr) String() string { return "inprocess" }
+// String returns the same as Network.
+func (a addr) String() string { return a.Network() }
 
 // Conn is a grpc.ClientConnInterface that calls service implementations
 // registered in the same process, without a socket and without serializing
@@ -175,6 +181,25 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 func (c *Conn) ForGateway() *Conn {
 	g := *c
 	g.gateway = true
+	return &g
+}
+
+// Via returns a conn to the same services whose calls report a peer of
+// the given network (net.Addr.Network) to handlers and interceptors, in
+// place of "inprocess": a front end that calls in-process, such as MCP,
+// is then told apart in metrics and logs. It shares c's interceptors and
+// Close.
+func (c *Conn) Via(network string) *Conn {
+	g := *c
+	g.peer = &peer.Peer{Addr: addr{network}, LocalAddr: addr{network}}
+	peerCtx := peer.NewContext(context.Background(), g.peer)
+	g.methods = make(map[string]*registeredMethod, len(c.methods))
+	for name, m := range c.methods {
+		mm := *m
+		mm.peerCtx = peerCtx
+		mm.baseCtx = baseIncoming(peerCtx, m.authority)
+		g.methods[name] = &mm
+	}
 	return &g
 }
 

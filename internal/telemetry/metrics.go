@@ -21,7 +21,8 @@ import (
 // (grpc_server_started_total, grpc_server_handled_total,
 // grpc_server_handling_seconds and their grpc_client_… counterparts;
 // grpc_type, grpc_service, grpc_method, grpc_code) plus a transport label,
-// "network" or "inprocess". They are recorded here rather than by that
+// "network", "inprocess" or "mcp" (calls of MCP tools, in-process from
+// the MCP endpoint). They are recorded here rather than by that
 // provider because it resolves label values on every call (about 7
 // allocations and a few hundred nanoseconds), which is most of the cost
 // of an in-process call: here each method's series are resolved once.
@@ -31,7 +32,7 @@ type rpcMetrics struct {
 	seconds *prometheus.HistogramVec
 	// byMethod holds the resolved series of each registered method for
 	// each transport; it is filled by register and read-only afterwards.
-	byMethod [2]map[string]*methodMetrics
+	byMethod [3]map[string]*methodMetrics
 	// others, on the client side only, holds the series of methods that
 	// were not registered (calls on connections a server dials for its user); a
 	// server does not keep them, as method names come from its clients.
@@ -42,9 +43,15 @@ type rpcMetrics struct {
 const (
 	overNetwork = iota
 	inProcess
+	viaMCP
 )
 
-var transportNames = [2]string{"network", "inprocess"}
+var transportNames = [3]string{"network", "inprocess", "mcp"}
+
+// MCPNetwork is the peer network (net.Addr.Network) of the in-process
+// calls the MCP endpoint makes: their server metrics have transport "mcp".
+const MCPNetwork = "mcp"
+
 
 // methodMetrics are one method's series for one transport.
 type methodMetrics struct {
@@ -87,7 +94,7 @@ func newRPCMetrics(side, startedHelp, handledHelp, secondsHelp string) *rpcMetri
 			Help:    secondsHelp,
 			Buckets: prometheus.DefBuckets,
 		}, labels),
-		byMethod: [2]map[string]*methodMetrics{{}, {}},
+		byMethod: [3]map[string]*methodMetrics{{}, {}, {}},
 	}
 }
 
@@ -175,8 +182,13 @@ type otherMethod struct {
 // serverTransport is the transport index of the call a server handles
 // with ctx.
 func serverTransport(ctx context.Context) int {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.Network() == "inprocess" {
-		return inProcess
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		switch p.Addr.Network() {
+		case "inprocess":
+			return inProcess
+		case MCPNetwork:
+			return viaMCP
+		}
 	}
 	return overNetwork
 }
