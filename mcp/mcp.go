@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -76,13 +77,19 @@ func Handler(spec goms.MCPSpec) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := sdk.NewServer(&sdk.Implementation{Name: "goms", Version: "1"}, &sdk.ServerOptions{Logger: spec.Logger})
+	// The SDK logs every request's session at INFO; the HTTP request log
+	// has those already.
+	log := spec.Logger
+	if log != nil {
+		log = slog.New(minLevel{log.Handler(), slog.LevelWarn})
+	}
+	srv := sdk.NewServer(&sdk.Implementation{Name: "goms", Version: "1"}, &sdk.ServerOptions{Logger: log})
 	for _, t := range tools {
 		srv.AddTool(t.Tool, t.Handler)
 	}
 	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
 		Stateless:           true,
-		Logger:              spec.Logger,
+		Logger:              log,
 		MaxRequestBodyBytes: int64(spec.MaxBodyBytes),
 	}), nil
 }
@@ -308,4 +315,25 @@ func errorResult(err error, messages []json.RawMessage) *sdk.CallToolResult {
 		res.StructuredContent = json.RawMessage(s)
 	}
 	return res
+}
+
+// minLevel is a slog handler that drops records below its level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+// Enabled reports whether l is at least h's level and h's handler takes it.
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs keeps the level.
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.level}
+}
+
+// WithGroup keeps the level.
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }

@@ -1,0 +1,375 @@
+package mcp_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goms-io/goms"
+	ordersv1 "github.com/goms-io/goms/examples/shop/gen/orders/v1"
+	"github.com/goms-io/goms/internal/fixtures/echo"
+	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/fixtures/rules"
+	"github.com/goms-io/goms/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// rulesServer counts the calls that reach its handlers.
+type rulesServer struct {
+	rules.UnimplementedRulesServiceServer
+	calls atomic.Int32
+}
+
+func (s *rulesServer) Place(context.Context, *rules.PlaceRequest) (*rules.PlaceResponse, error) {
+	return &rules.PlaceResponse{Count: s.calls.Add(1)}, nil
+}
+
+// tools is what the tests opt in: one method of RulesService, and all of
+// EchoService (whose Collect and Chat, client and bidi streams, are left
+// out).
+var tools = []string{"fixtures.rules.RulesService/Place", "fixtures.echo.EchoService"}
+
+// wantTools are the tools of tools.
+var wantTools = []string{
+	"fixtures_echo_EchoService_Echo",
+	"fixtures_echo_EchoService_EchoBody",
+	"fixtures_echo_EchoService_Expand",
+	"fixtures_rules_RulesService_Place",
+}
+
+// start starts a server in gateway mode hosting both fixtures, with
+// cfg's MCP settings, and stops it when the test ends.
+func start(t *testing.T, cfg goms.Config, impl *rulesServer) *goms.Server {
+	t.Helper()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	s := goms.New(cfg)
+	rules.RegisterRulesService(s, impl)
+	echo.RegisterEchoService(s, &echotest.Server{})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s
+}
+
+// connect opens an MCP session with the SDK's client over streamable
+// HTTP to the server at addr; progress notifications go to progress.
+func connect(t *testing.T, addr string, progress chan<- *sdk.ProgressNotificationParams) *sdk.ClientSession {
+	t.Helper()
+	opts := &sdk.ClientOptions{}
+	if progress != nil {
+		opts.ProgressNotificationHandler = func(_ context.Context, req *sdk.ProgressNotificationClientRequest) {
+			progress <- req.Params
+		}
+	}
+	c := sdk.NewClient(&sdk.Implementation{Name: "goms-test", Version: "1"}, opts)
+	cs, err := c.Connect(t.Context(), &sdk.StreamableClientTransport{Endpoint: "http://" + addr + goms.MCPPath, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func mcpConfig() goms.Config {
+	cfg := goms.DefaultConfig()
+	cfg.MCP.Tools = tools
+	return cfg
+}
+
+// toolNames lists the tools the server lists.
+func toolNames(t *testing.T, cs *sdk.ClientSession) map[string]*sdk.Tool {
+	t.Helper()
+	res, err := cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatalf("ListTools: %v", err)
+	}
+	byName := make(map[string]*sdk.Tool)
+	for _, tool := range res.Tools {
+		byName[tool.Name] = tool
+	}
+	return byName
+}
+
+// checkList checks that tools/list lists exactly wantTools, and Place's
+// description and input schema, its rules included.
+func checkList(t *testing.T, cs *sdk.ClientSession) {
+	t.Helper()
+	byName := toolNames(t, cs)
+	var names []string
+	for name := range byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, wantTools) {
+		t.Fatalf("tools/list = %v, want %v", names, wantTools)
+	}
+	place := byName["fixtures_rules_RulesService_Place"]
+	if place.Description != "Place takes one order." {
+		t.Errorf("Place's description = %q", place.Description)
+	}
+	got, _ := json.Marshal(place.InputSchema)
+	for _, want := range []string{
+		`"sku":{"description":"Sku names the product: upper-case letters and digits.","maxLength":16,"minLength":3,"pattern":"^[A-Z0-9]+$","type":"string"}`,
+		`"quantity":{"description":"Quantity is how many, at least one.","exclusiveMinimum":0,"format":"int32","type":"integer"}`,
+		`"note":{"description":"Note is free text, up to 8 characters.","maxLength":8,"type":"string"}`,
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("Place's input schema lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(string(got), "$ref") {
+		t.Errorf("Place's input schema is not self-contained:\n%s", got)
+	}
+	expand := byName["fixtures_echo_EchoService_Expand"]
+	got, _ = json.Marshal(expand.InputSchema)
+	if want := `"message":{"description":"Message to echo.","type":"string"}`; !strings.Contains(string(got), want) {
+		t.Errorf("Expand's input schema lacks %s:\n%s", want, got)
+	}
+}
+
+// call calls a tool and returns its result's text.
+func call(t *testing.T, cs *sdk.ClientSession, params *sdk.CallToolParams) (string, bool) {
+	t.Helper()
+	res, err := cs.CallTool(t.Context(), params)
+	if err != nil {
+		t.Fatalf("CallTool(%s): %v", params.Name, err)
+	}
+	if len(res.Content) != 1 {
+		t.Fatalf("CallTool(%s): %d contents, want 1", params.Name, len(res.Content))
+	}
+	text, ok := res.Content[0].(*sdk.TextContent)
+	if !ok {
+		t.Fatalf("CallTool(%s): content %T, want text", params.Name, res.Content[0])
+	}
+	return text.Text, res.IsError
+}
+
+// checkCalls checks a valid call, and that invalid arguments are refused
+// before the handler: rules broken, and JSON protojson refuses.
+func checkCalls(t *testing.T, cs *sdk.ClientSession, impl *rulesServer) {
+	t.Helper()
+	text, isErr := call(t, cs, &sdk.CallToolParams{Name: "fixtures_rules_RulesService_Place", Arguments: map[string]any{"sku": "AB12", "quantity": 2}})
+	if isErr || text != `{"count":1}` {
+		t.Fatalf("Place = %s (isError %v), want {\"count\":1}", text, isErr)
+	}
+	text, isErr = call(t, cs, &sdk.CallToolParams{Name: "fixtures_rules_RulesService_Place", Arguments: map[string]any{"sku": "ab", "quantity": 0}})
+	if !isErr || !strings.Contains(text, `"code":3`) || !strings.Contains(text, `"fieldViolations":[`) ||
+		!strings.Contains(text, `"reason":"string.min_len"`) || !strings.Contains(text, `"reason":"int32.gt"`) {
+		t.Errorf("Place(invalid) = %s (isError %v), want INVALID_ARGUMENT with its BadRequest", text, isErr)
+	}
+	text, isErr = call(t, cs, &sdk.CallToolParams{Name: "fixtures_rules_RulesService_Place", Arguments: map[string]any{"sku": "AB12", "bogus": 1}})
+	if !isErr || !strings.Contains(text, `"code":3`) || !strings.Contains(text, "bogus") {
+		t.Errorf("Place(unknown field) = %s (isError %v), want INVALID_ARGUMENT naming the field", text, isErr)
+	}
+	if n := impl.calls.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1: invalid arguments reached it", n)
+	}
+}
+
+// counter returns the sum of the series name of method with transport
+// (all codes), 0 if absent.
+func counter(t *testing.T, s *goms.Server, name, method, transport string) float64 {
+	t.Helper()
+	mfs, err := s.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label(m, "grpc_method") == method && label(m, "transport") == transport {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// TestGateway serves the tools in gateway mode, calls into the hosted
+// services in-process, and checks the list, a call, the refusals and the
+// metrics.
+func TestGateway(t *testing.T) {
+	impl := &rulesServer{}
+	s := start(t, mcpConfig(), impl)
+	cs := connect(t, s.HTTPAddr(), nil)
+	checkList(t, cs)
+	checkCalls(t, cs, impl)
+	// Three calls reached the interceptors: the valid one, and the one
+	// the rules refused (OK and InvalidArgument); the arguments protojson
+	// refused did not make a call.
+	if got := counter(t, s, "grpc_server_handled_total", "Place", "mcp"); got != 2 {
+		t.Errorf(`grpc_server_handled_total{grpc_method="Place",transport="mcp"} = %v, want 2`, got)
+	}
+	if got := counter(t, s, "grpc_server_handled_total", "Place", "inprocess"); got != 0 {
+		t.Errorf(`grpc_server_handled_total{grpc_method="Place",transport="inprocess"} = %v, want 0`, got)
+	}
+}
+
+// TestServerStream checks that a server stream's messages go out as
+// progress notifications, in order, and that its result lists them.
+func TestServerStream(t *testing.T) {
+	s := start(t, mcpConfig(), &rulesServer{})
+	progress := make(chan *sdk.ProgressNotificationParams, 16)
+	cs := connect(t, s.HTTPAddr(), progress)
+	params := &sdk.CallToolParams{Name: "fixtures_echo_EchoService_Expand", Arguments: map[string]any{"message": "one two three"}}
+	params.SetProgressToken("expand-1")
+	text, isErr := call(t, cs, params)
+	want := `{"messages":[{"message":"one"},{"message":"two"},{"message":"three"}]}`
+	if isErr || text != want {
+		t.Fatalf("Expand = %s (isError %v), want %s", text, isErr, want)
+	}
+	for i, word := range []string{"one", "two", "three"} {
+		p := <-progress
+		if p.ProgressToken != "expand-1" || p.Progress != float64(i+1) || p.Message != `{"message":"`+word+`"}` {
+			t.Errorf("progress %d = %+v, want token expand-1, progress %d, message %q", i, p, i+1, word)
+		}
+	}
+	if got := counter(t, s, "grpc_server_handled_total", "Expand", "mcp"); got != 1 {
+		t.Errorf(`grpc_server_handled_total{grpc_method="Expand",transport="mcp"} = %v, want 1`, got)
+	}
+}
+
+// TestHTTPMode serves the tools from a server in http mode, which
+// forwards the calls to its upstream: validation runs there, before the
+// handler.
+func TestHTTPMode(t *testing.T) {
+	impl := &rulesServer{}
+	backend := start(t, goms.DefaultConfig(), impl)
+	cfg := mcpConfig()
+	cfg.Mode, cfg.Upstream = goms.ModeHTTP, backend.GRPCAddr()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	front := goms.New(cfg)
+	rules.RegisterRulesService(front, nil)
+	echo.RegisterEchoService(front, nil)
+	if err := front.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		front.Stop(ctx)
+	})
+	cs := connect(t, front.HTTPAddr(), nil)
+	checkList(t, cs)
+	checkCalls(t, cs, impl)
+	if got := counter(t, backend, "grpc_server_handled_total", "Place", "network"); got != 2 {
+		t.Errorf(`upstream grpc_server_handled_total{grpc_method="Place",transport="network"} = %v, want 2`, got)
+	}
+}
+
+// TestOff checks that /mcp is not served when mcp.tools is empty, though
+// the package is linked.
+func TestOff(t *testing.T) {
+	s := start(t, goms.DefaultConfig(), &rulesServer{})
+	c := sdk.NewClient(&sdk.Implementation{Name: "goms-test", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &sdk.StreamableClientTransport{Endpoint: "http://" + s.HTTPAddr() + goms.MCPPath, DisableStandaloneSSE: true}, nil)
+	if err == nil {
+		cs.Close()
+		t.Fatal("Connect to /mcp succeeded with mcp.tools empty")
+	}
+}
+
+// TestBadNames checks that Start fails on names that match no method, and
+// on client or bidi streams named alone.
+func TestBadNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"fixtures.echo.Nothing":            `mcp.tools: "fixtures.echo.Nothing" names no method`,
+		"fixtures.echo.EchoService/Nope":   `mcp.tools: "fixtures.echo.EchoService/Nope" names no method`,
+		"fixtures.echo.EchoService/Chat":   "mcp.tools: fixtures.echo.EchoService/Chat is a client or bidi stream",
+		"fixtures.echo.EchoService/Collect": "mcp.tools: fixtures.echo.EchoService/Collect is a client or bidi stream",
+	} {
+		cfg := goms.DefaultConfig()
+		cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.MCP.Tools = []string{name}
+		s := goms.New(cfg)
+		echo.RegisterEchoService(s, &echotest.Server{})
+		err := s.Start(context.Background())
+		if err == nil {
+			s.Stop(context.Background())
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: Start: %v, want %s…", name, err, want)
+		}
+	}
+}
+
+// TestHints checks the hints idempotency_level gives and the descriptions
+// of a GET route's path parameters, on the example's OrderService.
+func TestHints(t *testing.T) {
+	sd := ordersv1.File_shop_orders_v1_orders_proto.Services().ByName("OrderService")
+	var fragment string
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	reg := registrar{}
+	ordersv1.RegisterOrderService(&reg, nil)
+	fragment = reg.svc.OpenAPI
+	got, err := mcp.Tools(goms.MCPSpec{Tools: []string{"shop.orders.v1.OrderService"},
+		Services: []goms.MCPService{{Descriptor: sd, OpenAPI: fragment}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hints := map[string]string{}
+	for _, tool := range got {
+		a := tool.Tool.Annotations
+		hints[tool.Tool.Name] = map[[2]bool]string{{false, false}: "", {true, true}: "read-only", {false, true}: "idempotent"}[[2]bool{a.ReadOnlyHint, a.IdempotentHint}]
+	}
+	want := map[string]string{
+		"shop_orders_v1_OrderService_CreateOrder": "",
+		"shop_orders_v1_OrderService_QuoteOrder":  "read-only",
+		"shop_orders_v1_OrderService_GetOrder":    "read-only",
+	}
+	if !maps(hints, want) {
+		t.Errorf("hints = %v, want %v (QuoteLive, a bidi stream, left out)", hints, want)
+	}
+	for _, tool := range got {
+		if tool.Tool.Name != "shop_orders_v1_OrderService_GetOrder" {
+			continue
+		}
+		s, _ := json.Marshal(tool.Tool.InputSchema)
+		if want := `"description":"ID of the order, as CreateOrder assigns it: o-\u003cnumber\u003e."`; !strings.Contains(string(s), want) {
+			t.Errorf("GetOrder's schema lacks the path parameter's description %s:\n%s", want, s)
+		}
+		if tool.Tool.Description != "GetOrder returns a stored order by its ID, or NOT_FOUND." {
+			t.Errorf("GetOrder's description = %q", tool.Tool.Description)
+		}
+	}
+}
+
+// registrar keeps the Service a generated Register function builds.
+type registrar struct{ svc goms.Service }
+
+func (r *registrar) Register(svc goms.Service) { r.svc = svc }
+
+func maps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
