@@ -295,9 +295,9 @@ func TestOff(t *testing.T) {
 // on client or bidi streams named alone.
 func TestBadNames(t *testing.T) {
 	for name, want := range map[string]string{
-		"fixtures.echo.Nothing":            `mcp.tools: "fixtures.echo.Nothing" names no method`,
-		"fixtures.echo.EchoService/Nope":   `mcp.tools: "fixtures.echo.EchoService/Nope" names no method`,
-		"fixtures.echo.EchoService/Chat":   "mcp.tools: fixtures.echo.EchoService/Chat is a client or bidi stream",
+		"fixtures.echo.Nothing":             `mcp.tools: "fixtures.echo.Nothing" names no method`,
+		"fixtures.echo.EchoService/Nope":    `mcp.tools: "fixtures.echo.EchoService/Nope" names no method`,
+		"fixtures.echo.EchoService/Chat":    "mcp.tools: fixtures.echo.EchoService/Chat is a client or bidi stream",
 		"fixtures.echo.EchoService/Collect": "mcp.tools: fixtures.echo.EchoService/Collect is a client or bidi stream",
 	} {
 		cfg := goms.DefaultConfig()

@@ -52,7 +52,6 @@ var transportNames = [3]string{"network", "inprocess", "mcp"}
 // calls the MCP endpoint makes: their server metrics have transport "mcp".
 const MCPNetwork = "mcp"
 
-
 // methodMetrics are one method's series for one transport.
 type methodMetrics struct {
 	started prometheus.Counter
