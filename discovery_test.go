@@ -30,11 +30,31 @@ func TestDiscoveryNotLinked(t *testing.T) {
 	}
 }
 
+// TestMCPNotLinked checks that a server configured with MCP tools, in a
+// program that does not link package goms/mcp (this test binary), fails
+// to start with a line naming the setting and the import that fixes it.
+func TestMCPNotLinked(t *testing.T) {
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.MCP.Tools = []string{"fixtures.echo.EchoService"}
+	s := goms.New(cfg, goms.WithLogger(discardLogger()))
+	echo.RegisterEchoService(s, &echotest.Server{})
+	err := s.Start(context.Background())
+	if err == nil {
+		s.Stop(context.Background())
+	}
+	want := `mcp.tools is set, but this program has no MCP endpoint: add import _ "github.com/goms-io/goms/mcp"`
+	if err == nil || err.Error() != want {
+		t.Errorf("Start: %v\nwant: %s", err, want)
+	}
+}
+
 // TestOptInDeps checks that package goms links neither the etcd client
 // (and its zap) nor any of OpenTelemetry (API, instrumentation, SDK, OTLP
 // exporters, and the logr they log with) nor protovalidate (and its CEL
-// interpreter): they come only with the opt-in packages goms/etcd,
-// goms/otelgoms, goms/otlp and goms/validate.
+// interpreter) nor the MCP SDK (and its JSON Schema, JSON and OAuth
+// libraries): they come only with the opt-in packages goms/etcd,
+// goms/otelgoms, goms/otlp, goms/validate and goms/mcp.
 func TestOptInDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/goms-io/goms").Output()
 	if err != nil {
@@ -44,7 +64,8 @@ func TestOptInDeps(t *testing.T) {
 		t.Fatalf("go list -deps printed no grpc:\n%s", out)
 	}
 	for pkg := range strings.FieldsSeq(string(out)) {
-		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/", "buf.build/", "cel.dev/", "github.com/antlr4-go/"} {
+		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/", "buf.build/", "cel.dev/", "github.com/antlr4-go/",
+			"github.com/modelcontextprotocol/", "github.com/google/jsonschema-go", "github.com/segmentio/", "github.com/yosida95/", "golang.org/x/oauth2"} {
 			if strings.HasPrefix(pkg, banned) {
 				t.Errorf("package goms links %s", pkg)
 			}
