@@ -240,8 +240,19 @@ func TestServerStream(t *testing.T) {
 	if isErr || text != want {
 		t.Fatalf("Expand = %s (isError %v), want %s", text, isErr, want)
 	}
+	// Close waits for the notifications the client received to be
+	// handled: the server sent them before the result.
+	cs.Close()
+	close(progress)
+	var got []*sdk.ProgressNotificationParams
+	for p := range progress {
+		got = append(got, p)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d progress notifications, want 3", len(got))
+	}
 	for i, word := range []string{"one", "two", "three"} {
-		p := <-progress
+		p := got[i]
 		if p.ProgressToken != "expand-1" || p.Progress != float64(i+1) || p.Message != `{"message":"`+word+`"}` {
 			t.Errorf("progress %d = %+v, want token expand-1, progress %d, message %q", i, p, i+1, word)
 		}
