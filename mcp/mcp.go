@@ -53,9 +53,11 @@ import (
 	"strings"
 
 	"github.com/goms-io/goms"
+	"github.com/goms-io/goms/internal/gateway"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -107,6 +109,10 @@ type Tool struct {
 // Tools returns the tools of the methods spec.Tools names, in the order of
 // spec.Services and of their methods.
 func Tools(spec goms.MCPSpec) ([]Tool, error) {
+	log := spec.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	want := make(map[string]bool, len(spec.Tools))
 	for _, name := range spec.Tools {
 		want[strings.TrimPrefix(strings.TrimSpace(name), "/")] = false
@@ -134,7 +140,7 @@ func Tools(spec goms.MCPSpec) ([]Tool, error) {
 				}
 				continue
 			}
-			t := newTool(svc.Conn, md, docs, spec.DiscardUnknown)
+			t := newTool(svc.Conn, md, docs, spec.DiscardUnknown, log)
 			if other, dup := names[t.Tool.Name]; dup {
 				return nil, fmt.Errorf("methods %s and %s have the same tool name %s", other, key, t.Tool.Name)
 			}
@@ -164,7 +170,7 @@ func ToolName(md protoreflect.MethodDescriptor) string {
 }
 
 // newTool returns the tool of md, calling it through conn.
-func newTool(conn grpc.ClientConnInterface, md protoreflect.MethodDescriptor, docs docs, discardUnknown bool) Tool {
+func newTool(conn grpc.ClientConnInterface, md protoreflect.MethodDescriptor, docs docs, discardUnknown bool, log *slog.Logger) Tool {
 	method := "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
 	desc := docs.methods[string(md.Name())]
 	if desc == "" {
@@ -185,7 +191,7 @@ func newTool(conn grpc.ClientConnInterface, md protoreflect.MethodDescriptor, do
 		}
 	}
 	schema := withParams((&schemaBuilder{docs: docs, seen: map[protoreflect.FullName]bool{}}).message(md.Input()), docs.params[string(md.Name())])
-	c := caller{conn: conn, method: method, in: md.Input(), out: md.Output(), unmarshal: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown}}
+	c := caller{conn: conn, method: method, in: md.Input(), out: md.Output(), log: log, unmarshal: protojson.UnmarshalOptions{DiscardUnknown: discardUnknown}}
 	h := c.unary
 	if stream {
 		h = c.serverStream
@@ -202,7 +208,47 @@ type caller struct {
 	conn      grpc.ClientConnInterface
 	method    string
 	in, out   protoreflect.MessageDescriptor
+	log       *slog.Logger
 	unmarshal protojson.UnmarshalOptions
+}
+
+// forwarded are the HTTP headers a tool call passes on as metadata, as
+// the gateway's routes do: the credentials and the request id; and
+// Grpc-Metadata-<key> as <key>.
+var forwarded = []string{"Authorization", "X-Request-Id"}
+
+// outgoing returns ctx with the metadata of the call's HTTP headers.
+func outgoing(ctx context.Context, r *sdk.CallToolRequest) context.Context {
+	if r.Extra == nil || r.Extra.Header == nil {
+		return ctx
+	}
+	var md metadata.MD
+	for _, h := range forwarded {
+		if v := r.Extra.Header.Values(h); len(v) > 0 {
+			if md == nil {
+				md = metadata.MD{}
+			}
+			md[strings.ToLower(h)] = v
+		}
+	}
+	for k, v := range r.Extra.Header {
+		if key, ok := strings.CutPrefix(strings.ToLower(k), "grpc-metadata-"); ok && key != "" {
+			if md == nil {
+				md = metadata.MD{}
+			}
+			md[key] = append(md[key], v...)
+		}
+	}
+	if md == nil {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// fail is the tool result of a call that failed with err, as a client
+// may see it (see [gateway.PublicError]).
+func (c caller) fail(ctx context.Context, err error, messages []json.RawMessage) *sdk.CallToolResult {
+	return errorResult(gateway.PublicError(ctx, c.log, err), messages)
 }
 
 // newMessage returns an empty message of md: of its generated type when
@@ -234,8 +280,8 @@ func (c caller) unary(ctx context.Context, r *sdk.CallToolRequest) (*sdk.CallToo
 		return errorResult(err, nil), nil
 	}
 	resp := newMessage(c.out)
-	if err := c.conn.Invoke(ctx, c.method, req, resp); err != nil {
-		return errorResult(err, nil), nil
+	if err := c.conn.Invoke(outgoing(ctx, r), c.method, req, resp); err != nil {
+		return c.fail(ctx, err, nil), nil
 	}
 	b, err := protojson.Marshal(resp)
 	if err != nil {
@@ -254,16 +300,16 @@ func (c caller) serverStream(ctx context.Context, r *sdk.CallToolRequest) (*sdk.
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cs, err := c.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, c.method)
+	cs, err := c.conn.NewStream(outgoing(ctx, r), &grpc.StreamDesc{ServerStreams: true}, c.method)
 	if err != nil {
-		return errorResult(err, nil), nil
+		return c.fail(ctx, err, nil), nil
 	}
 	// io.EOF: the stream ended, and RecvMsg returns its status.
 	if err := cs.SendMsg(req); err != nil && !errors.Is(err, io.EOF) {
-		return errorResult(err, nil), nil
+		return c.fail(ctx, err, nil), nil
 	}
 	if err := cs.CloseSend(); err != nil {
-		return errorResult(err, nil), nil
+		return c.fail(ctx, err, nil), nil
 	}
 	token := r.Params.GetProgressToken()
 	messages := []json.RawMessage{}
@@ -274,7 +320,7 @@ func (c caller) serverStream(ctx context.Context, r *sdk.CallToolRequest) (*sdk.
 			break
 		}
 		if err != nil {
-			return errorResult(err, messages), nil
+			return c.fail(ctx, err, messages), nil
 		}
 		b, err := protojson.Marshal(m)
 		if err != nil {

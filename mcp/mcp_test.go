@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,9 +15,12 @@ import (
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/fixtures/echotest"
 	"github.com/goms-io/goms/internal/fixtures/rules"
+	"github.com/goms-io/goms/internal/testutil"
 	"github.com/goms-io/goms/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // rulesServer counts the calls that reach its handlers.
@@ -44,10 +48,10 @@ var wantTools = []string{
 
 // start starts a server in gateway mode hosting both fixtures, with
 // cfg's MCP settings, and stops it when the test ends.
-func start(t *testing.T, cfg goms.Config, impl *rulesServer) *goms.Server {
+func start(t *testing.T, cfg goms.Config, impl *rulesServer, opts ...goms.Option) *goms.Server {
 	t.Helper()
 	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	s := goms.New(cfg)
+	s := goms.New(cfg, opts...)
 	rules.RegisterRulesService(s, impl)
 	echo.RegisterEchoService(s, &echotest.Server{})
 	if err := s.Start(context.Background()); err != nil {
@@ -65,6 +69,13 @@ func start(t *testing.T, cfg goms.Config, impl *rulesServer) *goms.Server {
 // HTTP to the server at addr; progress notifications go to progress.
 func connect(t *testing.T, addr string, progress chan<- *sdk.ProgressNotificationParams) *sdk.ClientSession {
 	t.Helper()
+	return connectWith(t, addr, progress, nil)
+}
+
+// connectWith is connect with an HTTP client of the test's choosing (nil:
+// the default).
+func connectWith(t *testing.T, addr string, progress chan<- *sdk.ProgressNotificationParams, hc *http.Client) *sdk.ClientSession {
+	t.Helper()
 	opts := &sdk.ClientOptions{}
 	if progress != nil {
 		opts.ProgressNotificationHandler = func(_ context.Context, req *sdk.ProgressNotificationClientRequest) {
@@ -72,7 +83,7 @@ func connect(t *testing.T, addr string, progress chan<- *sdk.ProgressNotificatio
 		}
 	}
 	c := sdk.NewClient(&sdk.Implementation{Name: "goms-test", Version: "1"}, opts)
-	cs, err := c.Connect(t.Context(), &sdk.StreamableClientTransport{Endpoint: "http://" + addr + goms.MCPPath, DisableStandaloneSSE: true}, nil)
+	cs, err := c.Connect(t.Context(), &sdk.StreamableClientTransport{Endpoint: "http://" + addr + goms.MCPPath, DisableStandaloneSSE: true, HTTPClient: hc}, nil)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -383,4 +394,61 @@ func maps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// headerTransport adds a header to every request.
+type headerTransport struct{ key, value string }
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(h.key, h.value)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestMetadata checks that a tool call passes the request's credentials
+// on as metadata, as the gateway's routes do, to the user's interceptors,
+// which see the call as any other.
+func TestMetadata(t *testing.T) {
+	seen := make(chan []string, 1)
+	record := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		seen <- md.Get("authorization")
+		return handler(ctx, req)
+	}
+	s := start(t, mcpConfig(), &rulesServer{}, goms.WithUnaryInterceptors(record))
+	cs := connectWith(t, s.HTTPAddr(), nil, &http.Client{Transport: headerTransport{"Authorization", "Bearer t0ken"}})
+	if text, isErr := call(t, cs, &sdk.CallToolParams{Name: "fixtures_rules_RulesService_Place", Arguments: map[string]any{"sku": "AB12", "quantity": 1}}); isErr {
+		t.Fatalf("Place: %s", text)
+	}
+	if got := <-seen; !slices.Equal(got, []string{"Bearer t0ken"}) {
+		t.Errorf("the interceptor saw authorization %q, want [Bearer t0ken]", got)
+	}
+}
+
+// TestUpstreamDown checks that in http mode, with the upstream gone, a
+// call is an UNAVAILABLE tool error that does not name its address.
+func TestUpstreamDown(t *testing.T) {
+	upstream := testutil.FreeAddr(t)
+	cfg := mcpConfig()
+	cfg.Mode, cfg.Upstream = goms.ModeHTTP, upstream
+	cfg.Client.ConnectTimeout = time.Millisecond
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	front := goms.New(cfg)
+	rules.RegisterRulesService(front, nil)
+	echo.RegisterEchoService(front, nil)
+	if err := front.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		front.Stop(ctx)
+	})
+	cs := connect(t, front.HTTPAddr(), nil)
+	for _, name := range []string{"fixtures_rules_RulesService_Place", "fixtures_echo_EchoService_Expand"} {
+		text, isErr := call(t, cs, &sdk.CallToolParams{Name: name, Arguments: map[string]any{}})
+		if !isErr || !strings.Contains(text, `"code":14`) || !strings.Contains(text, "upstream unavailable") || strings.Contains(text, upstream) {
+			t.Errorf("%s = %s (isError %v), want UNAVAILABLE without the address %s", name, text, isErr, upstream)
+		}
+	}
 }
