@@ -43,6 +43,7 @@
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -283,7 +284,7 @@ func (c caller) unary(ctx context.Context, r *sdk.CallToolRequest) (*sdk.CallToo
 	if err := c.conn.Invoke(outgoing(ctx, r), c.method, req, resp); err != nil {
 		return c.fail(ctx, err, nil), nil
 	}
-	b, err := protojson.Marshal(resp)
+	b, err := marshal(resp)
 	if err != nil {
 		return errorResult(status.Error(codes.Internal, "response: "+err.Error()), nil), nil
 	}
@@ -322,7 +323,7 @@ func (c caller) serverStream(ctx context.Context, r *sdk.CallToolRequest) (*sdk.
 		if err != nil {
 			return c.fail(ctx, err, messages), nil
 		}
-		b, err := protojson.Marshal(m)
+		b, err := marshal(m)
 		if err != nil {
 			return errorResult(status.Error(codes.Internal, "response: "+err.Error()), messages), nil
 		}
@@ -348,7 +349,7 @@ func (c caller) serverStream(ctx context.Context, r *sdk.CallToolRequest) (*sdk.
 // failed, if any.
 func errorResult(err error, messages []json.RawMessage) *sdk.CallToolResult {
 	st := status.Convert(err)
-	b, merr := protojson.Marshal(st.Proto())
+	b, merr := marshal(st.Proto())
 	if merr != nil {
 		b, _ = json.Marshal(map[string]any{"code": int32(st.Code()), "message": st.Message()})
 	}
@@ -382,4 +383,18 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup keeps the level.
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{h.Handler.WithGroup(name), h.level}
+}
+
+// marshal returns m's protojson, compact: protojson's own output varies
+// its spacing from build to build on purpose.
+func marshal(m proto.Message) ([]byte, error) {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
