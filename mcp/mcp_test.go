@@ -335,6 +335,18 @@ func TestBadNames(t *testing.T) {
 			t.Errorf("%s: Start: %v, want %s…", name, err, want)
 		}
 	}
+	cfg := mcpConfig()
+	cfg.Mode = goms.ModeGRPC
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	s := goms.New(cfg)
+	echo.RegisterEchoService(s, &echotest.Server{})
+	err := s.Start(context.Background())
+	if err == nil {
+		s.Stop(context.Background())
+	}
+	if want := `mcp.tools is set, but mode "grpc" serves no HTTP port for /mcp`; err == nil || err.Error() != want {
+		t.Errorf("grpc mode: Start: %v, want %s", err, want)
+	}
 }
 
 // TestHints checks the hints idempotency_level gives and the descriptions
