@@ -91,9 +91,11 @@ func Handler(spec goms.MCPSpec) (http.Handler, error) {
 		srv.AddTool(t.Tool, t.Handler)
 	}
 	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
-		Stateless:           true,
-		Logger:              log,
-		MaxRequestBodyBytes: int64(spec.MaxBodyBytes),
+		Stateless: true,
+		// A client gone: the call's context ends, as on the routes.
+		PropagateRequestCancellation: true,
+		Logger:                       log,
+		MaxRequestBodyBytes:          int64(spec.MaxBodyBytes),
 	}), nil
 }
 

@@ -3,9 +3,11 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 )
 
 // rulesServer counts the calls that reach its handlers.
@@ -462,5 +465,58 @@ func TestUpstreamDown(t *testing.T) {
 		if !isErr || !strings.Contains(text, `"code":14`) || !strings.Contains(text, "upstream unavailable") || strings.Contains(text, upstream) {
 			t.Errorf("%s = %s (isError %v), want UNAVAILABLE without the address %s", name, text, isErr, upstream)
 		}
+	}
+}
+
+// httpKey marks the contexts of requests the test's HTTP tracing saw.
+type httpKey struct{}
+
+// recorder is a stats.Handler that records the methods it traces, and
+// whether their context came through the HTTP tracing.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf("%s http=%v", info.FullMethodName, ctx.Value(httpKey{}) != nil))
+	return ctx
+}
+func (r *recorder) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (r *recorder) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (r *recorder) HandleConn(context.Context, stats.ConnStats)                       {}
+
+func (r *recorder) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+// TestTracing checks that a tool call is traced as any call: on the
+// server side, and on the client side as a child of the HTTP request's
+// span (here, with the context the HTTP tracing gave the request).
+func TestTracing(t *testing.T) {
+	server, client := &recorder{}, &recorder{}
+	s := start(t, mcpConfig(), &rulesServer{}, goms.WithTracing(goms.Tracing{
+		Server: server,
+		Client: client,
+		HTTP: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), httpKey{}, true)))
+			})
+		},
+	}))
+	cs := connect(t, s.HTTPAddr(), nil)
+	if text, isErr := call(t, cs, &sdk.CallToolParams{Name: "fixtures_rules_RulesService_Place", Arguments: map[string]any{"sku": "AB12", "quantity": 1}}); isErr {
+		t.Fatalf("Place: %s", text)
+	}
+	want := []string{"/fixtures.rules.RulesService/Place http=true"}
+	if got := client.seen(); !slices.Equal(got, want) {
+		t.Errorf("client spans %q, want %q", got, want)
+	}
+	if got := server.seen(); len(got) != 1 || !strings.HasPrefix(got[0], "/fixtures.rules.RulesService/Place ") {
+		t.Errorf("server spans %q, want one of Place", got)
 	}
 }
