@@ -90,13 +90,13 @@ func Handler(spec goms.MCPSpec) (http.Handler, error) {
 	for _, t := range tools {
 		srv.AddTool(t.Tool, t.Handler)
 	}
-	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
+	return jsonErrors(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
 		Stateless: true,
 		// A client gone: the call's context ends, as on the routes.
 		PropagateRequestCancellation: true,
 		Logger:                       log,
 		MaxRequestBodyBytes:          int64(spec.MaxBodyBytes),
-	}), nil
+	})), nil
 }
 
 // A Tool is one method served as an MCP tool.

@@ -520,3 +520,47 @@ func TestTracing(t *testing.T) {
 		t.Errorf("server spans %q, want one of Place", got)
 	}
 }
+
+// TestMalformed checks that malformed requests to /mcp get a 4xx with a
+// JSON google.rpc.Status body, and that the endpoint still answers after.
+func TestMalformed(t *testing.T) {
+	cfg := mcpConfig()
+	cfg.HTTP.MaxBodyBytes = 1 << 10
+	s := start(t, cfg, &rulesServer{})
+	url := "http://" + s.HTTPAddr() + goms.MCPPath
+	for _, c := range []struct {
+		method, contentType, body string
+		status                    int
+		code                      int
+	}{
+		{"POST", "application/json", "{bad", 400, 3},
+		{"POST", "application/json", "[]", 400, 3},
+		{"POST", "text/plain", "{}", 415, 3},
+		{"GET", "", "", 405, 12},
+		{"POST", "application/json", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":"` + strings.Repeat("x", 2<<10) + `"}}`, 413, 8},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), c.method, url, strings.NewReader(c.body))
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/json" || err != nil || st.Code != c.code || st.Message == "" {
+			t.Errorf("%s %s %.20q: %d %s %+v (%v), want %d with a JSON status of code %d",
+				c.method, c.contentType, c.body, resp.StatusCode, resp.Header.Get("Content-Type"), st, err, c.status, c.code)
+		}
+	}
+	cs := connect(t, s.HTTPAddr(), nil)
+	if text, isErr := call(t, cs, &sdk.CallToolParams{Name: "fixtures_rules_RulesService_Place", Arguments: map[string]any{"sku": "AB12", "quantity": 1}}); isErr {
+		t.Fatalf("Place after malformed requests: %s", text)
+	}
+}

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"log/slog"
+
+	"google.golang.org/grpc/codes"
 )
 
 // PublicError returns err as a client may see it, for the front ends
@@ -16,3 +18,8 @@ func PublicError(ctx context.Context, log *slog.Logger, err error) error {
 	}
 	return capMessage(err)
 }
+
+// CodeOf is the gRPC code of an HTTP error status, the inverse of
+// grpc-gateway's HTTPStatusFromCode, for the front ends that write the
+// error bodies of other handlers (the MCP endpoint).
+func CodeOf(httpStatus int) codes.Code { return codeOf(httpStatus) }
