@@ -144,6 +144,14 @@ func Tools(spec goms.MCPSpec) ([]Tool, error) {
 				continue
 			}
 			t := newTool(svc.Conn, md, docs, spec.DiscardUnknown, log)
+			if t.Tool.InputSchema.(object)["type"] != "object" {
+				// A wrapper or Value request is no JSON object in
+				// protojson, and tool arguments are one.
+				if one {
+					return nil, fmt.Errorf("%s: its request %s is not a JSON object in protojson, and tool arguments are", key, md.Input().FullName())
+				}
+				continue
+			}
 			if other, dup := names[t.Tool.Name]; dup {
 				return nil, fmt.Errorf("methods %s and %s have the same tool name %s", other, key, t.Tool.Name)
 			}
@@ -290,7 +298,13 @@ func (c caller) unary(ctx context.Context, r *sdk.CallToolRequest) (*sdk.CallToo
 	if err != nil {
 		return errorResult(status.Error(codes.Internal, "response: "+err.Error()), nil), nil
 	}
-	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}, StructuredContent: json.RawMessage(b)}, nil
+	res := &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}
+	if len(b) > 0 && b[0] == '{' {
+		// Structured content is an object: a response of a well-known
+		// type, such as a wrapper, may be a JSON string or number.
+		res.StructuredContent = json.RawMessage(b)
+	}
+	return res, nil
 }
 
 // serverStream calls a server-streaming method: each message is a
