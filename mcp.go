@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/goms-io/goms/internal/telemetry"
@@ -130,7 +129,7 @@ func (s *Server) mcp(next http.Handler) (http.Handler, error) {
 		return nil, fmt.Errorf("mcp.tools: %w", err)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == MCPPath || strings.HasPrefix(r.URL.Path, MCPPath+"/") {
+		if r.URL.Path == MCPPath {
 			h.ServeHTTP(w, r)
 			return
 		}
