@@ -1759,3 +1759,43 @@ func TestInProcessClose(t *testing.T) {
 		}
 	}
 }
+
+// TestVia checks that a conn from Via reports its network as the peer of
+// its calls, unary and streaming, to handlers and interceptors, and that
+// the conn it came from keeps "inprocess".
+func TestVia(t *testing.T) {
+	svc := newTestService()
+	var seen []string
+	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		p, _ := peer.FromContext(ctx)
+		seen = append(seen, "unary "+p.Addr.Network())
+		return handler(ctx, req)
+	}
+	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		p, _ := peer.FromContext(ss.Context())
+		seen = append(seen, "stream "+p.Addr.Network())
+		return handler(srv, ss)
+	}
+	conn := New([]Service{{Desc: &testpb.TestService_ServiceDesc, Impl: svc}}, []grpc.UnaryServerInterceptor{unary}, []grpc.StreamServerInterceptor{stream})
+	for _, cc := range []*Conn{conn.Via("mcp"), conn} {
+		client := testpb.NewTestServiceClient(cc)
+		ctx := withBehavior(testContext(t), "inspect")
+		if _, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if in := svc.lastInspection(); in.peerNetwork != in.peerAddr {
+			t.Errorf("handler's peer %q/%q", in.peerNetwork, in.peerAddr)
+		}
+		s, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != io.EOF {
+			t.Fatalf("Recv: %v, want EOF", err)
+		}
+	}
+	want := []string{"unary mcp", "stream mcp", "unary inprocess", "stream inprocess"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("interceptors saw peers %q, want %q", seen, want)
+	}
+}
