@@ -265,8 +265,9 @@ type HTTPConfig struct {
 	// DocsPath is where the HTTP port serves the API console: a page,
 	// embedded in the binary, that reads the OpenAPI document and calls
 	// the routes from a browser (unary, server streams over SSE, client
-	// and bidi streams over a WebSocket). Empty: not served; it needs
-	// OpenAPIPath. Key http.docs_path, default /docs.
+	// and bidi streams over a WebSocket). Empty: not served, nor when
+	// OpenAPIPath is empty (the page reads the document). Key
+	// http.docs_path, default /docs.
 	DocsPath string
 }
 
@@ -565,7 +566,7 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
 		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
 			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
-		{"http.docs_path", "path of the API console (reads http.openapi_path); empty: not served",
+		{"http.docs_path", "path of the API console; empty, or http.openapi_path empty: not served",
 			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.DocsPath) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
@@ -893,13 +894,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("admin address: %w", err)
 		}
 	}
-	if c.Mode.servesHTTP() && c.HTTP.DocsPath != "" {
-		switch {
-		case c.HTTP.OpenAPIPath == "":
-			return errors.New("http.docs_path needs http.openapi_path: the console reads the OpenAPI document (set both, or http.docs_path empty)")
-		case c.HTTP.DocsPath == c.HTTP.OpenAPIPath:
-			return fmt.Errorf("http.docs_path and http.openapi_path are both %s: give them different paths", c.HTTP.DocsPath)
-		}
+	if c.Mode.servesHTTP() && c.HTTP.DocsPath != "" && c.HTTP.DocsPath == c.HTTP.OpenAPIPath {
+		return fmt.Errorf("http.docs_path and http.openapi_path are both %s: give them different paths", c.HTTP.DocsPath)
 	}
 	if c.Mode == ModeHTTP && c.Upstream == "" {
 		return errors.New(`mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`)

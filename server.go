@@ -589,7 +589,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.cfg.HTTP.DocsPath != "" {
+	if s.cfg.HTTP.DocsPath != "" && s.cfg.HTTP.OpenAPIPath != "" {
 		h = console.Handler(s.cfg.HTTP.DocsPath, s.cfg.HTTP.OpenAPIPath, h)
 	}
 	h = s.tel.InstrumentHTTP(h)
