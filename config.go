@@ -257,6 +257,10 @@ type HTTPConfig struct {
 	// that proxies and browsers keep a quiet stream open; 0: none.
 	// Key http.sse_keepalive, default 15s.
 	SSEKeepAlive time.Duration
+	// Connect serves the Connect protocol and gRPC-Web on the HTTP port,
+	// at each method's gRPC path, beside the REST routes; false: REST
+	// only. Key http.connect, default true.
+	Connect bool
 }
 
 // AdminConfig is the admin section of [Config].
@@ -396,6 +400,7 @@ func DefaultConfig() Config {
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
 			SSEKeepAlive:         15 * time.Second,
+			Connect:              true,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -550,6 +555,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
 		{"http.sse_keepalive", "interval of keep-alive comments in server streams sent as SSE; 0: none",
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
+		{"http.connect", "serve the Connect protocol and gRPC-Web at the methods' gRPC paths; false: REST only",
+			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.Connect) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",
