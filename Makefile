@@ -21,7 +21,7 @@ FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
 GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
 	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
-	':(glob)bench/size/gen/**'
+	':(glob)bench/size/gen/**' ':(glob)test/connect/gen/**'
 # Golden implementation skeletons, proto file (under $(GOLDENS)):package
 # directory. goms skeleton never overwrites a file, so generate removes
 # them first.
@@ -45,6 +45,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 	go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
 	cd test/scaffold && go test -count=1 .
+	cd test/connect && go test -race -count=1 .
 	go test -run='^$$' -bench=. -benchtime=1x ./bench/
 	$(MAKE) fuzz
 
@@ -70,6 +71,7 @@ lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofm
 	$(BUF) format -d --exit-code bench/size/proto
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/connect && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's, the fixtures', the golden cases' and bench/size's code
@@ -77,6 +79,7 @@ generate: googleapis ## Regenerate the example's, the fixtures', the golden case
 	$(BUF) generate --template $(FIXTURES)/buf.gen.yaml
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
 	$(BUF) generate --template bench/size/buf.gen.yaml
+	$(BUF) generate --template test/connect/buf.gen.yaml
 	@for s in $(SKELETONS); do f=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
 	  echo "go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$f"; \
 	  go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$f >/dev/null; done

@@ -24,7 +24,6 @@ import (
 	"github.com/goms-io/goms/test/connect/gen/fixtures/rules/rulesconnect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	_ "github.com/goms-io/goms/validate" // protovalidate, as the rules fixture's .goms.go imports it
 )
@@ -372,5 +371,3 @@ func TestConnectOff(t *testing.T) {
 		t.Errorf("with http.connect false: %v, want unimplemented (404)", err)
 	}
 }
-
-var _ = proto.Equal
