@@ -282,3 +282,33 @@ func TestConnectUpstreamDown(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectStreamEndsFirst ends a bidi stream (its deadline) while the
+// client still holds its request body open, over HTTP/1.1 (full duplex):
+// the answer to the first message comes before the end, and the end
+// carries the deadline.
+func TestConnectStreamEndsFirst(t *testing.T) {
+	base := "http://" + echotest.Serve(t, goms.DefaultConfig(), goms.WithLogger(discardLogger())).HTTPAddr() + "/fixtures.echo.EchoService/"
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest(http.MethodPost, base+"Chat", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/connect+json")
+	req.Header.Set("Connect-Timeout-Ms", "200")
+	go pw.Write(envelope(0, []byte(`{"message":"one"}`)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, ps := frames(t, body)
+	if len(fl) != 2 || string(ps[0]) != `{"message":"re: one"}` || fl[1] != 2 || !strings.Contains(string(ps[1]), "deadline_exceeded") {
+		t.Errorf("Chat past its deadline: %q", body)
+	}
+}

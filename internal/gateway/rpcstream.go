@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -359,7 +360,9 @@ func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWrite
 		return
 	}
 	in := &inputFailure{}
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		var buf []byte
 		for {
 			payload, err := fr.next(buf)
@@ -383,6 +386,17 @@ func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWrite
 		}
 	}()
 	h.receive(ctx, sw, m, cs, in)
+	// The call is over; the body must not be read after the handler
+	// returns. A client still sending (the service answered early) has
+	// its read cut short.
+	cancel()
+	select {
+	case <-done:
+	default:
+		if http.NewResponseController(w).SetReadDeadline(time.Now()) == nil {
+			<-done
+		}
+	}
 }
 
 // inputFailure is the error of a stream's request body, which ends the
