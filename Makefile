@@ -19,9 +19,9 @@ CASES := $(sort $(wildcard $(GOLDENS)/*/buf.gen.yaml))
 # The tests' fixtures (generated code, not goldens): one buf.gen.yaml.
 FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
-GENERATED := ':(glob)examples/*/gen/**' ':(glob)examples/*/openapi/**' ':(glob)$(GOLDENS)/**/*.go' \
+GENERATED := ':(glob)examples/*/gen/**' ':(glob)$(GOLDENS)/**/*.go' \
 	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
-	':(glob)bench/size/gen/**' ':(glob)test/connect/gen/**'
+	':(glob)bench/size/gen/**' ':(glob)bench/internal/gen/**' ':(glob)test/connect/gen/**'
 # Golden implementation skeletons, proto file (under $(GOLDENS)):package
 # directory. goms skeleton never overwrites a file, so generate removes
 # them first.
@@ -43,10 +43,12 @@ tools: ## Build the pinned grpcurl and grpc-health-probe into .tmp/bin (then: ex
 .PHONY: test
 test: lint checkgenerate ## Run all checks and tests (race detector on): what CI runs
 	go test -race -count=1 ./...
+	cd bench && go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
 	cd test/scaffold && go test -count=1 .
 	cd test/connect && go test -race -count=1 .
-	go test -run='^$$' -bench=. -benchtime=1x ./bench/
+	cd test/openapi && go test -count=1 .
+	cd bench && go test -run='^$$' -bench=. -benchtime=1x .
 	$(MAKE) fuzz
 
 # How long make fuzz runs each fuzz target (make test: the default).
@@ -60,7 +62,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect and test/openapi too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
@@ -69,15 +71,18 @@ lint: googleapis ## go vet (bench/size and test/scaffold too), staticcheck, gofm
 	$(BUF) format -d --exit-code --path $(FIXTURES)
 	$(BUF) format -d --exit-code $(GOLDENS)
 	$(BUF) format -d --exit-code bench/size/proto
+	cd bench && go vet ./... && go tool -modfile=../tools/staticcheck/go.mod staticcheck ./...
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 	cd test/connect && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/openapi && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
-generate: googleapis ## Regenerate the example's, the fixtures', the golden cases' and bench/size's code
+generate: googleapis ## Regenerate the example's, the fixtures', the golden cases', bench's and bench/size's code
 	$(BUF) generate
 	$(BUF) generate --template $(FIXTURES)/buf.gen.yaml
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
+	$(BUF) generate --template bench/buf.gen.yaml
 	$(BUF) generate --template bench/size/buf.gen.yaml
 	$(BUF) generate --template test/connect/buf.gen.yaml
 	@for s in $(SKELETONS); do f=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
@@ -107,7 +112,7 @@ instructions: ## Count instructions per call for the per-call comparisons (valgr
 	scripts/instructions.sh
 
 .PHONY: load
-load: googleapis ## Load-test GoMs and the raw baselines with ghz and hey (or wrk); prints QPS, p50, p99
+load: googleapis ## Load-test GoMs, the raw baselines and connect-go + vanguard with ghz and hey (or wrk); prints QPS, p50, p99
 	scripts/load.sh
 
 .PHONY: size

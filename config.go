@@ -261,6 +261,11 @@ type HTTPConfig struct {
 	// at each method's gRPC path, beside the REST routes; false: REST
 	// only. Key http.connect, default true.
 	Connect bool
+	// OpenAPIPath is where the HTTP port serves the OpenAPI 3.1 document
+	// of the routes it serves, merged from the services' generated
+	// fragments (GET and HEAD). Empty: not served. Key http.openapi_path,
+	// default /openapi.json.
+	OpenAPIPath string
 }
 
 // AdminConfig is the admin section of [Config].
@@ -401,6 +406,7 @@ func DefaultConfig() Config {
 			IdleTimeout:          2 * time.Minute,
 			SSEKeepAlive:         15 * time.Second,
 			Connect:              true,
+			OpenAPIPath:          DefaultOpenAPIPath,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -557,6 +563,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
 		{"http.connect", "serve the Connect protocol and gRPC-Web at the methods' gRPC paths; false: REST only",
 			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.Connect) }},
+		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
+			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",

@@ -585,6 +585,13 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.HTTP.OpenAPIPath != "" {
+		// Inside the metrics and the request log: it is a request like
+		// any other on the port.
+		if h, err = s.openAPI(h); err != nil {
+			return err
+		}
+	}
 	h = s.tel.InstrumentHTTP(h)
 	if s.trace.HTTP != nil {
 		h = s.trace.HTTP(h)

@@ -30,6 +30,12 @@ type Service struct {
 	// Gateway registers the service's google.api.http routes on an HTTP
 	// gateway mux. Nil when the service has no HTTP rules.
 	Gateway GatewayFunc
+	// OpenAPI is the OpenAPI 3.1 fragment of the service's HTTP routes
+	// (JSON: tags, paths, components.schemas), which
+	// protoc-gen-goms writes from the protos and their comments. The
+	// server merges the fragments of the services it routes into the
+	// document it serves at [HTTPConfig.OpenAPIPath]. Optional.
+	OpenAPI string
 
 	// grpcOnly marks a service added through [Server.RegisterService],
 	// that is by grpc-go's generated Register<Service>Server.

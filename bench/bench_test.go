@@ -97,9 +97,10 @@ func checkEcho(b *testing.B, resp *echo.EchoResponse, err error, message string)
 
 // BenchmarkUnary measures a unary gRPC call over loopback: a GoMs server
 // with its default interceptors (impl=goms) against the same service on a
-// bare grpc.Server (impl=grpc).
+// bare grpc.Server (impl=grpc) and on connect-go's gRPC protocol over h2c
+// (impl=connect), all called by the same grpc-go client.
 func BenchmarkUnary(b *testing.B) {
-	impls := []setup.Impl{setup.GRPC, setup.GoMs}
+	impls := []setup.Impl{setup.GRPC, setup.GoMs, setup.Connect}
 	servers := startAll(b, impls...)
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
@@ -163,14 +164,17 @@ func checkHTTPEcho(b *testing.B, c *http.Client, url string, body []byte, messag
 	}
 }
 
-// BenchmarkHTTP measures an HTTP/JSON call (POST /v1/echo, keep-alive, over
-// a loopback socket for every variant): raw grpc-gateway calling the
-// implementation in-process (impl=gateway-inproc), GoMs in gateway mode
-// (impl=goms, in-process with the gRPC interceptors), raw grpc-gateway
-// forwarding over loopback gRPC (impl=gateway-endpoint) and GoMs in http
-// mode forwarding to GoMs in grpc mode (impl=goms-http).
+// BenchmarkHTTP measures an HTTP/JSON unary call (the same JSON body, POST,
+// keep-alive HTTP/1.1, over a loopback socket for every variant): raw
+// grpc-gateway calling the implementation in-process (impl=gateway-inproc),
+// GoMs in gateway mode (impl=goms, in-process with the gRPC interceptors),
+// raw grpc-gateway forwarding over loopback gRPC (impl=gateway-endpoint),
+// GoMs in http mode forwarding to GoMs in grpc mode (impl=goms-http),
+// connect-go's Connect protocol (impl=connect) and vanguard transcoding
+// REST to connect-go (impl=vanguard). All but connect call the REST route
+// POST /v1/echo; connect calls its own, setup.EchoBodyPath.
 func BenchmarkHTTP(b *testing.B) {
-	impls := []setup.Impl{setup.GatewayInProc, setup.GoMs, setup.GatewayEndpoint, setup.GoMsHTTP}
+	impls := []setup.Impl{setup.GatewayInProc, setup.GoMs, setup.GatewayEndpoint, setup.GoMsHTTP, setup.Connect, setup.Vanguard}
 	servers := startAll(b, impls...)
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
@@ -181,7 +185,7 @@ func BenchmarkHTTP(b *testing.B) {
 			for _, impl := range impls {
 				b.Run("impl="+string(impl), func(b *testing.B) {
 					c := httpClient(b)
-					url := "http://" + servers[impl].HTTPAddr + "/v1/echo"
+					url := "http://" + servers[impl].HTTPAddr + setup.EchoBodyPath(impl)
 					checkHTTPEcho(b, c, url, body, sz.message)
 					b.ReportAllocs()
 					cpu := startCPU()
@@ -270,10 +274,11 @@ func recvAll(b *testing.B, stream grpc.ServerStreamingClient[echo.EchoResponse])
 
 // BenchmarkStreamGRPC measures a server-streaming call of streamWords
 // messages over loopback gRPC: bare grpc.Server (impl=grpc), GoMs
-// (impl=goms), and GoMs's in-process connection (impl=local). It reports
-// msgs/s besides the time per call.
+// (impl=goms), GoMs's in-process connection (impl=local) and connect-go's
+// gRPC protocol over h2c (impl=connect). It reports msgs/s besides the
+// time per call.
 func BenchmarkStreamGRPC(b *testing.B) {
-	servers := startAll(b, setup.GRPC, setup.GoMs)
+	servers := startAll(b, setup.GRPC, setup.GoMs, setup.Connect)
 	req := &echo.EchoRequest{Message: streamMessage()}
 	clients := []struct {
 		impl   string
@@ -282,6 +287,7 @@ func BenchmarkStreamGRPC(b *testing.B) {
 		{"grpc", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[setup.GRPC].GRPCAddr) }},
 		{"goms", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[setup.GoMs].GRPCAddr) }},
 		{"local", func(b *testing.B) echo.EchoServiceClient { return echo.NewEchoServiceClient(servers[setup.GoMs].Local) }},
+		{"connect", func(b *testing.B) echo.EchoServiceClient { return grpcClient(b, servers[setup.Connect].GRPCAddr) }},
 	}
 	for _, c := range clients {
 		b.Run("impl="+c.impl, func(b *testing.B) {
@@ -309,44 +315,50 @@ func BenchmarkStreamGRPC(b *testing.B) {
 }
 
 // BenchmarkStreamHTTP measures a server-streaming call of streamWords
-// messages over HTTP (GET /v1/expand/..., newline-delimited JSON): raw
+// messages over HTTP, with the same HTTP client for every variant: raw
 // grpc-gateway over loopback gRPC (impl=gateway-endpoint), GoMs in gateway
-// mode (impl=goms) and GoMs in http mode (impl=goms-http). Raw in-process
-// grpc-gateway cannot stream. It reports msgs/s besides the time per call.
+// mode (impl=goms) and GoMs in http mode (impl=goms-http), each answering
+// GET /v1/expand/... with newline-delimited JSON, and connect-go's Connect
+// streaming protocol with JSON messages (impl=connect). Raw in-process
+// grpc-gateway cannot stream, and vanguard transcodes REST server streams
+// only for google.api.HttpBody responses. It reports msgs/s besides the
+// time per call.
 func BenchmarkStreamHTTP(b *testing.B) {
-	impls := []setup.Impl{setup.GatewayEndpoint, setup.GoMs, setup.GoMsHTTP}
+	impls := []setup.Impl{setup.GatewayEndpoint, setup.GoMs, setup.GoMsHTTP, setup.Connect}
 	servers := startAll(b, impls...)
-	path := "/v1/expand/" + url.PathEscape(streamMessage())
+	message := streamMessage()
 	for _, impl := range impls {
 		b.Run("impl="+string(impl), func(b *testing.B) {
 			c := httpClient(b)
-			u := "http://" + servers[impl].HTTPAddr + path
-			get := func() []byte {
-				resp, err := c.Get(u)
+			call := func() *http.Response {
+				req, err := setup.ExpandRequest(impl, servers[impl].HTTPAddr, message)
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer resp.Body.Close()
-				body, err := io.ReadAll(resp.Body)
-				if err != nil || resp.StatusCode != http.StatusOK {
-					b.Fatalf("GET %s: %s: %v", u, resp.Status, err)
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatal(err)
 				}
-				return body
+				if resp.StatusCode != http.StatusOK {
+					resp.Body.Close()
+					b.Fatalf("%s %s: %s", req.Method, req.URL, resp.Status)
+				}
+				return resp
 			}
-			if n := bytes.Count(get(), []byte("word")); n != streamWords {
-				b.Fatalf("got %d messages, want %d", n, streamWords)
+			resp := call()
+			n, err := setup.CountExpand(impl, resp)
+			resp.Body.Close()
+			if err != nil || n != streamWords {
+				b.Fatalf("got %d messages, want %d: %v", n, streamWords, err)
 			}
 			b.ReportAllocs()
 			cpu := startCPU()
 			for b.Loop() {
-				resp, err := c.Get(u)
+				resp := call()
+				_, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 				if err != nil {
 					b.Fatal(err)
-				}
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK {
-					b.Fatalf("GET %s: %s: %v", u, resp.Status, err)
 				}
 			}
 			cpu.report(b)

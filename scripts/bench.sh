@@ -8,12 +8,17 @@
 # benchstat compares them under the same machine noise (-col /impl, the
 # first column is the baseline). BENCH_COUNT rounds (default 10) of
 # BENCH_TIME per benchmark (default 500ms); output in BENCH_OUT.
+# BENCH_FILTER (default .) is the -test.bench pattern of ./bench, for a
+# shorter run of some comparisons, e.g. BENCH_FILTER='^Benchmark(Unary|HTTP)$'.
+# ./bench is a module of its own (bench/go.mod: connect-go and vanguard,
+# the peers, stay out of the library's go.mod).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 count=${BENCH_COUNT:-10}
 benchtime=${BENCH_TIME:-500ms}
 out=${BENCH_OUT:-.tmp/bench.txt}
+filter=${BENCH_FILTER:-.}
 # Packages benchmarked besides ./bench (their benchmarks have no /impl key):
 # the generator's BenchmarkGenerate. BENCH_EXTRA= (empty) leaves it out.
 extra=${BENCH_EXTRA-./internal/gen}
@@ -29,14 +34,17 @@ else
   mkdir -p "$(dirname "$out")" .tmp/bench-bin
   : >"$out"
   pkgs=(./bench/ $extra)
-  for pkg in "${pkgs[@]}"; do
+  go -C bench test -c -o "$PWD/.tmp/bench-bin/bench.test" .
+  for pkg in $extra; do
     go test -c -o ".tmp/bench-bin/$(basename "$pkg").test" "$pkg"
   done
-  echo "$count rounds of: <pkg>.test -test.run='^\$' -test.bench=. -test.benchmem -test.benchtime=$benchtime >> $out" >&2
+  echo "$count rounds of: <pkg>.test -test.run='^\$' -test.bench=<BENCH_FILTER for ./bench, else .> -test.benchmem -test.benchtime=$benchtime >> $out" >&2
   for ((i = 1; i <= count; i++)); do
     echo "round $i/$count" >&2
     for pkg in "${pkgs[@]}"; do
-      (cd "$pkg" && "$OLDPWD/.tmp/bench-bin/$(basename "$pkg").test" -test.run='^$' -test.bench=. \
+      pattern=.
+      [ "$pkg" = ./bench/ ] && pattern=$filter
+      (cd "$pkg" && "$OLDPWD/.tmp/bench-bin/$(basename "$pkg").test" -test.run='^$' -test.bench="$pattern" \
         -test.benchmem -test.benchtime="$benchtime" -test.timeout=30m) >>"$out"
     done
   done
@@ -66,6 +74,14 @@ table "Server streaming, 100 messages per call, gRPC" \
   -filter '.name:StreamGRPC' -col '/impl@(grpc goms local)'
 table "Server streaming, 100 messages per call, HTTP (NDJSON)" \
   -filter '.name:StreamHTTP' -col '/impl@(gateway-endpoint goms goms-http)'
+table "GoMs vs peers, unary gRPC: GoMs vs bare grpc-go vs connect-go (gRPC over h2c), same grpc-go client" \
+  -filter '.name:Unary' -row /size -col '/impl@(goms grpc connect)'
+table "GoMs vs peers, HTTP/JSON unary: GoMs gateway mode vs raw in-process grpc-gateway vs connect-go (Connect protocol, JSON) vs vanguard (REST) -> connect-go" \
+  -filter '.name:HTTP' -row /size -col '/impl@(goms gateway-inproc connect vanguard)'
+table "GoMs vs peers, server streaming, 100 messages per call, gRPC: GoMs vs bare grpc-go vs connect-go (gRPC over h2c)" \
+  -filter '.name:StreamGRPC' -col '/impl@(goms grpc connect)'
+table "GoMs vs peers, server streaming, 100 messages per call, HTTP: GoMs (NDJSON) vs raw grpc-gateway (NDJSON) vs connect-go (Connect streaming, JSON)" \
+  -filter '.name:StreamHTTP' -col '/impl@(goms gateway-endpoint connect)'
 if [ -n "$extra" ]; then
   table "Generator (internal/gen BenchmarkGenerate)" -filter '.name:Generate'
 fi

@@ -16,7 +16,10 @@
 # scheduler spinning to the count; asynchronous preemption is off, since
 # callgrind does not survive its signals. Instructions are not time (a
 # clock read or an atomic costs many cycles, a cache miss more), so the
-# time comparisons stay the benchmarks' own (make bench).
+# time comparisons stay the benchmarks' own (make bench). Each row also
+# shows the allocations per call (allocs/op) the INSTR_HIGH run reported.
+# ./bench is a module of its own (bench/go.mod), so that connect-go and
+# vanguard, the peers, stay out of the library's go.mod.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,53 +31,58 @@ low=${INSTR_LOW:-2000}
 high=${INSTR_HIGH:-8000}
 only=${1:-.}
 
-# Comparisons: benchmark path, then its variants, the baseline first.
+# Comparisons: benchmark path, then its variants, the baseline first. A
+# path may end in :LOW:HIGH, call counts that replace INSTR_LOW and
+# INSTR_HIGH for it (a streaming call is 100 messages).
 comparisons=(
-  "BenchmarkUnary/size=small grpc goms"
-  "BenchmarkHTTP/size=small gateway-inproc goms gateway-endpoint goms-http"
+  "BenchmarkUnary/size=small grpc goms connect"
+  "BenchmarkHTTP/size=small gateway-inproc goms connect vanguard gateway-endpoint goms-http"
   "BenchmarkColocated/size=small loopback local direct"
-  # A call here is a whole 100-message stream: a tenth of the calls.
-  "BenchmarkStreamHTTP goms goms-http"
+  "BenchmarkStreamHTTP:$((low / 16)):$((high / 16)) gateway-endpoint goms goms-http connect"
 )
 
 bin=.tmp/bench-bin/bench.test
 mkdir -p .tmp/bench-bin .tmp/instructions
-go test -c -o "$bin" ./bench/
+go -C bench test -c -o "$PWD/$bin" .
 
-# count BENCH IMPL N prints the instructions of N calls and the set-up.
+# count BENCH IMPL N prints the instructions of N calls and the set-up,
+# then the allocations per call the benchmark reported.
 count() {
   local log=.tmp/instructions/$RANDOM$RANDOM.log
   local pattern="^${1%%/*}\$/^${1#*/}\$/^impl=$2\$"
   [[ $1 == */* ]] || pattern="^$1\$/^impl=$2\$"
-  (cd bench && GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind \
+  local allocs
+  allocs=$(cd bench && GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind \
     --callgrind-out-file=/dev/null --log-file="../$log" \
-    "../$bin" -test.run='^$' -test.bench="$pattern" -test.benchtime="${3}x" >/dev/null)
-  sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
+    "../$bin" -test.run='^$' -test.bench="$pattern" -test.benchtime="${3}x" -test.benchmem |
+    awk '{for (i = 2; i <= NF; i++) if ($i == "allocs/op") print $(i - 1)}')
+  echo "$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log") ${allocs:-?}"
   rm -f "$log"
 }
 export -f count
 export bin
 
-echo "instructions per call (callgrind, $low and $high calls, a tenth for streams, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
+echo "instructions per call (callgrind, $low and $high calls, GOMAXPROCS=1), at $(git rev-parse --short HEAD)"
 for c in "${comparisons[@]}"; do
   read -r bench impls <<<"$c"
   [[ $bench =~ $only ]] || continue
-  low=${INSTR_LOW:-2000} high=${INSTR_HIGH:-8000}
-  if [[ $bench == BenchmarkStream* ]]; then low=$((low / 10)) high=$((high / 10)); fi
+  lo=$low hi=$high
+  if [[ $bench == *:*:* ]]; then
+    IFS=: read -r bench lo hi <<<"$bench"
+  fi
   echo
-  echo "### ${bench#Benchmark}"
+  echo "### ${bench#Benchmark} ($lo and $hi calls)"
+  printf '  %-18s %9s  %-7s %s\n' impl instr/call ratio allocs/op
   base=
   for impl in $impls; do
     # The two runs of a variant go in parallel: counts do not depend on
-    # what else runs.
-    read -r a b < <(printf '%s\n' "$low" "$high" | xargs -P 2 -I{} bash -c 'echo {} $(count "$0" "$1" {})' "$bench" "$impl" |
-      sort -n | awk '{print $2}' | paste -sd' ')
-    per=$(((b - a) / (high - low)))
+    # what else runs. Each prints: calls instructions allocs/op.
+    read -r a b allocs < <(printf '%s\n' "$lo" "$hi" | xargs -P 2 -I{} bash -c 'echo {} $(count "$0" "$1" {})' "$bench" "$impl" |
+      sort -n | awk '{i[NR] = $2; a = $3} END {print i[1], i[2], a}')
+    per=$(((b - a) / (hi - lo)))
     if [ -z "$base" ]; then
       base=$per
-      printf '  %-18s %9d\n' "$impl" "$per"
-    else
-      printf '  %-18s %9d  %s\n' "$impl" "$per" "$(awk -v x="$per" -v y="$base" 'BEGIN{printf "%.3gx", x/y}')"
     fi
+    printf '  %-18s %9d  %-7s %s\n' "$impl" "$per" "$(awk -v x="$per" -v y="$base" 'BEGIN{r = x / y; printf(r >= 0.1 ? "%.3fx" : "%.3gx", r)}')" "$allocs"
   done
 done

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Load-tests GoMs and the raw baselines with real load tools and prints
-# requests per second, p50 and p99 latency per set-up and concurrency.
+# Load-tests GoMs, the raw baselines and the peers connect-go and vanguard
+# with real load tools and prints requests per second, p50 and p99 latency
+# per set-up and concurrency.
 #
 #   scripts/load.sh                 (make load)
 #   LOAD_CONCURRENCY="1 16 64" LOAD_REQUESTS=20000 scripts/load.sh
+#   LOAD_CHAIN=0 scripts/load.sh    without the three-service chain
 #
 # Each set-up of bench/internal/setup runs alone in its own process
-# (bench/cmd/benchserver) on loopback, serving the same echo service:
-#   gRPC (ghz, unary Echo, 100-byte message): grpc (bare grpc.Server), goms
-#   HTTP (wrk if installed, else hey; POST /v1/echo, 100-byte message):
-#     gateway-inproc, goms (gateway mode), gateway-endpoint, goms-http
+# (bench/cmd/benchserver, in the bench module) on loopback, serving the
+# same echo service:
+#   gRPC (ghz, unary Echo, 100-byte message): grpc (bare grpc.Server), goms,
+#     connect (connect-go, gRPC over h2c)
+#   HTTP (wrk if installed, else hey; POST with the same JSON body, 100-byte
+#     message): gateway-inproc, goms (gateway mode), gateway-endpoint,
+#     goms-http and vanguard (REST -> connect-go) at /v1/echo; connect
+#     (connect-go's Connect protocol, JSON) at
+#     /fixtures.echo.EchoService/EchoBody
 # Then the example shop's three-service chain (QuoteOrder: orders ->
 # catalog -> stock), p50 at each concurrency: one process (gateway mode)
 # against one process per service plus an http-mode edge process
@@ -21,14 +28,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-concurrency=${LOAD_CONCURRENCY:-"1 16 64"}
+concurrency=${LOAD_CONCURRENCY:-"1 8 64"}
+chain=${LOAD_CHAIN:-1}
 requests=${LOAD_REQUESTS:-20000}
 duration=${LOAD_DURATION:-5} # seconds per wrk run (wrk runs for a time, not a count)
 googleapis=$(scripts/googleapis.sh)
 
 work=.tmp/load
 mkdir -p "$work"
-go build -o "$work/benchserver" ./bench/cmd/benchserver
+go -C bench build -o "$PWD/$work/benchserver" ./cmd/benchserver
 go build -o "$work/shop" ./examples/shop/cmd/shop
 # The chain uses the 20 ports from LOAD_PORT_BASE, which by default sit
 # just below the kernel's ephemeral range: a port inside it can be held by
@@ -189,17 +197,21 @@ echo
 row proto impl tool conc QPS "p50 ms" "p99 ms" errors
 echo "|-------|------------------|------|------|-----------|----------|----------|--------|"
 
-for impl in grpc goms; do
+for impl in grpc goms connect; do
   start_server "$impl"
   grpc_rows "$impl" "$grpc_addr"
   stop_server
 done
 
-for impl in gateway-inproc goms gateway-endpoint goms-http; do
+for impl in gateway-inproc goms gateway-endpoint goms-http connect vanguard; do
+  path=/v1/echo
+  [ "$impl" = connect ] && path=/fixtures.echo.EchoService/EchoBody
   start_server "$impl"
-  http_rows "$impl" "http://$http_addr/v1/echo"
+  http_rows "$impl" "http://$http_addr$path"
   stop_server
 done
+
+[ "$chain" = 0 ] && exit 0
 
 # The three-service chain.
 quote='{"items":[{"productId":"tea","quantity":1}]}'

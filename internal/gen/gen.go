@@ -87,9 +87,13 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	}
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
+		generateOpenAPI(g, s)
 		generateClient(g, s)
 	}
 	generateStreamEncoder(g, f, p)
+	if p.OpenAPI {
+		generateOpenAPIFile(plugin, f, p)
+	}
 	for _, s := range f.services {
 		if p.ServerMain != "" {
 			generateServerMain(plugin, p, f, s)

@@ -161,7 +161,7 @@ func TestNoServicesNoFiles(t *testing.T) {
 
 // TestParameterErrors checks the exact text users see for bad parameters.
 func TestParameterErrors(t *testing.T) {
-	const accepted = "accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
+	const accepted = "accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, openapi=true|false, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
 	for _, tc := range []struct {
 		parameter, want string
 	}{

@@ -28,17 +28,22 @@ type serviceInfo struct {
 	// the http parameter is on.
 	http       bool
 	deprecated bool
+	// openAPI is the service's OpenAPI fragment (compact JSON), or ""
+	// when it has no HTTP routes.
+	openAPI string
 }
 
 func newFileInfo(f *protogen.File, p Params, names nameTable) *fileInfo {
 	info := &fileInfo{File: f}
 	for _, s := range f.Services {
-		info.services = append(info.services, &serviceInfo{
+		si := &serviceInfo{
 			Service:    s,
 			names:      names[s],
 			http:       p.HTTP && gatewayRegisters(s, p.GenerateUnboundMethods),
 			deprecated: s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
-		})
+		}
+		si.openAPI = openAPIFragment(si, p)
+		info.services = append(info.services, si)
 	}
 	info.validated = requestsImport(f, validateProto)
 	return info

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/compiler/protogen"
 )
@@ -20,6 +21,7 @@ type serviceNames struct {
 	Name       string // const <Svc>Name: the fully-qualified service name
 	Register   string // func Register<Svc>: the registration glue
 	ClientFrom string // func New<Svc>ClientFrom: the typed client by service name
+	OpenAPI    string // const <svc>OpenAPI (unexported): the service's OpenAPI fragment
 
 	// Declared by protoc-gen-go-grpc in the same package.
 	ServiceDesc   string // <Svc>_ServiceDesc
@@ -96,6 +98,7 @@ func newNameTable(plugin *protogen.Plugin, p Params) nameTable {
 					Name:                  free(taken, svc+"Name"),
 					Register:              free(taken, "Register"+svc),
 					ClientFrom:            free(taken, "New"+svc+"ClientFrom"),
+					OpenAPI:               free(taken, lowerFirst(svc)+"OpenAPI"),
 					ServiceDesc:           svc + "_ServiceDesc",
 					Server:                svc + "Server",
 					NewClient:             "New" + svc + "Client",
@@ -112,6 +115,13 @@ func newNameTable(plugin *protogen.Plugin, p Params) nameTable {
 		}
 	}
 	return table
+}
+
+// lowerFirst returns name with its first letter in lower case, which
+// makes an exported Go identifier unexported.
+func lowerFirst(name string) string {
+	r, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToLower(r)) + name[size:]
 }
 
 // free returns name, with "_" appended until it is not taken, and takes it.

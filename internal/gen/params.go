@@ -22,6 +22,7 @@ const (
 	paramServerMain             = "server_main"
 	paramGatewayMain            = "gateway_main"
 	paramImplPackage            = "impl_package"
+	paramOpenAPI                = "openapi"
 )
 
 // protogenParams are the parameters protogen handles itself; they are
@@ -63,6 +64,11 @@ type Params struct {
 	// implement: one package per service, say. Parameter
 	// impl_package=<service>=<import path>, once per service.
 	ImplPackages map[string]string
+	// OpenAPI writes <file>.openapi.json beside <file>.goms.go: the
+	// standalone OpenAPI 3.1 document of the file's services with HTTP
+	// routes, for publishing (the server serves the same at
+	// http.openapi_path). Parameter openapi=true|false, default false.
+	OpenAPI bool
 
 	// module is protogen's module= parameter, which mains' file names
 	// must carry too (protogen strips it from every file name).
@@ -87,6 +93,8 @@ func (p *Params) flagSet() *flag.FlagSet {
 		"write an HTTP-only gateway main per service with HTTP routes into <dir>/<service>-gateway/main.go")
 	fs.Var(implValue{p}, paramImplPackage,
 		"import path of the package with func New<Service>(*goms.Server) (<Service>Server, error) for each service; <service>=<import path> (repeatable) for one service, by full name")
+	fs.Var((*switchValue)(&p.OpenAPI), paramOpenAPI,
+		"also write <file>.openapi.json, the standalone OpenAPI 3.1 document of the file's services with HTTP routes")
 	return fs
 }
 

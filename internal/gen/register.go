@@ -36,6 +36,9 @@ func generateRegistration(g *protogen.GeneratedFile, f *fileInfo, s *serviceInfo
 	if s.http {
 		g.P("Gateway: ", gomsPackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, "),")
 	}
+	if s.openAPI != "" {
+		g.P("OpenAPI: ", n.OpenAPI, ",")
+	}
 	g.P("})")
 	g.P("}")
 }

@@ -1,8 +1,9 @@
 // Package setup starts the server set-ups that package bench's benchmarks
 // compare, and the load-test server (bench/cmd/benchserver, driven by
 // scripts/load.sh) serves: the same echo service, built here, in every
-// set-up, so that only the server side differs between the variants of a
-// comparison; and the deployments of the example shop's service chain
+// set-up (EchoService; ConnectEchoService, its twin with connect-go's
+// signatures, for the peers in peers.go), so that only the server side
+// differs between the variants of a comparison; and the deployments of the example shop's service chain
 // (chain.go). It is internal to bench: not part of GoMs's API.
 package setup
 
@@ -75,10 +76,19 @@ const (
 	// connection to a GoMs server in grpc mode in the same process: the
 	// split deployment, run in one process.
 	GoMsHTTP Impl = "goms-http"
+	// Connect is a connect-go handler, no interceptors, on a net/http
+	// server that speaks HTTP/1.1 and h2c: the Connect protocol over
+	// HTTP (POST /fixtures.echo.EchoService/<Method>, JSON or proto) and
+	// gRPC over h2c, on the same port (peers.go).
+	Connect Impl = "connect"
+	// Vanguard is vanguard's transcoder in front of the Connect set-up's
+	// handler: REST from the proto's google.api.http rules, transcoded to
+	// the connect-go handler (peers.go).
+	Vanguard Impl = "vanguard"
 )
 
 // Impls lists every set-up.
-var Impls = []Impl{GoMs, GRPC, GatewayInProc, GatewayEndpoint, GoMsHTTP}
+var Impls = []Impl{GoMs, GRPC, GatewayInProc, GatewayEndpoint, GoMsHTTP, Connect, Vanguard}
 
 // Server is a running set-up.
 type Server struct {
@@ -135,6 +145,10 @@ func Start(impl Impl, addrs Addrs) (*Server, error) {
 		}
 		s.stops = append(s.stops, backend.stops...)
 		err = s.startGoMs(ctx, goms.ModeHTTP, addrs, backend.GRPCAddr)
+	case Connect:
+		err = s.startConnect(addrs)
+	case Vanguard:
+		err = s.startVanguard(addrs)
 	default:
 		err = fmt.Errorf("unknown impl %q", impl)
 	}

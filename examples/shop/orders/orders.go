@@ -94,7 +94,7 @@ func (s *Service) QuoteOrder(ctx context.Context, req *ordersv1.QuoteOrderReques
 // QuoteLive answers each basket the client sends with its quote, until the
 // client's side ends; a basket that cannot be priced ends the stream with
 // QuoteOrder's error.
-func (s *Service) QuoteLive(stream grpc.BidiStreamingServer[ordersv1.QuoteOrderRequest, ordersv1.QuoteOrderResponse]) error {
+func (s *Service) QuoteLive(stream grpc.BidiStreamingServer[ordersv1.QuoteLiveRequest, ordersv1.QuoteLiveResponse]) error {
 	for {
 		req, err := stream.Recv()
 		if err == io.EOF {
@@ -103,11 +103,11 @@ func (s *Service) QuoteLive(stream grpc.BidiStreamingServer[ordersv1.QuoteOrderR
 		if err != nil {
 			return err
 		}
-		quote, err := s.QuoteOrder(stream.Context(), req)
+		lines, total, err := s.price(stream.Context(), req.GetItems())
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(quote); err != nil {
+		if err := stream.Send(&ordersv1.QuoteLiveResponse{Lines: lines, TotalCents: total}); err != nil {
 			return err
 		}
 	}

@@ -28,8 +28,648 @@ func RegisterLibraryService(r goms.Registrar, impl LibraryServiceServer) {
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("LibraryService"),
 		Gateway:    goms.Gateway(RegisterLibraryServiceHandlerClient, NewLibraryServiceClient),
+		OpenAPI:    libraryServiceOpenAPI,
 	})
 }
+
+// libraryServiceOpenAPI is the OpenAPI 3.1 fragment of the LibraryService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const libraryServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.bindings.LibraryService",
+      "description": "LibraryService uses every shape of HTTP rule grpc-gateway supports."
+    }
+  ],
+  "paths": {
+    "/v1/shelves/{book.shelf.name}/books/{book.id}": {
+      "get": {
+        "operationId": "LibraryService_GetBook",
+        "tags": [
+          "goms.testdata.bindings.LibraryService"
+        ],
+        "summary": "GetBook has a path parameter into a nested field and additional bindings; other fields come from the query string.",
+        "description": "GetBook has a path parameter into a nested field and additional\nbindings; other fields come from the query string.",
+        "parameters": [
+          {
+            "name": "book.shelf.name",
+            "in": "path",
+            "required": true,
+            "description": "Name of the shelf, shelves/<id>.\n\nThe call's book.shelf.name is shelves/{book.shelf.name}.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.title",
+            "in": "query",
+            "description": "Title of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.tags",
+            "in": "query",
+            "description": "Tags of the book (a repeated query parameter).",
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "name": "filter",
+            "in": "query",
+            "description": "Filter is a query parameter.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "pageSize",
+            "in": "query",
+            "description": "PageSize is a query parameter.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/books/{book.id}": {
+      "get": {
+        "operationId": "LibraryService_GetBook_1",
+        "tags": [
+          "goms.testdata.bindings.LibraryService"
+        ],
+        "summary": "GetBook has a path parameter into a nested field and additional bindings; other fields come from the query string.",
+        "description": "GetBook has a path parameter into a nested field and additional\nbindings; other fields come from the query string.",
+        "parameters": [
+          {
+            "name": "book.id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.shelf.name",
+            "in": "query",
+            "description": "Name of the shelf, shelves/<id>.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.title",
+            "in": "query",
+            "description": "Title of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.tags",
+            "in": "query",
+            "description": "Tags of the book (a repeated query parameter).",
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "name": "filter",
+            "in": "query",
+            "description": "Filter is a query parameter.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "pageSize",
+            "in": "query",
+            "description": "PageSize is a query parameter.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      },
+      "x-goms-custom-methods": {
+        "PURGE": {
+          "operationId": "LibraryService_DeleteBook",
+          "tags": [
+            "goms.testdata.bindings.LibraryService"
+          ],
+          "summary": "DeleteBook uses a custom verb.",
+          "description": "DeleteBook uses a custom verb.",
+          "parameters": [
+            {
+              "name": "book.id",
+              "in": "path",
+              "required": true,
+              "description": "Id of the book.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "book.shelf.name",
+              "in": "query",
+              "description": "Name of the shelf, shelves/<id>.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "book.title",
+              "in": "query",
+              "description": "Title of the book.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "book.tags",
+              "in": "query",
+              "description": "Tags of the book (a repeated query parameter).",
+              "schema": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            },
+            {
+              "name": "filter",
+              "in": "query",
+              "description": "Filter is a query parameter.",
+              "schema": {
+                "type": "string"
+              }
+            },
+            {
+              "name": "pageSize",
+              "in": "query",
+              "description": "PageSize is a query parameter.",
+              "schema": {
+                "type": "integer",
+                "format": "int32"
+              }
+            }
+          ],
+          "responses": {
+            "200": {
+              "description": "OK",
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                  }
+                }
+              }
+            },
+            "default": {
+              "description": "An error: the google.rpc.Status JSON.",
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/google.rpc.Status"
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/books:get": {
+      "post": {
+        "operationId": "LibraryService_GetBook_2",
+        "tags": [
+          "goms.testdata.bindings.LibraryService"
+        ],
+        "summary": "GetBook has a path parameter into a nested field and additional bindings; other fields come from the query string.",
+        "description": "GetBook has a path parameter into a nested field and additional\nbindings; other fields come from the query string.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.bindings.GetBookRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/shelves/{parent}/books": {
+      "post": {
+        "operationId": "LibraryService_CreateBook",
+        "tags": [
+          "goms.testdata.bindings.LibraryService"
+        ],
+        "summary": "CreateBook takes one field as the body.",
+        "description": "CreateBook takes one field as the body.",
+        "parameters": [
+          {
+            "name": "parent",
+            "in": "path",
+            "required": true,
+            "description": "Parent shelf.\n\nThe call's parent is shelves/{parent}.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.bindings.Book",
+                "description": "Book to create: the HTTP body."
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/books/{book.id}/title": {
+      "get": {
+        "operationId": "LibraryService_GetTitle",
+        "tags": [
+          "goms.testdata.bindings.LibraryService"
+        ],
+        "summary": "GetTitle answers with one field of the response.",
+        "description": "GetTitle answers with one field of the response.",
+        "parameters": [
+          {
+            "name": "book.id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.shelf.name",
+            "in": "query",
+            "description": "Name of the shelf, shelves/<id>.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.title",
+            "in": "query",
+            "description": "Title of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.tags",
+            "in": "query",
+            "description": "Tags of the book (a repeated query parameter).",
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "name": "filter",
+            "in": "query",
+            "description": "Filter is a query parameter.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "pageSize",
+            "in": "query",
+            "description": "PageSize is a query parameter.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "string",
+                  "description": "Title of the book."
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/books/{book.id}/cover": {
+      "get": {
+        "operationId": "LibraryService_Cover",
+        "tags": [
+          "goms.testdata.bindings.LibraryService"
+        ],
+        "summary": "Cover returns raw bytes through google.api.HttpBody.",
+        "description": "Cover returns raw bytes through google.api.HttpBody.",
+        "parameters": [
+          {
+            "name": "book.id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.shelf.name",
+            "in": "query",
+            "description": "Name of the shelf, shelves/<id>.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.title",
+            "in": "query",
+            "description": "Title of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.tags",
+            "in": "query",
+            "description": "Tags of the book (a repeated query parameter).",
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "name": "filter",
+            "in": "query",
+            "description": "Filter is a query parameter.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "pageSize",
+            "in": "query",
+            "description": "PageSize is a query parameter.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The body the service returns, with its own content type.",
+            "content": {
+              "*/*": {
+                "schema": {}
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.bindings.Book": {
+        "type": "object",
+        "description": "Book is on a shelf.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Id of the book."
+          },
+          "shelf": {
+            "$ref": "#/components/schemas/goms.testdata.bindings.Shelf",
+            "description": "Shelf of the book."
+          },
+          "title": {
+            "type": "string",
+            "description": "Title of the book."
+          },
+          "tags": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Tags of the book (a repeated query parameter)."
+          }
+        }
+      },
+      "goms.testdata.bindings.GetBookRequest": {
+        "type": "object",
+        "description": "GetBookRequest names a book; filter and page_size come from the query.",
+        "properties": {
+          "book": {
+            "$ref": "#/components/schemas/goms.testdata.bindings.Book",
+            "description": "Book to get."
+          },
+          "filter": {
+            "type": "string",
+            "description": "Filter is a query parameter."
+          },
+          "pageSize": {
+            "type": "integer",
+            "format": "int32",
+            "description": "PageSize is a query parameter."
+          }
+        }
+      },
+      "goms.testdata.bindings.Shelf": {
+        "type": "object",
+        "description": "Shelf holds books.",
+        "properties": {
+          "name": {
+            "type": "string",
+            "description": "Name of the shelf, shelves/<id>."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewLibraryServiceClientFrom returns a client of the LibraryService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
@@ -54,8 +694,185 @@ func RegisterOnlyAdditionalService(r goms.Registrar, impl OnlyAdditionalServiceS
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("OnlyAdditionalService"),
 		Gateway:    goms.Gateway(RegisterOnlyAdditionalServiceHandlerClient, NewOnlyAdditionalServiceClient),
+		OpenAPI:    onlyAdditionalServiceOpenAPI,
 	})
 }
+
+// onlyAdditionalServiceOpenAPI is the OpenAPI 3.1 fragment of the OnlyAdditionalService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const onlyAdditionalServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.bindings.OnlyAdditionalService",
+      "description": "OnlyAdditionalService's rule has no pattern of its own, only an\nadditional binding: the gateway still routes it."
+    }
+  ],
+  "paths": {
+    "/v1/only/{book.id}": {
+      "get": {
+        "operationId": "OnlyAdditionalService_Call",
+        "tags": [
+          "goms.testdata.bindings.OnlyAdditionalService"
+        ],
+        "summary": "Call is bound by its additional binding only.",
+        "description": "Call is bound by its additional binding only.",
+        "parameters": [
+          {
+            "name": "book.id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.shelf.name",
+            "in": "query",
+            "description": "Name of the shelf, shelves/<id>.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.title",
+            "in": "query",
+            "description": "Title of the book.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "book.tags",
+            "in": "query",
+            "description": "Tags of the book (a repeated query parameter).",
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "name": "filter",
+            "in": "query",
+            "description": "Filter is a query parameter.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "pageSize",
+            "in": "query",
+            "description": "PageSize is a query parameter.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.bindings.Book"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.bindings.Book": {
+        "type": "object",
+        "description": "Book is on a shelf.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Id of the book."
+          },
+          "shelf": {
+            "$ref": "#/components/schemas/goms.testdata.bindings.Shelf",
+            "description": "Shelf of the book."
+          },
+          "title": {
+            "type": "string",
+            "description": "Title of the book."
+          },
+          "tags": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Tags of the book (a repeated query parameter)."
+          }
+        }
+      },
+      "goms.testdata.bindings.Shelf": {
+        "type": "object",
+        "description": "Shelf holds books.",
+        "properties": {
+          "name": {
+            "type": "string",
+            "description": "Name of the shelf, shelves/<id>."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewOnlyAdditionalServiceClientFrom returns a client of the OnlyAdditionalService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -29,8 +29,372 @@ func RegisterEchoService(r goms.Registrar, impl EchoServiceServer) {
 		Impl:       impl,
 		Descriptor: File_echo_echo_proto.Services().ByName("EchoService"),
 		Gateway:    goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
+		OpenAPI:    echoServiceOpenAPI,
 	})
 }
+
+// echoServiceOpenAPI is the OpenAPI 3.1 fragment of the EchoService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const echoServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.echo.EchoService",
+      "description": "EchoService answers with what it is sent: every kind of call, each bound\nto HTTP. The tests serve a fixture of their own: internal/fixtures/echo."
+    }
+  ],
+  "paths": {
+    "/v1/echo/{message}": {
+      "get": {
+        "operationId": "EchoService_Echo",
+        "tags": [
+          "goms.testdata.echo.EchoService"
+        ],
+        "summary": "Echo returns the message: GET with a path parameter.",
+        "description": "Echo returns the message: GET with a path parameter.",
+        "parameters": [
+          {
+            "name": "message",
+            "in": "path",
+            "required": true,
+            "description": "Message to echo.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "delayMs",
+            "in": "query",
+            "description": "DelayMs makes the server wait this long before answering.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.echo.EchoResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/echo": {
+      "post": {
+        "operationId": "EchoService_EchoBody",
+        "tags": [
+          "goms.testdata.echo.EchoService"
+        ],
+        "summary": "EchoBody returns the message: POST with a body.",
+        "description": "EchoBody returns the message: POST with a body.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.echo.EchoRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.echo.EchoResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/expand/{message}": {
+      "get": {
+        "operationId": "EchoService_Expand",
+        "tags": [
+          "goms.testdata.echo.EchoService"
+        ],
+        "summary": "Expand streams the words of the message, one per response.",
+        "description": "Expand streams the words of the message, one per response.",
+        "parameters": [
+          {
+            "name": "message",
+            "in": "path",
+            "required": true,
+            "description": "Message to echo.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "delayMs",
+            "in": "query",
+            "description": "DelayMs makes the server wait this long before answering.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/goms.testdata.echo.EchoResponse"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "$ref": "#/components/schemas/google.rpc.Status"
+                        }
+                      },
+                      "required": [
+                        "error"
+                      ]
+                    }
+                  ]
+                }
+              },
+              "text/event-stream": {
+                "schema": {
+                  "type": "string",
+                  "description": "Server-sent events (request with Accept: text/event-stream): one event per message, with an id, whose data is the message as JSON; keep-alive comments between events; an error ends the stream with an event of type error whose data is a google.rpc.Status JSON. A resumed request's Last-Event-ID reaches the service as metadata."
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/collect": {
+      "post": {
+        "operationId": "EchoService_Collect",
+        "tags": [
+          "goms.testdata.echo.EchoService"
+        ],
+        "summary": "Collect joins the messages a client streams.",
+        "description": "Collect joins the messages a client streams.",
+        "requestBody": {
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.echo.EchoRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.echo.EchoResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/chat": {
+      "post": {
+        "operationId": "EchoService_Chat",
+        "tags": [
+          "goms.testdata.echo.EchoService"
+        ],
+        "summary": "Chat answers every message as it arrives.",
+        "description": "Chat answers every message as it arrives.",
+        "requestBody": {
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.echo.EchoRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/goms.testdata.echo.EchoResponse"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "$ref": "#/components/schemas/google.rpc.Status"
+                        }
+                      },
+                      "required": [
+                        "error"
+                      ]
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.echo.EchoRequest": {
+        "type": "object",
+        "description": "EchoRequest is what to echo.",
+        "properties": {
+          "message": {
+            "type": "string",
+            "description": "Message to echo."
+          },
+          "delayMs": {
+            "type": "integer",
+            "format": "int32",
+            "description": "DelayMs makes the server wait this long before answering."
+          }
+        }
+      },
+      "goms.testdata.echo.EchoResponse": {
+        "type": "object",
+        "description": "EchoResponse is the echo.",
+        "properties": {
+          "message": {
+            "type": "string",
+            "description": "Message echoed."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewEchoServiceClientFrom returns a client of the EchoService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

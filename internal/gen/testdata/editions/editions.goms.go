@@ -28,8 +28,119 @@ func RegisterNoteService(r goms.Registrar, impl NoteServiceServer) {
 		Impl:       impl,
 		Descriptor: File_editions_editions_proto.Services().ByName("NoteService"),
 		Gateway:    goms.Gateway(RegisterNoteServiceHandlerClient, NewNoteServiceClient),
+		OpenAPI:    noteServiceOpenAPI,
 	})
 }
+
+// noteServiceOpenAPI is the OpenAPI 3.1 fragment of the NoteService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const noteServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.editions.NoteService",
+      "description": "NoteService is declared in edition 2023."
+    }
+  ],
+  "paths": {
+    "/v1/notes": {
+      "post": {
+        "operationId": "NoteService_Write",
+        "tags": [
+          "goms.testdata.editions.NoteService"
+        ],
+        "summary": "Write writes a note.",
+        "description": "Write writes a note.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.editions.Note"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.editions.Note"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.editions.Note": {
+        "type": "object",
+        "description": "Note is text with explicit presence on one field.",
+        "properties": {
+          "text": {
+            "type": "string",
+            "description": "Text of the note."
+          },
+          "author": {
+            "type": "string",
+            "description": "Author, with explicit presence."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewNoteServiceClientFrom returns a client of the NoteService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

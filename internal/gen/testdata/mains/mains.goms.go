@@ -28,8 +28,189 @@ func RegisterGreeterService(r goms.Registrar, impl GreeterServiceServer) {
 		Impl:       impl,
 		Descriptor: File_mains_mains_proto.Services().ByName("GreeterService"),
 		Gateway:    goms.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient),
+		OpenAPI:    greeterServiceOpenAPI,
 	})
 }
+
+// greeterServiceOpenAPI is the OpenAPI 3.1 fragment of the GreeterService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const greeterServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.mains.GreeterService",
+      "description": "GreeterService greets. Its mains are built and run by the tests."
+    }
+  ],
+  "paths": {
+    "/v1/hello/{name}": {
+      "get": {
+        "operationId": "GreeterService_SayHello",
+        "tags": [
+          "goms.testdata.mains.GreeterService"
+        ],
+        "summary": "SayHello greets one person.",
+        "description": "SayHello greets one person.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "Name of the person.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.mains.HelloResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/hellos/{name}": {
+      "get": {
+        "operationId": "GreeterService_SayHellos",
+        "tags": [
+          "goms.testdata.mains.GreeterService"
+        ],
+        "summary": "SayHellos greets one person several times.",
+        "description": "SayHellos greets one person several times.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "Name of the person.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/goms.testdata.mains.HelloResponse"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "$ref": "#/components/schemas/google.rpc.Status"
+                        }
+                      },
+                      "required": [
+                        "error"
+                      ]
+                    }
+                  ]
+                }
+              },
+              "text/event-stream": {
+                "schema": {
+                  "type": "string",
+                  "description": "Server-sent events (request with Accept: text/event-stream): one event per message, with an id, whose data is the message as JSON; keep-alive comments between events; an error ends the stream with an event of type error whose data is a google.rpc.Status JSON. A resumed request's Last-Event-ID reaches the service as metadata."
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.mains.HelloResponse": {
+        "type": "object",
+        "description": "HelloResponse is a greeting.",
+        "properties": {
+          "greeting": {
+            "type": "string",
+            "description": "Greeting text."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewGreeterServiceClientFrom returns a client of the GreeterService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -28,8 +28,116 @@ func RegisterAlphaService(r goms.Registrar, impl AlphaServiceServer) {
 		Impl:       impl,
 		Descriptor: File_multi_first_proto.Services().ByName("AlphaService"),
 		Gateway:    goms.Gateway(RegisterAlphaServiceHandlerClient, NewAlphaServiceClient),
+		OpenAPI:    alphaServiceOpenAPI,
 	})
 }
+
+// alphaServiceOpenAPI is the OpenAPI 3.1 fragment of the AlphaService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const alphaServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.multi.AlphaService",
+      "description": "AlphaService has HTTP rules."
+    }
+  ],
+  "paths": {
+    "/v1/alpha/{id}": {
+      "get": {
+        "operationId": "AlphaService_Get",
+        "tags": [
+          "goms.testdata.multi.AlphaService"
+        ],
+        "summary": "Get gets.",
+        "description": "Get gets.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the thing.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.multi.Response"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.multi.Response": {
+        "type": "object",
+        "description": "Response is the thing.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Id of the thing."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewAlphaServiceClientFrom returns a client of the AlphaService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -29,8 +29,127 @@ func RegisterGammaService(r goms.Registrar, impl GammaServiceServer) {
 		Impl:       impl,
 		Descriptor: File_multi_second_proto.Services().ByName("GammaService"),
 		Gateway:    goms.Gateway(RegisterGammaServiceHandlerClient, NewGammaServiceClient),
+		OpenAPI:    gammaServiceOpenAPI,
 	})
 }
+
+// gammaServiceOpenAPI is the OpenAPI 3.1 fragment of the GammaService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const gammaServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.multi.GammaService",
+      "description": "GammaService lives in a second file of the same Go package and uses the\nfirst file's messages."
+    }
+  ],
+  "paths": {
+    "/v1/gamma/{id}": {
+      "put": {
+        "operationId": "GammaService_Put",
+        "tags": [
+          "goms.testdata.multi.GammaService"
+        ],
+        "summary": "Put puts.",
+        "description": "Put puts.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the thing.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "description": "Request names a thing."
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.multi.Response"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.multi.Response": {
+        "type": "object",
+        "description": "Response is the thing.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Id of the thing."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewGammaServiceClientFrom returns a client of the GammaService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

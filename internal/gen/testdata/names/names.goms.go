@@ -29,8 +29,140 @@ func RegisterEcho_(r goms.Registrar, impl EchoServer) {
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("Echo"),
 		Gateway:    goms.Gateway(RegisterEchoHandlerClient, NewEchoClient),
+		OpenAPI:    echoOpenAPI,
 	})
 }
+
+// echoOpenAPI is the OpenAPI 3.1 fragment of the Echo service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const echoOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.names.Echo",
+      "description": "Echo's <Svc>Name and Register<Svc> are taken by messages below:\nprotoc-gen-goms appends \"_\"."
+    }
+  ],
+  "paths": {
+    "/v1/echo/{text}": {
+      "get": {
+        "operationId": "Echo_Say",
+        "tags": [
+          "goms.testdata.names.Echo"
+        ],
+        "summary": "Say says.",
+        "description": "Say says.",
+        "parameters": [
+          {
+            "name": "text",
+            "in": "path",
+            "required": true,
+            "description": "Text is text.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "type",
+            "in": "query",
+            "description": "type is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "func",
+            "in": "query",
+            "description": "func is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.names.Msg"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.names.Msg": {
+        "type": "object",
+        "description": "Msg has fields named after Go keywords.",
+        "properties": {
+          "text": {
+            "type": "string",
+            "description": "Text is text."
+          },
+          "type": {
+            "type": "string",
+            "description": "type is a keyword."
+          },
+          "func": {
+            "type": "string",
+            "description": "func is a keyword."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewEchoClientFrom returns a client of the Echo service wherever
 // it runs: in-process when this process hosts it, otherwise over the
@@ -77,8 +209,140 @@ func RegisterSnakeCaseService(r goms.Registrar, impl SnakeCaseServiceServer) {
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("snake_case_service"),
 		Gateway:    goms.Gateway(RegisterSnakeCaseServiceHandlerClient, NewSnakeCaseServiceClient),
+		OpenAPI:    snakeCaseServiceOpenAPI,
 	})
 }
+
+// snakeCaseServiceOpenAPI is the OpenAPI 3.1 fragment of the snake_case_service service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const snakeCaseServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.names.snake_case_service",
+      "description": "snake_case_service is not in CamelCase."
+    }
+  ],
+  "paths": {
+    "/v1/snake/{text}": {
+      "get": {
+        "operationId": "snake_case_service_get_thing",
+        "tags": [
+          "goms.testdata.names.snake_case_service"
+        ],
+        "summary": "get_thing is not either.",
+        "description": "get_thing is not either.",
+        "parameters": [
+          {
+            "name": "text",
+            "in": "path",
+            "required": true,
+            "description": "Text is text.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "type",
+            "in": "query",
+            "description": "type is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "func",
+            "in": "query",
+            "description": "func is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.names.Msg"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.names.Msg": {
+        "type": "object",
+        "description": "Msg has fields named after Go keywords.",
+        "properties": {
+          "text": {
+            "type": "string",
+            "description": "Text is text."
+          },
+          "type": {
+            "type": "string",
+            "description": "type is a keyword."
+          },
+          "func": {
+            "type": "string",
+            "description": "func is a keyword."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewSnakeCaseServiceClientFrom returns a client of the snake_case_service service wherever
 // it runs: in-process when this process hosts it, otherwise over the
@@ -102,8 +366,140 @@ func RegisterHTTPThing(r goms.Registrar, impl HTTPThingServer) {
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("HTTPThing"),
 		Gateway:    goms.Gateway(RegisterHTTPThingHandlerClient, NewHTTPThingClient),
+		OpenAPI:    hTTPThingOpenAPI,
 	})
 }
+
+// hTTPThingOpenAPI is the OpenAPI 3.1 fragment of the HTTPThing service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const hTTPThingOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.names.HTTPThing",
+      "description": "HTTPThing starts with an initialism."
+    }
+  ],
+  "paths": {
+    "/v1/http/{text}": {
+      "get": {
+        "operationId": "HTTPThing_GetHTTPThing",
+        "tags": [
+          "goms.testdata.names.HTTPThing"
+        ],
+        "summary": "GetHTTPThing too.",
+        "description": "GetHTTPThing too.",
+        "parameters": [
+          {
+            "name": "text",
+            "in": "path",
+            "required": true,
+            "description": "Text is text.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "type",
+            "in": "query",
+            "description": "type is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "func",
+            "in": "query",
+            "description": "func is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.names.Msg"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.names.Msg": {
+        "type": "object",
+        "description": "Msg has fields named after Go keywords.",
+        "properties": {
+          "text": {
+            "type": "string",
+            "description": "Text is text."
+          },
+          "type": {
+            "type": "string",
+            "description": "type is a keyword."
+          },
+          "func": {
+            "type": "string",
+            "description": "func is a keyword."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewHTTPThingClientFrom returns a client of the HTTPThing service wherever
 // it runs: in-process when this process hosts it, otherwise over the

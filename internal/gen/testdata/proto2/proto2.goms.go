@@ -28,8 +28,134 @@ func RegisterLegacyService(r goms.Registrar, impl LegacyServiceServer) {
 		Impl:       impl,
 		Descriptor: File_proto2_proto2_proto.Services().ByName("LegacyService"),
 		Gateway:    goms.Gateway(RegisterLegacyServiceHandlerClient, NewLegacyServiceClient),
+		OpenAPI:    legacyServiceOpenAPI,
 	})
 }
+
+// legacyServiceOpenAPI is the OpenAPI 3.1 fragment of the LegacyService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const legacyServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.proto2.LegacyService",
+      "description": "LegacyService is a proto2 service."
+    }
+  ],
+  "paths": {
+    "/v1/lookup/{key}": {
+      "get": {
+        "operationId": "LegacyService_Lookup",
+        "tags": [
+          "goms.testdata.proto2.LegacyService"
+        ],
+        "summary": "Lookup looks up.",
+        "description": "Lookup looks up.",
+        "parameters": [
+          {
+            "name": "key",
+            "in": "path",
+            "required": true,
+            "description": "Key to look up.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "description": "Limit of results.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.proto2.LookupResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.proto2.LookupResponse": {
+        "type": "object",
+        "description": "LookupResponse has a group.",
+        "properties": {
+          "found": {
+            "$ref": "#/components/schemas/goms.testdata.proto2.LookupResponse.Found"
+          }
+        }
+      },
+      "goms.testdata.proto2.LookupResponse.Found": {
+        "type": "object",
+        "description": "Found is a group.",
+        "properties": {
+          "value": {
+            "type": "string",
+            "description": "Value found."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewLegacyServiceClientFrom returns a client of the LegacyService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -28,8 +28,135 @@ func RegisterCounterService(r goms.Registrar, impl CounterServiceServer) {
 		Impl:       impl,
 		Descriptor: File_proto3opt_proto3opt_proto.Services().ByName("CounterService"),
 		Gateway:    goms.Gateway(RegisterCounterServiceHandlerClient, NewCounterServiceClient),
+		OpenAPI:    counterServiceOpenAPI,
 	})
 }
+
+// counterServiceOpenAPI is the OpenAPI 3.1 fragment of the CounterService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const counterServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.proto3opt.CounterService",
+      "description": "CounterService uses proto3 optional fields."
+    }
+  ],
+  "paths": {
+    "/v1/counters/{name}:add": {
+      "post": {
+        "operationId": "CounterService_Add",
+        "tags": [
+          "goms.testdata.proto3opt.CounterService"
+        ],
+        "summary": "Add adds.",
+        "description": "Add adds.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "Name of the counter.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "description": "AddRequest has optional fields.",
+                "properties": {
+                  "delta": {
+                    "type": "string",
+                    "format": "int64",
+                    "description": "Delta, when set."
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.proto3opt.AddResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.proto3opt.AddResponse": {
+        "type": "object",
+        "description": "AddResponse has an optional field.",
+        "properties": {
+          "value": {
+            "type": "string",
+            "format": "int64",
+            "description": "Value, when known."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewCounterServiceClientFrom returns a client of the CounterService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -28,8 +28,118 @@ func RegisterPlaceService(r goms.Registrar, impl PlaceServiceServer) {
 		Impl:       impl,
 		Descriptor: File_sourcerel_sourcerel_proto.Services().ByName("PlaceService"),
 		Gateway:    goms.Gateway(RegisterPlaceServiceHandlerClient, NewPlaceServiceClient),
+		OpenAPI:    placeServiceOpenAPI,
 	})
 }
+
+// placeServiceOpenAPI is the OpenAPI 3.1 fragment of the PlaceService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const placeServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.sourcerel.PlaceService",
+      "description": "PlaceService is generated with paths=source_relative."
+    }
+  ],
+  "paths": {
+    "/v1/places": {
+      "get": {
+        "operationId": "PlaceService_Find",
+        "tags": [
+          "goms.testdata.sourcerel.PlaceService"
+        ],
+        "summary": "Find finds.",
+        "description": "Find finds.",
+        "parameters": [
+          {
+            "name": "q",
+            "in": "query",
+            "description": "Query text.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.sourcerel.FindResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.sourcerel.FindResponse": {
+        "type": "object",
+        "description": "FindResponse lists places.",
+        "properties": {
+          "names": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Names of the places."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewPlaceServiceClientFrom returns a client of the PlaceService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

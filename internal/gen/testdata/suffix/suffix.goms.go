@@ -29,8 +29,106 @@ func RegisterTimeService(r goms.Registrar, impl TimeServiceServer) {
 		Impl:       impl,
 		Descriptor: File_suffix_suffix_proto.Services().ByName("TimeService"),
 		Gateway:    goms.Gateway(RegisterTimeServiceGwClient, NewTimeServiceClient),
+		OpenAPI:    timeServiceOpenAPI,
 	})
 }
+
+// timeServiceOpenAPI is the OpenAPI 3.1 fragment of the TimeService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const timeServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.suffix.TimeService",
+      "description": "TimeService's gateway functions are RegisterTimeServiceGwClient and so\non: register_func_suffix=Gw is given to both plugins."
+    }
+  ],
+  "paths": {
+    "/v1/now": {
+      "get": {
+        "operationId": "TimeService_Now",
+        "tags": [
+          "goms.testdata.suffix.TimeService"
+        ],
+        "summary": "Now tells the time.",
+        "description": "Now tells the time.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.suffix.NowResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.suffix.NowResponse": {
+        "type": "object",
+        "description": "NowResponse is the time.",
+        "properties": {
+          "seconds": {
+            "type": "string",
+            "format": "int64",
+            "description": "Unix seconds."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewTimeServiceClientFrom returns a client of the TimeService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

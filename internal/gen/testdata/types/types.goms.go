@@ -26,8 +26,181 @@ func RegisterTypesService(r goms.Registrar, impl TypesServiceServer) {
 		Impl:       impl,
 		Descriptor: File_types_types_proto.Services().ByName("TypesService"),
 		Gateway:    goms.Gateway(RegisterTypesServiceHandlerClient, NewTypesServiceClient),
+		OpenAPI:    typesServiceOpenAPI,
 	})
 }
+
+// typesServiceOpenAPI is the OpenAPI 3.1 fragment of the TypesService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const typesServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.types.TypesService"
+    }
+  ],
+  "paths": {
+    "/v1/types/{id}": {
+      "post": {
+        "operationId": "TypesService_Put",
+        "tags": [
+          "goms.testdata.types.TypesService"
+        ],
+        "summary": "Put echoes the request.",
+        "description": "Put echoes the request.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "format": "int64",
+              "description": "A 64-bit integer, as a decimal string."
+            }
+          }
+        ],
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "color": {
+                    "$ref": "#/components/schemas/goms.testdata.types.Color"
+                  },
+                  "count": {
+                    "type": "string",
+                    "format": "int64",
+                    "description": "A 64-bit integer, as a decimal string."
+                  },
+                  "size": {
+                    "type": "string",
+                    "format": "uint64",
+                    "description": "An unsigned 64-bit integer, as a decimal string."
+                  },
+                  "flag": {
+                    "type": "boolean"
+                  },
+                  "tags": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.types.PutRequest"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.types.Color": {
+        "type": "string",
+        "enum": [
+          "COLOR_UNSPECIFIED",
+          "COLOR_RED",
+          "COLOR_GREEN"
+        ],
+        "description": "Values:\n\n- COLOR_UNSPECIFIED (0)\n- COLOR_RED (1)\n- COLOR_GREEN (2)"
+      },
+      "goms.testdata.types.PutRequest": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "string",
+            "format": "int64",
+            "description": "A 64-bit integer, as a decimal string."
+          },
+          "color": {
+            "$ref": "#/components/schemas/goms.testdata.types.Color"
+          },
+          "count": {
+            "type": "string",
+            "format": "int64",
+            "description": "A 64-bit integer, as a decimal string."
+          },
+          "size": {
+            "type": "string",
+            "format": "uint64",
+            "description": "An unsigned 64-bit integer, as a decimal string."
+          },
+          "flag": {
+            "type": "boolean"
+          },
+          "tags": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewTypesServiceClientFrom returns a client of the TypesService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -29,8 +29,295 @@ func RegisterStreamService(r goms.Registrar, impl StreamServiceServer) {
 		Impl:       impl,
 		Descriptor: File_unbound_unbound_proto.Services().ByName("StreamService"),
 		Gateway:    goms.Gateway(RegisterStreamServiceHandlerClient, NewStreamServiceClient),
+		OpenAPI:    streamServiceOpenAPI,
 	})
 }
+
+// streamServiceOpenAPI is the OpenAPI 3.1 fragment of the StreamService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const streamServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.unbound.StreamService",
+      "description": "StreamService has no HTTP rules; with generate_unbound_methods every\nmethod gets POST /goms.testdata.unbound.StreamService/<Method>."
+    }
+  ],
+  "paths": {
+    "/goms.testdata.unbound.StreamService/Unary": {
+      "post": {
+        "operationId": "StreamService_Unary",
+        "tags": [
+          "goms.testdata.unbound.StreamService"
+        ],
+        "summary": "Unary is a unary call.",
+        "description": "Unary is a unary call.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/goms.testdata.unbound.StreamService/ServerStream": {
+      "post": {
+        "operationId": "StreamService_ServerStream",
+        "tags": [
+          "goms.testdata.unbound.StreamService"
+        ],
+        "summary": "ServerStream streams responses.",
+        "description": "ServerStream streams responses.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "$ref": "#/components/schemas/google.rpc.Status"
+                        }
+                      },
+                      "required": [
+                        "error"
+                      ]
+                    }
+                  ]
+                }
+              },
+              "text/event-stream": {
+                "schema": {
+                  "type": "string",
+                  "description": "Server-sent events (request with Accept: text/event-stream): one event per message, with an id, whose data is the message as JSON; keep-alive comments between events; an error ends the stream with an event of type error whose data is a google.rpc.Status JSON. A resumed request's Last-Event-ID reaches the service as metadata."
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/goms.testdata.unbound.StreamService/ClientStream": {
+      "post": {
+        "operationId": "StreamService_ClientStream",
+        "tags": [
+          "goms.testdata.unbound.StreamService"
+        ],
+        "summary": "ClientStream streams requests.",
+        "description": "ClientStream streams requests.",
+        "requestBody": {
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/goms.testdata.unbound.StreamService/Bidi": {
+      "post": {
+        "operationId": "StreamService_Bidi",
+        "tags": [
+          "goms.testdata.unbound.StreamService"
+        ],
+        "summary": "Bidi streams both ways.",
+        "description": "Bidi streams both ways.",
+        "requestBody": {
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/goms.testdata.unbound.Msg"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "$ref": "#/components/schemas/google.rpc.Status"
+                        }
+                      },
+                      "required": [
+                        "error"
+                      ]
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.unbound.Msg": {
+        "type": "object",
+        "description": "Msg carries text.",
+        "properties": {
+          "text": {
+            "type": "string",
+            "description": "Text carried."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewStreamServiceClientFrom returns a client of the StreamService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -28,8 +28,228 @@ func RegisterWellKnownService(r goms.Registrar, impl WellKnownServiceServer) {
 		Impl:       impl,
 		Descriptor: File_wkt_wkt_proto.Services().ByName("WellKnownService"),
 		Gateway:    goms.Gateway(RegisterWellKnownServiceHandlerClient, NewWellKnownServiceClient),
+		OpenAPI:    wellKnownServiceOpenAPI,
 	})
 }
+
+// wellKnownServiceOpenAPI is the OpenAPI 3.1 fragment of the WellKnownService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const wellKnownServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.wkt.WellKnownService",
+      "description": "WellKnownService takes and returns only well-known types."
+    }
+  ],
+  "paths": {
+    "/v1/ping": {
+      "get": {
+        "operationId": "WellKnownService_Ping",
+        "tags": [
+          "goms.testdata.wkt.WellKnownService"
+        ],
+        "summary": "Ping takes and returns Empty.",
+        "description": "Ping takes and returns Empty.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.protobuf.Empty"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/now": {
+      "get": {
+        "operationId": "WellKnownService_Now",
+        "tags": [
+          "goms.testdata.wkt.WellKnownService"
+        ],
+        "summary": "Now returns a Timestamp.",
+        "description": "Now returns a Timestamp.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.protobuf.Timestamp"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/echo": {
+      "post": {
+        "operationId": "WellKnownService_Echo",
+        "tags": [
+          "goms.testdata.wkt.WellKnownService"
+        ],
+        "summary": "Echo takes and returns a Struct.",
+        "description": "Echo takes and returns a Struct.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/google.protobuf.Struct"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.protobuf.Struct"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/upper": {
+      "post": {
+        "operationId": "WellKnownService_Upper",
+        "tags": [
+          "goms.testdata.wkt.WellKnownService"
+        ],
+        "summary": "Upper takes and returns wrappers.",
+        "description": "Upper takes and returns wrappers.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/google.protobuf.StringValue"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.protobuf.StringValue"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.protobuf.Empty": {
+        "type": "object",
+        "description": "No fields: an empty JSON object."
+      },
+      "google.protobuf.StringValue": {
+        "type": "string"
+      },
+      "google.protobuf.Struct": {
+        "type": "object",
+        "additionalProperties": true,
+        "description": "Any JSON object."
+      },
+      "google.protobuf.Timestamp": {
+        "type": "string",
+        "format": "date-time",
+        "description": "A point in time, in RFC 3339 format with a Z offset, such as 2026-01-02T15:04:05.000Z."
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewWellKnownServiceClientFrom returns a client of the WellKnownService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

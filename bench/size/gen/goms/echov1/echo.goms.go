@@ -29,8 +29,125 @@ func RegisterEchoService(r goms.Registrar, impl EchoServiceServer) {
 		Impl:       impl,
 		Descriptor: File_sizebench_v1_echo_proto.Services().ByName("EchoService"),
 		Gateway:    goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
+		OpenAPI:    echoServiceOpenAPI,
 	})
 }
+
+// echoServiceOpenAPI is the OpenAPI 3.1 fragment of the EchoService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const echoServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "sizebench.v1.EchoService",
+      "description": "EchoService answers with what it is sent: the one service every minimal\nmain of bench/size serves."
+    }
+  ],
+  "paths": {
+    "/v1/echo": {
+      "post": {
+        "operationId": "EchoService_Echo",
+        "tags": [
+          "sizebench.v1.EchoService"
+        ],
+        "summary": "Echo returns the message: POST /v1/echo with a JSON body over HTTP.",
+        "description": "Echo returns the message: POST /v1/echo with a JSON body over HTTP.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/sizebench.v1.EchoRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/sizebench.v1.EchoResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      },
+      "sizebench.v1.EchoRequest": {
+        "type": "object",
+        "description": "EchoRequest is what to echo.",
+        "properties": {
+          "message": {
+            "type": "string",
+            "description": "Message to echo."
+          }
+        }
+      },
+      "sizebench.v1.EchoResponse": {
+        "type": "object",
+        "description": "EchoResponse is the echo.",
+        "properties": {
+          "message": {
+            "type": "string",
+            "description": "Message echoed."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewEchoServiceClientFrom returns a client of the EchoService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -30,8 +30,212 @@ func RegisterCatalogService(r goms.Registrar, impl CatalogServiceServer) {
 		Impl:       impl,
 		Descriptor: File_shop_catalog_v1_catalog_proto.Services().ByName("CatalogService"),
 		Gateway:    goms.Gateway(RegisterCatalogServiceHandlerClient, NewCatalogServiceClient),
+		OpenAPI:    catalogServiceOpenAPI,
 	})
 }
+
+// catalogServiceOpenAPI is the OpenAPI 3.1 fragment of the CatalogService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const catalogServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "shop.catalog.v1.CatalogService",
+      "description": "CatalogService serves the products the shop sells, with the units in\nstock it asks the StockService for over gRPC. Its methods only read, so\ncalls to it are retried on UNAVAILABLE."
+    }
+  ],
+  "paths": {
+    "/v1/products/{id}": {
+      "get": {
+        "operationId": "CatalogService_GetProduct",
+        "tags": [
+          "shop.catalog.v1.CatalogService"
+        ],
+        "summary": "GetProduct returns one product by its ID, or NOT_FOUND.",
+        "description": "GetProduct returns one product by its ID, or NOT_FOUND.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "ID of the product.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/shop.catalog.v1.GetProductResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/products": {
+      "get": {
+        "operationId": "CatalogService_ListProducts",
+        "tags": [
+          "shop.catalog.v1.CatalogService"
+        ],
+        "summary": "ListProducts streams every product in ID order.",
+        "description": "ListProducts streams every product in ID order.",
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/shop.catalog.v1.ListProductsResponse"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "$ref": "#/components/schemas/google.rpc.Status"
+                        }
+                      },
+                      "required": [
+                        "error"
+                      ]
+                    }
+                  ]
+                }
+              },
+              "text/event-stream": {
+                "schema": {
+                  "type": "string",
+                  "description": "Server-sent events (request with Accept: text/event-stream): one event per message, with an id, whose data is the message as JSON; keep-alive comments between events; an error ends the stream with an event of type error whose data is a google.rpc.Status JSON. A resumed request's Last-Event-ID reaches the service as metadata."
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      },
+      "shop.catalog.v1.GetProductResponse": {
+        "type": "object",
+        "description": "GetProductResponse carries the product asked for.",
+        "properties": {
+          "product": {
+            "$ref": "#/components/schemas/shop.catalog.v1.Product",
+            "description": "Product found."
+          }
+        }
+      },
+      "shop.catalog.v1.ListProductsResponse": {
+        "type": "object",
+        "description": "ListProductsResponse carries one product of the stream.",
+        "properties": {
+          "product": {
+            "$ref": "#/components/schemas/shop.catalog.v1.Product",
+            "description": "Product listed."
+          }
+        }
+      },
+      "shop.catalog.v1.Product": {
+        "type": "object",
+        "description": "Product is one thing the shop sells.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "ID is the product's stable identifier, such as \"tea\"."
+          },
+          "name": {
+            "type": "string",
+            "description": "Name is the product's display name."
+          },
+          "priceCents": {
+            "type": "string",
+            "format": "int64",
+            "description": "PriceCents is the unit price in euro cents."
+          },
+          "unitsInStock": {
+            "type": "integer",
+            "format": "int32",
+            "description": "UnitsInStock is the number of units in stock, from the StockService."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewCatalogServiceClientFrom returns a client of the CatalogService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -31,8 +31,311 @@ func RegisterOrderService(r goms.Registrar, impl OrderServiceServer) {
 		Impl:       impl,
 		Descriptor: File_shop_orders_v1_orders_proto.Services().ByName("OrderService"),
 		Gateway:    goms.Gateway(RegisterOrderServiceHandlerClient, NewOrderServiceClient),
+		OpenAPI:    orderServiceOpenAPI,
 	})
 }
+
+// orderServiceOpenAPI is the OpenAPI 3.1 fragment of the OrderService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const orderServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "shop.orders.v1.OrderService",
+      "description": "OrderService takes orders. It prices them with the CatalogService, which\nit calls over gRPC, and which asks the StockService in turn: a call to\nthe order service crosses three services."
+    }
+  ],
+  "paths": {
+    "/v1/orders": {
+      "post": {
+        "operationId": "OrderService_CreateOrder",
+        "tags": [
+          "shop.orders.v1.OrderService"
+        ],
+        "summary": "CreateOrder prices the items with the catalog and stores the order.",
+        "description": "CreateOrder prices the items with the catalog and stores the order.\nUnknown products and non-positive quantities are INVALID_ARGUMENT; a\nquantity over the units in stock is FAILED_PRECONDITION. Orders do not\nreserve stock.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/shop.orders.v1.CreateOrderRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/shop.orders.v1.CreateOrderResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/orders:quote": {
+      "post": {
+        "operationId": "OrderService_QuoteOrder",
+        "tags": [
+          "shop.orders.v1.OrderService"
+        ],
+        "summary": "QuoteOrder prices the items like CreateOrder, with the same errors, but stores nothing.",
+        "description": "QuoteOrder prices the items like CreateOrder, with the same errors,\nbut stores nothing.",
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/shop.orders.v1.QuoteOrderRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/shop.orders.v1.QuoteOrderResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/orders/{id}": {
+      "get": {
+        "operationId": "OrderService_GetOrder",
+        "tags": [
+          "shop.orders.v1.OrderService"
+        ],
+        "summary": "GetOrder returns a stored order by its ID, or NOT_FOUND.",
+        "description": "GetOrder returns a stored order by its ID, or NOT_FOUND.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "ID of the order.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/shop.orders.v1.GetOrderResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      },
+      "shop.orders.v1.CreateOrderRequest": {
+        "type": "object",
+        "description": "CreateOrderRequest lists the items to order.",
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/shop.orders.v1.Item"
+            },
+            "description": "Items to order; at least one."
+          }
+        }
+      },
+      "shop.orders.v1.CreateOrderResponse": {
+        "type": "object",
+        "description": "CreateOrderResponse carries the stored order.",
+        "properties": {
+          "order": {
+            "$ref": "#/components/schemas/shop.orders.v1.Order",
+            "description": "Order as stored."
+          }
+        }
+      },
+      "shop.orders.v1.GetOrderResponse": {
+        "type": "object",
+        "description": "GetOrderResponse carries the order asked for.",
+        "properties": {
+          "order": {
+            "$ref": "#/components/schemas/shop.orders.v1.Order",
+            "description": "Order found."
+          }
+        }
+      },
+      "shop.orders.v1.Item": {
+        "type": "object",
+        "description": "Item is one product and quantity to order.",
+        "properties": {
+          "productId": {
+            "type": "string",
+            "description": "ProductID names the catalog product."
+          },
+          "quantity": {
+            "type": "integer",
+            "format": "int32",
+            "description": "Quantity to order; must be positive."
+          }
+        }
+      },
+      "shop.orders.v1.Order": {
+        "type": "object",
+        "description": "Order is a priced order.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "ID is assigned by CreateOrder."
+          },
+          "lines": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/shop.orders.v1.OrderLine"
+            },
+            "description": "Lines are the ordered items with their prices."
+          },
+          "totalCents": {
+            "type": "string",
+            "format": "int64",
+            "description": "TotalCents is the sum of the lines, in euro cents."
+          }
+        }
+      },
+      "shop.orders.v1.OrderLine": {
+        "type": "object",
+        "description": "OrderLine is one priced item of an order.",
+        "properties": {
+          "productId": {
+            "type": "string",
+            "description": "ProductID names the catalog product."
+          },
+          "quantity": {
+            "type": "integer",
+            "format": "int32",
+            "description": "Quantity ordered."
+          },
+          "unitPriceCents": {
+            "type": "string",
+            "format": "int64",
+            "description": "UnitPriceCents is the catalog price when the order was made."
+          }
+        }
+      },
+      "shop.orders.v1.QuoteOrderRequest": {
+        "type": "object",
+        "description": "QuoteOrderRequest lists the items to price.",
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/shop.orders.v1.Item"
+            },
+            "description": "Items to price; at least one."
+          }
+        }
+      },
+      "shop.orders.v1.QuoteOrderResponse": {
+        "type": "object",
+        "description": "QuoteOrderResponse carries the priced items.",
+        "properties": {
+          "lines": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/shop.orders.v1.OrderLine"
+            },
+            "description": "Lines are the items with their prices."
+          },
+          "totalCents": {
+            "type": "string",
+            "format": "int64",
+            "description": "TotalCents is the sum of the lines, in euro cents."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewOrderServiceClientFrom returns a client of the OrderService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -400,6 +400,107 @@ func (x *QuoteOrderResponse) GetTotalCents() int64 {
 	return 0
 }
 
+// QuoteLiveRequest is one basket of a QuoteLive stream.
+type QuoteLiveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Items to price; at least one.
+	Items         []*Item `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuoteLiveRequest) Reset() {
+	*x = QuoteLiveRequest{}
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuoteLiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuoteLiveRequest) ProtoMessage() {}
+
+func (x *QuoteLiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuoteLiveRequest.ProtoReflect.Descriptor instead.
+func (*QuoteLiveRequest) Descriptor() ([]byte, []int) {
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *QuoteLiveRequest) GetItems() []*Item {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// QuoteLiveResponse is the quote of one basket.
+type QuoteLiveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lines are the items with their prices.
+	Lines []*OrderLine `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	// TotalCents is the sum of the lines, in euro cents.
+	TotalCents    int64 `protobuf:"varint,2,opt,name=total_cents,json=totalCents,proto3" json:"total_cents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuoteLiveResponse) Reset() {
+	*x = QuoteLiveResponse{}
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuoteLiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuoteLiveResponse) ProtoMessage() {}
+
+func (x *QuoteLiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuoteLiveResponse.ProtoReflect.Descriptor instead.
+func (*QuoteLiveResponse) Descriptor() ([]byte, []int) {
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *QuoteLiveResponse) GetLines() []*OrderLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *QuoteLiveResponse) GetTotalCents() int64 {
+	if x != nil {
+		return x.TotalCents
+	}
+	return 0
+}
+
 // GetOrderRequest names the order to return.
 type GetOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -411,7 +512,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[7]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +524,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[7]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +537,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{7}
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetOrderRequest) GetId() string {
@@ -457,7 +558,7 @@ type GetOrderResponse struct {
 
 func (x *GetOrderResponse) Reset() {
 	*x = GetOrderResponse{}
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +570,7 @@ func (x *GetOrderResponse) String() string {
 func (*GetOrderResponse) ProtoMessage() {}
 
 func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shop_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_shop_orders_v1_orders_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +583,7 @@ func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
 func (*GetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+	return file_shop_orders_v1_orders_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetOrderResponse) GetOrder() *Order {
@@ -520,17 +621,23 @@ const file_shop_orders_v1_orders_proto_rawDesc = "" +
 	"\x12QuoteOrderResponse\x12/\n" +
 	"\x05lines\x18\x01 \x03(\v2\x19.shop.orders.v1.OrderLineR\x05lines\x12\x1f\n" +
 	"\vtotal_cents\x18\x02 \x01(\x03R\n" +
+	"totalCents\"H\n" +
+	"\x10QuoteLiveRequest\x124\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.shop.orders.v1.ItemB\b\xbaH\x05\x92\x01\x02\b\x01R\x05items\"e\n" +
+	"\x11QuoteLiveResponse\x12/\n" +
+	"\x05lines\x18\x01 \x03(\v2\x19.shop.orders.v1.OrderLineR\x05lines\x12\x1f\n" +
+	"\vtotal_cents\x18\x02 \x01(\x03R\n" +
 	"totalCents\"9\n" +
 	"\x0fGetOrderRequest\x12&\n" +
 	"\x02id\x18\x01 \x01(\tB\x16\xbaH\x13r\x112\x0f^o-[0-9]{1,18}$R\x02id\"?\n" +
 	"\x10GetOrderResponse\x12+\n" +
-	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xd6\x03\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.shop.orders.v1.OrderR\x05order2\xd4\x03\n" +
 	"\fOrderService\x12m\n" +
 	"\vCreateOrder\x12\".shop.orders.v1.CreateOrderRequest\x1a#.shop.orders.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/orders\x12s\n" +
 	"\n" +
-	"QuoteOrder\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1e\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/orders:quote\x90\x02\x01\x12w\n" +
-	"\tQuoteLive\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/orders:quoteLive(\x010\x01\x12i\n" +
+	"QuoteOrder\x12!.shop.orders.v1.QuoteOrderRequest\x1a\".shop.orders.v1.QuoteOrderResponse\"\x1e\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/orders:quote\x90\x02\x01\x12u\n" +
+	"\tQuoteLive\x12 .shop.orders.v1.QuoteLiveRequest\x1a!.shop.orders.v1.QuoteLiveResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/orders:quoteLive(\x010\x01\x12i\n" +
 	"\bGetOrder\x12\x1f.shop.orders.v1.GetOrderRequest\x1a .shop.orders.v1.GetOrderResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/orders/{id}\x90\x02\x01B>Z<github.com/goms-io/goms/examples/shop/gen/orders/v1;ordersv1b\x06proto3"
 
 var (
@@ -545,7 +652,7 @@ func file_shop_orders_v1_orders_proto_rawDescGZIP() []byte {
 	return file_shop_orders_v1_orders_proto_rawDescData
 }
 
-var file_shop_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_shop_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_shop_orders_v1_orders_proto_goTypes = []any{
 	(*Order)(nil),               // 0: shop.orders.v1.Order
 	(*OrderLine)(nil),           // 1: shop.orders.v1.OrderLine
@@ -554,8 +661,10 @@ var file_shop_orders_v1_orders_proto_goTypes = []any{
 	(*CreateOrderResponse)(nil), // 4: shop.orders.v1.CreateOrderResponse
 	(*QuoteOrderRequest)(nil),   // 5: shop.orders.v1.QuoteOrderRequest
 	(*QuoteOrderResponse)(nil),  // 6: shop.orders.v1.QuoteOrderResponse
-	(*GetOrderRequest)(nil),     // 7: shop.orders.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),    // 8: shop.orders.v1.GetOrderResponse
+	(*QuoteLiveRequest)(nil),    // 7: shop.orders.v1.QuoteLiveRequest
+	(*QuoteLiveResponse)(nil),   // 8: shop.orders.v1.QuoteLiveResponse
+	(*GetOrderRequest)(nil),     // 9: shop.orders.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),    // 10: shop.orders.v1.GetOrderResponse
 }
 var file_shop_orders_v1_orders_proto_depIdxs = []int32{
 	1,  // 0: shop.orders.v1.Order.lines:type_name -> shop.orders.v1.OrderLine
@@ -563,20 +672,22 @@ var file_shop_orders_v1_orders_proto_depIdxs = []int32{
 	0,  // 2: shop.orders.v1.CreateOrderResponse.order:type_name -> shop.orders.v1.Order
 	2,  // 3: shop.orders.v1.QuoteOrderRequest.items:type_name -> shop.orders.v1.Item
 	1,  // 4: shop.orders.v1.QuoteOrderResponse.lines:type_name -> shop.orders.v1.OrderLine
-	0,  // 5: shop.orders.v1.GetOrderResponse.order:type_name -> shop.orders.v1.Order
-	3,  // 6: shop.orders.v1.OrderService.CreateOrder:input_type -> shop.orders.v1.CreateOrderRequest
-	5,  // 7: shop.orders.v1.OrderService.QuoteOrder:input_type -> shop.orders.v1.QuoteOrderRequest
-	5,  // 8: shop.orders.v1.OrderService.QuoteLive:input_type -> shop.orders.v1.QuoteOrderRequest
-	7,  // 9: shop.orders.v1.OrderService.GetOrder:input_type -> shop.orders.v1.GetOrderRequest
-	4,  // 10: shop.orders.v1.OrderService.CreateOrder:output_type -> shop.orders.v1.CreateOrderResponse
-	6,  // 11: shop.orders.v1.OrderService.QuoteOrder:output_type -> shop.orders.v1.QuoteOrderResponse
-	6,  // 12: shop.orders.v1.OrderService.QuoteLive:output_type -> shop.orders.v1.QuoteOrderResponse
-	8,  // 13: shop.orders.v1.OrderService.GetOrder:output_type -> shop.orders.v1.GetOrderResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	2,  // 5: shop.orders.v1.QuoteLiveRequest.items:type_name -> shop.orders.v1.Item
+	1,  // 6: shop.orders.v1.QuoteLiveResponse.lines:type_name -> shop.orders.v1.OrderLine
+	0,  // 7: shop.orders.v1.GetOrderResponse.order:type_name -> shop.orders.v1.Order
+	3,  // 8: shop.orders.v1.OrderService.CreateOrder:input_type -> shop.orders.v1.CreateOrderRequest
+	5,  // 9: shop.orders.v1.OrderService.QuoteOrder:input_type -> shop.orders.v1.QuoteOrderRequest
+	7,  // 10: shop.orders.v1.OrderService.QuoteLive:input_type -> shop.orders.v1.QuoteLiveRequest
+	9,  // 11: shop.orders.v1.OrderService.GetOrder:input_type -> shop.orders.v1.GetOrderRequest
+	4,  // 12: shop.orders.v1.OrderService.CreateOrder:output_type -> shop.orders.v1.CreateOrderResponse
+	6,  // 13: shop.orders.v1.OrderService.QuoteOrder:output_type -> shop.orders.v1.QuoteOrderResponse
+	8,  // 14: shop.orders.v1.OrderService.QuoteLive:output_type -> shop.orders.v1.QuoteLiveResponse
+	10, // 15: shop.orders.v1.OrderService.GetOrder:output_type -> shop.orders.v1.GetOrderResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_shop_orders_v1_orders_proto_init() }
@@ -590,7 +701,7 @@ func file_shop_orders_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shop_orders_v1_orders_proto_rawDesc), len(file_shop_orders_v1_orders_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -98,7 +98,7 @@ func request_OrderService_QuoteLive_0(ctx context.Context, marshaler runtime.Mar
 	}
 	dec := marshaler.NewDecoder(req.Body)
 	handleSend := func() error {
-		var protoReq QuoteOrderRequest
+		var protoReq QuoteLiveRequest
 		err := dec.Decode(&protoReq)
 		if errors.Is(err, io.EOF) {
 			return err

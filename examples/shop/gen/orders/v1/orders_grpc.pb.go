@@ -45,7 +45,7 @@ type OrderServiceClient interface {
 	// QuoteOrder does: a client editing a basket gets a fresh quote for each
 	// change. An error ends the stream. Over HTTP, browsers call it over a
 	// WebSocket on its route.
-	QuoteLive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QuoteOrderRequest, QuoteOrderResponse], error)
+	QuoteLive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QuoteLiveRequest, QuoteLiveResponse], error)
 	// GetOrder returns a stored order by its ID, or NOT_FOUND.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
 }
@@ -78,18 +78,18 @@ func (c *orderServiceClient) QuoteOrder(ctx context.Context, in *QuoteOrderReque
 	return out, nil
 }
 
-func (c *orderServiceClient) QuoteLive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QuoteOrderRequest, QuoteOrderResponse], error) {
+func (c *orderServiceClient) QuoteLive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QuoteLiveRequest, QuoteLiveResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &OrderService_ServiceDesc.Streams[0], OrderService_QuoteLive_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[QuoteOrderRequest, QuoteOrderResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[QuoteLiveRequest, QuoteLiveResponse]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type OrderService_QuoteLiveClient = grpc.BidiStreamingClient[QuoteOrderRequest, QuoteOrderResponse]
+type OrderService_QuoteLiveClient = grpc.BidiStreamingClient[QuoteLiveRequest, QuoteLiveResponse]
 
 func (c *orderServiceClient) GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -121,7 +121,7 @@ type OrderServiceServer interface {
 	// QuoteOrder does: a client editing a basket gets a fresh quote for each
 	// change. An error ends the stream. Over HTTP, browsers call it over a
 	// WebSocket on its route.
-	QuoteLive(grpc.BidiStreamingServer[QuoteOrderRequest, QuoteOrderResponse]) error
+	QuoteLive(grpc.BidiStreamingServer[QuoteLiveRequest, QuoteLiveResponse]) error
 	// GetOrder returns a stored order by its ID, or NOT_FOUND.
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
@@ -140,7 +140,7 @@ func (UnimplementedOrderServiceServer) CreateOrder(context.Context, *CreateOrder
 func (UnimplementedOrderServiceServer) QuoteOrder(context.Context, *QuoteOrderRequest) (*QuoteOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QuoteOrder not implemented")
 }
-func (UnimplementedOrderServiceServer) QuoteLive(grpc.BidiStreamingServer[QuoteOrderRequest, QuoteOrderResponse]) error {
+func (UnimplementedOrderServiceServer) QuoteLive(grpc.BidiStreamingServer[QuoteLiveRequest, QuoteLiveResponse]) error {
 	return status.Error(codes.Unimplemented, "method QuoteLive not implemented")
 }
 func (UnimplementedOrderServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
@@ -204,11 +204,11 @@ func _OrderService_QuoteOrder_Handler(srv interface{}, ctx context.Context, dec 
 }
 
 func _OrderService_QuoteLive_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(OrderServiceServer).QuoteLive(&grpc.GenericServerStream[QuoteOrderRequest, QuoteOrderResponse]{ServerStream: stream})
+	return srv.(OrderServiceServer).QuoteLive(&grpc.GenericServerStream[QuoteLiveRequest, QuoteLiveResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type OrderService_QuoteLiveServer = grpc.BidiStreamingServer[QuoteOrderRequest, QuoteOrderResponse]
+type OrderService_QuoteLiveServer = grpc.BidiStreamingServer[QuoteLiveRequest, QuoteLiveResponse]
 
 func _OrderService_GetOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetOrderRequest)

@@ -28,8 +28,117 @@ func RegisterClockService(r goms.Registrar, impl ClockServiceServer) {
 		Impl:       impl,
 		Descriptor: File_crosspkg_common_common_proto.Services().ByName("ClockService"),
 		Gateway:    goms.Gateway(RegisterClockServiceHandlerClient, NewClockServiceClient),
+		OpenAPI:    clockServiceOpenAPI,
 	})
 }
+
+// clockServiceOpenAPI is the OpenAPI 3.1 fragment of the ClockService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const clockServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.crosspkg.common.ClockService",
+      "description": "ClockService tells the time of a zone."
+    }
+  ],
+  "paths": {
+    "/v1/zones/{name}/now": {
+      "get": {
+        "operationId": "ClockService_Now",
+        "tags": [
+          "goms.testdata.crosspkg.common.ClockService"
+        ],
+        "summary": "Now returns the time.",
+        "description": "Now returns the time.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "Name of the zone.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.crosspkg.common.Time"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.crosspkg.common.Time": {
+        "type": "object",
+        "description": "Time is a time of day.",
+        "properties": {
+          "seconds": {
+            "type": "string",
+            "format": "int64",
+            "description": "Seconds since midnight."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewClockServiceClientFrom returns a client of the ClockService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -28,8 +28,201 @@ func RegisterUserService(r goms.Registrar, impl UserServiceServer) {
 		Impl:       impl,
 		Descriptor: File_crosspkg_users_users_proto.Services().ByName("UserService"),
 		Gateway:    goms.Gateway(RegisterUserServiceHandlerClient, NewUserServiceClient),
+		OpenAPI:    userServiceOpenAPI,
 	})
 }
+
+// userServiceOpenAPI is the OpenAPI 3.1 fragment of the UserService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const userServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.crosspkg.users.UserService",
+      "description": "UserService takes and returns messages of another proto package."
+    }
+  ],
+  "paths": {
+    "/v1/users/zones/{name}": {
+      "get": {
+        "operationId": "UserService_LocalTime",
+        "tags": [
+          "goms.testdata.crosspkg.users.UserService"
+        ],
+        "summary": "LocalTime returns the time in a zone.",
+        "description": "LocalTime returns the time in a zone.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "Name of the zone.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.crosspkg.common.Time"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/users/{id}": {
+      "patch": {
+        "operationId": "UserService_Rename",
+        "tags": [
+          "goms.testdata.crosspkg.users.UserService"
+        ],
+        "summary": "Rename renames a user.",
+        "description": "Rename renames a user.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "Id of the user.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "description": "The request as JSON.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "description": "User has a home zone.",
+                "properties": {
+                  "zone": {
+                    "$ref": "#/components/schemas/goms.testdata.crosspkg.common.Zone",
+                    "description": "Zone the user lives in."
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.crosspkg.users.User"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.crosspkg.common.Time": {
+        "type": "object",
+        "description": "Time is a time of day.",
+        "properties": {
+          "seconds": {
+            "type": "string",
+            "format": "int64",
+            "description": "Seconds since midnight."
+          }
+        }
+      },
+      "goms.testdata.crosspkg.common.Zone": {
+        "type": "object",
+        "description": "Zone is a time zone.",
+        "properties": {
+          "name": {
+            "type": "string",
+            "description": "Name of the zone."
+          }
+        }
+      },
+      "goms.testdata.crosspkg.users.User": {
+        "type": "object",
+        "description": "User has a home zone.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Id of the user."
+          },
+          "zone": {
+            "$ref": "#/components/schemas/goms.testdata.crosspkg.common.Zone",
+            "description": "Zone the user lives in."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewUserServiceClientFrom returns a client of the UserService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

@@ -29,8 +29,108 @@ func RegisterAuditService(r goms.Registrar, impl AuditServiceServer) {
 		Impl:       impl,
 		Descriptor: File_implpkg_audit_audit_proto.Services().ByName("AuditService"),
 		Gateway:    goms.Gateway(RegisterAuditServiceHandlerClient, NewAuditServiceClient),
+		OpenAPI:    auditServiceOpenAPI,
 	})
 }
+
+// auditServiceOpenAPI is the OpenAPI 3.1 fragment of the AuditService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const auditServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.implpkg.audit.v1.AuditService",
+      "description": "AuditService is implemented in package implpkg/impl/audit, apart from\nTodoService: its server main calls audit.NewAuditService."
+    }
+  ],
+  "paths": {
+    "/v1/events": {
+      "get": {
+        "operationId": "AuditService_ListEvents",
+        "tags": [
+          "goms.testdata.implpkg.audit.v1.AuditService"
+        ],
+        "summary": "ListEvents lists what happened.",
+        "description": "ListEvents lists what happened.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.implpkg.audit.v1.ListEventsResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.implpkg.audit.v1.ListEventsResponse": {
+        "type": "object",
+        "description": "ListEventsResponse holds them.",
+        "properties": {
+          "events": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Events, oldest first."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewAuditServiceClientFrom returns a client of the AuditService service wherever
 // it runs: in-process when this process hosts it, otherwise over the

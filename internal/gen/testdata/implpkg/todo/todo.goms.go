@@ -29,8 +29,120 @@ func RegisterTodoService(r goms.Registrar, impl TodoServiceServer) {
 		Impl:       impl,
 		Descriptor: File_implpkg_todo_todo_proto.Services().ByName("TodoService"),
 		Gateway:    goms.Gateway(RegisterTodoServiceHandlerClient, NewTodoServiceClient),
+		OpenAPI:    todoServiceOpenAPI,
 	})
 }
+
+// todoServiceOpenAPI is the OpenAPI 3.1 fragment of the TodoService service's HTTP
+// routes and schemas, from its protos and their comments: package goms
+// merges the fragments of the services a process registers into the
+// document it serves at http.openapi_path.
+const todoServiceOpenAPI = `{
+  "tags": [
+    {
+      "name": "goms.testdata.implpkg.todo.v1.TodoService",
+      "description": "TodoService is implemented in package implpkg/impl/todo, apart from\nAuditService: its server main calls todo.NewTodoService."
+    }
+  ],
+  "paths": {
+    "/v1/todos/{id}": {
+      "get": {
+        "operationId": "TodoService_GetTodo",
+        "tags": [
+          "goms.testdata.implpkg.todo.v1.TodoService"
+        ],
+        "summary": "GetTodo returns one item.",
+        "description": "GetTodo returns one item.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "ID of the item.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/goms.testdata.implpkg.todo.v1.Todo"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "components": {
+    "schemas": {
+      "goms.testdata.implpkg.todo.v1.Todo": {
+        "type": "object",
+        "description": "Todo is an item.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "ID of the item."
+          },
+          "title": {
+            "type": "string",
+            "description": "Title of the item."
+          }
+        }
+      },
+      "google.protobuf.Any": {
+        "type": "object",
+        "description": "A message of any type: @type names it (type.googleapis.com/<full name>), the other keys are its fields, or value holds the JSON of a well-known type.",
+        "properties": {
+          "@type": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "@type"
+        ],
+        "additionalProperties": true
+      },
+      "google.rpc.Status": {
+        "type": "object",
+        "description": "The error of a call: its gRPC code, a message for developers, and details.",
+        "properties": {
+          "code": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The gRPC status code (google.rpc.Code), such as 5 for NOT_FOUND."
+          },
+          "message": {
+            "type": "string",
+            "description": "A message for developers, in English."
+          },
+          "details": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/google.protobuf.Any"
+            },
+            "description": "Details of the error, such as google.rpc.BadRequest."
+          }
+        }
+      }
+    }
+  }
+}`
 
 // NewTodoServiceClientFrom returns a client of the TodoService service wherever
 // it runs: in-process when this process hosts it, otherwise over the
