@@ -39,7 +39,12 @@ import (
 // and their code would enter every GoMs binary. This file reads the
 // message, calls the route's connection (Invoke or NewStream, as the REST
 // routes do, so the same server interceptors run once), and writes the
-// answer; the numbers are in BENCHMARKS.md ("Connect and gRPC-Web").
+// answer. By the numbers (BENCHMARKS.md, "Connect and gRPC-Web"): a
+// Connect-JSON unary call through GoMs with its default interceptors
+// costs 0.93× the instructions of connect-go's own handler without any
+// (bench: impl=goms-connect against impl=connect), with fewer
+// allocations; vanguard in front of connect-go costs what GoMs's REST
+// does.
 //
 // What is served:
 //
