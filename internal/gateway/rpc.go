@@ -467,6 +467,9 @@ func incomingMD(hd http.Header) metadata.MD {
 			continue
 		}
 		key := strings.ToLower(k)
+		if !metadataKey(key) {
+			continue
+		}
 		bin := strings.HasSuffix(key, "-bin")
 		for _, v := range vs {
 			if bin {
@@ -485,6 +488,18 @@ func incomingMD(hd http.Header) metadata.MD {
 		}
 	}
 	return md
+}
+
+// metadataKey reports whether key (lower-case) is a valid gRPC metadata
+// key: HTTP allows header names gRPC does not.
+func metadataKey(key string) bool {
+	for i := range len(key) {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return key != ""
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -143,6 +143,14 @@ func TestConnectUnary(t *testing.T) {
 					t.Errorf("interceptor ran %d times for one call, want 1", n)
 				}
 
+				// A header name HTTP allows but gRPC metadata does not:
+				// left out of the metadata, not a failed call.
+				odd := connect.NewRequest(&echo.EchoRequest{Message: "odd"})
+				odd.Header().Set("X-Odd!Name", "1")
+				if _, err := client.Echo(context.Background(), odd); err != nil {
+					t.Errorf("call with header X-Odd!Name: %v", err)
+				}
+
 				resp, err = client.Echo(context.Background(), connect.NewRequest(&echo.EchoRequest{Message: "header"}))
 				if err != nil {
 					t.Fatal(err)
