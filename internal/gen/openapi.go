@@ -29,7 +29,7 @@ import (
 // base64, and the well-known types' own JSON forms. Every message and enum
 // is a component named by its full proto name. Errors are the
 // google.rpc.Status JSON; server streams are NDJSON lines
-// ({"result": …} or {"error": …}) or, on Accept: text/event-stream,
+// ({"result": …}, or the Status that ends a failed stream) or, on Accept: text/event-stream,
 // server-sent events; client and bidi streams send JSON messages one
 // after the other (NDJSON).
 
@@ -119,6 +119,25 @@ var openAPIMethods = map[string]bool{
 // customMethods is the path item extension that holds the operations of
 // custom methods (google.api.http custom kinds such as PURGE) by method.
 const customMethods = "x-goms-custom-methods"
+
+// streamingExtension names an operation's kind of stream ("server",
+// "client" or "bidi"), which OpenAPI has no word for: clients such as the
+// API console pick SSE or a WebSocket by it.
+const streamingExtension = "x-goms-streaming"
+
+// streamingKind is the value of streamingExtension for m; "" for a unary
+// method.
+func streamingKind(m *protogen.Method) string {
+	switch c, s := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer(); {
+	case c && s:
+		return "bidi"
+	case c:
+		return "client"
+	case s:
+		return "server"
+	}
+	return ""
+}
 
 // binding is one HTTP binding of a method, as grpc-gateway routes it.
 type binding struct {
@@ -481,7 +500,7 @@ func (b *openAPIBuilder) operation(m *protogen.Method, bind binding, params []pa
 		content := obj("schema", schema)
 		desc := "The request as JSON."
 		if m.Desc.IsStreamingClient() {
-			desc = "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type " + mediaJSON + "."
+			desc = "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type " + mediaJSON + ". Browsers open a WebSocket on the same path instead (GET with Upgrade: websocket): one JSON message per WebSocket message, an empty message ends the input, each response message arrives as one WebSocket message, and the close code is 1000 for OK or 4000 + the gRPC code."
 		}
 		op.set("requestBody", obj("description", desc, "content", obj(mediaJSON, content)))
 	}
@@ -499,13 +518,13 @@ func (b *openAPIBuilder) operation(m *protogen.Method, bind binding, params []pa
 	ok := obj()
 	switch {
 	case m.Desc.IsStreamingServer():
-		ok.set("description", "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.")
+		ok.set("description", "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).")
 		b.status()
 		content := obj(mediaNDJSON, obj("schema", obj(
 			"description", "One line of the stream: a message or the error that ends it.",
 			"oneOf", []any{
 				obj("type", "object", "properties", obj("result", result), "required", []string{"result"}),
-				obj("type", "object", "properties", obj("error", ref(statusSchema)), "required", []string{"error"}),
+				ref(statusSchema),
 			})))
 		if !m.Desc.IsStreamingClient() {
 			content.set(mediaSSE, obj("schema", obj("type", "string",
@@ -524,6 +543,9 @@ func (b *openAPIBuilder) operation(m *protogen.Method, bind binding, params []pa
 		"200", ok,
 		"default", obj("description", "An error: the google.rpc.Status JSON.", "content", obj(mediaJSON, obj("schema", ref(statusSchema)))),
 	))
+	if kind := streamingKind(m); kind != "" {
+		op.set(streamingExtension, kind)
+	}
 	if methodDeprecated(m) {
 		op.set("deprecated", true)
 	}

@@ -198,7 +198,8 @@ func TestOpenAPIFragment(t *testing.T) {
 		{[]string{"paths", "/v1/notes/{name}", "patch", "parameters", "0", "description"}, `"Name of the note, notes/\u003cid\u003e.\n\nThe call's note.name is notes/{name}."`},
 		{[]string{"paths", "/v1/notes/{name}", "patch", "parameters", "1", "name"}, `"updateMask"`},
 		// A client stream: NDJSON request, sent as JSON.
-		{[]string{"paths", "/v1/notes:upload", "post", "requestBody", "description"}, `"The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json."`},
+		{[]string{"paths", "/v1/notes:upload", "post", "x-goms-streaming"}, `"client"`},
+		{[]string{"paths", "/v1/notes/{name}", "get", "x-goms-streaming"}, `null`},
 		{[]string{"paths", "/v1/notes", "x-goms-custom-methods", "PURGE", "operationId"}, `"Notes_Purge"`},
 		{[]string{"paths", "/v1/notes/{name}", "get", "operationId"}, `"Notes_Get"`},
 		// A pattern with two wildcards: two parameters.

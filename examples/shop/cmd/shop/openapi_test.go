@@ -56,7 +56,9 @@ func TestOpenAPI(t *testing.T) {
 		{[]string{"components", "schemas", "google.rpc.Status", "properties", "code", "type"}, "integer"},
 		// The server stream: NDJSON lines, or SSE on request.
 		{[]string{"paths", "/v1/products", "get", "responses", "200", "content", "application/x-ndjson", "schema", "oneOf", "0", "properties", "result", "$ref"}, "#/components/schemas/shop.catalog.v1.ListProductsResponse"},
-		{[]string{"paths", "/v1/products", "get", "responses", "200", "content", "application/x-ndjson", "schema", "oneOf", "1", "properties", "error", "$ref"}, "#/components/schemas/google.rpc.Status"},
+		{[]string{"paths", "/v1/products", "get", "responses", "200", "content", "application/x-ndjson", "schema", "oneOf", "1", "$ref"}, "#/components/schemas/google.rpc.Status"},
+		{[]string{"paths", "/v1/products", "get", "x-goms-streaming"}, "server"},
+		{[]string{"paths", "/v1/orders:quoteLive", "post", "x-goms-streaming"}, "bidi"},
 		{[]string{"paths", "/v1/products", "get", "responses", "200", "content", "text/event-stream", "schema", "type"}, "string"},
 		// Unary answers are plain JSON.
 		{[]string{"paths", "/v1/orders/{id}", "get", "responses", "200", "content", "application/json", "schema", "$ref"}, "#/components/schemas/shop.orders.v1.GetOrderResponse"},

@@ -169,7 +169,7 @@ const echoServiceOpenAPI = `{
         ],
         "responses": {
           "200": {
-            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
             "content": {
               "application/x-ndjson": {
                 "schema": {
@@ -187,15 +187,7 @@ const echoServiceOpenAPI = `{
                       ]
                     },
                     {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "$ref": "#/components/schemas/google.rpc.Status"
-                        }
-                      },
-                      "required": [
-                        "error"
-                      ]
+                      "$ref": "#/components/schemas/google.rpc.Status"
                     }
                   ]
                 }
@@ -218,7 +210,8 @@ const echoServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "server"
       }
     },
     "/v1/collect": {
@@ -230,7 +223,7 @@ const echoServiceOpenAPI = `{
         "summary": "Collect joins the messages a client streams.",
         "description": "Collect joins the messages a client streams.",
         "requestBody": {
-          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json. Browsers open a WebSocket on the same path instead (GET with Upgrade: websocket): one JSON message per WebSocket message, an empty message ends the input, each response message arrives as one WebSocket message, and the close code is 1000 for OK or 4000 + the gRPC code.",
           "content": {
             "application/json": {
               "schema": {
@@ -260,7 +253,8 @@ const echoServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "client"
       }
     },
     "/v1/chat": {
@@ -272,7 +266,7 @@ const echoServiceOpenAPI = `{
         "summary": "Chat answers every message as it arrives.",
         "description": "Chat answers every message as it arrives.",
         "requestBody": {
-          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json. Browsers open a WebSocket on the same path instead (GET with Upgrade: websocket): one JSON message per WebSocket message, an empty message ends the input, each response message arrives as one WebSocket message, and the close code is 1000 for OK or 4000 + the gRPC code.",
           "content": {
             "application/json": {
               "schema": {
@@ -283,7 +277,7 @@ const echoServiceOpenAPI = `{
         },
         "responses": {
           "200": {
-            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
             "content": {
               "application/x-ndjson": {
                 "schema": {
@@ -301,15 +295,7 @@ const echoServiceOpenAPI = `{
                       ]
                     },
                     {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "$ref": "#/components/schemas/google.rpc.Status"
-                        }
-                      },
-                      "required": [
-                        "error"
-                      ]
+                      "$ref": "#/components/schemas/google.rpc.Status"
                     }
                   ]
                 }
@@ -326,7 +312,8 @@ const echoServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "bidi"
       }
     }
   },

@@ -108,7 +108,7 @@ const greeterServiceOpenAPI = `{
         ],
         "responses": {
           "200": {
-            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
             "content": {
               "application/x-ndjson": {
                 "schema": {
@@ -126,15 +126,7 @@ const greeterServiceOpenAPI = `{
                       ]
                     },
                     {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "$ref": "#/components/schemas/google.rpc.Status"
-                        }
-                      },
-                      "required": [
-                        "error"
-                      ]
+                      "$ref": "#/components/schemas/google.rpc.Status"
                     }
                   ]
                 }
@@ -157,7 +149,8 @@ const greeterServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "server"
       }
     }
   },

@@ -107,7 +107,7 @@ const streamServiceOpenAPI = `{
         },
         "responses": {
           "200": {
-            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
             "content": {
               "application/x-ndjson": {
                 "schema": {
@@ -125,15 +125,7 @@ const streamServiceOpenAPI = `{
                       ]
                     },
                     {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "$ref": "#/components/schemas/google.rpc.Status"
-                        }
-                      },
-                      "required": [
-                        "error"
-                      ]
+                      "$ref": "#/components/schemas/google.rpc.Status"
                     }
                   ]
                 }
@@ -156,7 +148,8 @@ const streamServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "server"
       }
     },
     "/goms.testdata.unbound.StreamService/ClientStream": {
@@ -168,7 +161,7 @@ const streamServiceOpenAPI = `{
         "summary": "ClientStream streams requests.",
         "description": "ClientStream streams requests.",
         "requestBody": {
-          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json. Browsers open a WebSocket on the same path instead (GET with Upgrade: websocket): one JSON message per WebSocket message, an empty message ends the input, each response message arrives as one WebSocket message, and the close code is 1000 for OK or 4000 + the gRPC code.",
           "content": {
             "application/json": {
               "schema": {
@@ -198,7 +191,8 @@ const streamServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "client"
       }
     },
     "/goms.testdata.unbound.StreamService/Bidi": {
@@ -210,7 +204,7 @@ const streamServiceOpenAPI = `{
         "summary": "Bidi streams both ways.",
         "description": "Bidi streams both ways.",
         "requestBody": {
-          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json.",
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json. Browsers open a WebSocket on the same path instead (GET with Upgrade: websocket): one JSON message per WebSocket message, an empty message ends the input, each response message arrives as one WebSocket message, and the close code is 1000 for OK or 4000 + the gRPC code.",
           "content": {
             "application/json": {
               "schema": {
@@ -221,7 +215,7 @@ const streamServiceOpenAPI = `{
         },
         "responses": {
           "200": {
-            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
             "content": {
               "application/x-ndjson": {
                 "schema": {
@@ -239,15 +233,7 @@ const streamServiceOpenAPI = `{
                       ]
                     },
                     {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "$ref": "#/components/schemas/google.rpc.Status"
-                        }
-                      },
-                      "required": [
-                        "error"
-                      ]
+                      "$ref": "#/components/schemas/google.rpc.Status"
                     }
                   ]
                 }
@@ -264,7 +250,8 @@ const streamServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "bidi"
       }
     }
   },

@@ -99,7 +99,7 @@ const catalogServiceOpenAPI = `{
         "description": "ListProducts streams every product in ID order.",
         "responses": {
           "200": {
-            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and an {\"error\": google.rpc.Status} line if the stream fails.",
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
             "content": {
               "application/x-ndjson": {
                 "schema": {
@@ -117,15 +117,7 @@ const catalogServiceOpenAPI = `{
                       ]
                     },
                     {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "$ref": "#/components/schemas/google.rpc.Status"
-                        }
-                      },
-                      "required": [
-                        "error"
-                      ]
+                      "$ref": "#/components/schemas/google.rpc.Status"
                     }
                   ]
                 }
@@ -148,7 +140,8 @@ const catalogServiceOpenAPI = `{
               }
             }
           }
-        }
+        },
+        "x-goms-streaming": "server"
       }
     }
   },

@@ -131,6 +131,65 @@ const orderServiceOpenAPI = `{
         }
       }
     },
+    "/v1/orders:quoteLive": {
+      "post": {
+        "operationId": "OrderService_QuoteLive",
+        "tags": [
+          "shop.orders.v1.OrderService"
+        ],
+        "summary": "QuoteLive prices each basket the client sends as it arrives, as QuoteOrder does: a client editing a basket gets a fresh quote for each change.",
+        "description": "QuoteLive prices each basket the client sends as it arrives, as\nQuoteOrder does: a client editing a basket gets a fresh quote for each\nchange. An error ends the stream. Over HTTP, browsers call it over a\nWebSocket on its route.",
+        "requestBody": {
+          "description": "The request stream: JSON messages one after the other, one per line (NDJSON), sent with Content-Type application/json. Browsers open a WebSocket on the same path instead (GET with Upgrade: websocket): one JSON message per WebSocket message, an empty message ends the input, each response message arrives as one WebSocket message, and the close code is 1000 for OK or 4000 + the gRPC code.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/shop.orders.v1.QuoteLiveRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/shop.orders.v1.QuoteLiveResponse"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "$ref": "#/components/schemas/google.rpc.Status"
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        },
+        "x-goms-streaming": "bidi"
+      }
+    },
     "/v1/orders/{id}": {
       "get": {
         "operationId": "OrderService_GetOrder",
@@ -144,7 +203,7 @@ const orderServiceOpenAPI = `{
             "name": "id",
             "in": "path",
             "required": true,
-            "description": "ID of the order.",
+            "description": "ID of the order, as CreateOrder assigns it: o-<number>.",
             "schema": {
               "type": "string"
             }
@@ -247,11 +306,11 @@ const orderServiceOpenAPI = `{
       },
       "shop.orders.v1.Item": {
         "type": "object",
-        "description": "Item is one product and quantity to order.",
+        "description": "Item is one product and quantity to order. Its rules (buf.validate) are\nchecked before the handler, on every transport.",
         "properties": {
           "productId": {
             "type": "string",
-            "description": "ProductID names the catalog product."
+            "description": "ProductID names the catalog product: 1 to 64 characters."
           },
           "quantity": {
             "type": "integer",
@@ -299,6 +358,37 @@ const orderServiceOpenAPI = `{
             "type": "string",
             "format": "int64",
             "description": "UnitPriceCents is the catalog price when the order was made."
+          }
+        }
+      },
+      "shop.orders.v1.QuoteLiveRequest": {
+        "type": "object",
+        "description": "QuoteLiveRequest is one basket of a QuoteLive stream.",
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/shop.orders.v1.Item"
+            },
+            "description": "Items to price; at least one."
+          }
+        }
+      },
+      "shop.orders.v1.QuoteLiveResponse": {
+        "type": "object",
+        "description": "QuoteLiveResponse is the quote of one basket.",
+        "properties": {
+          "lines": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/shop.orders.v1.OrderLine"
+            },
+            "description": "Lines are the items with their prices."
+          },
+          "totalCents": {
+            "type": "string",
+            "format": "int64",
+            "description": "TotalCents is the sum of the lines, in euro cents."
           }
         }
       },
