@@ -18,6 +18,7 @@ import (
 	catalogv1 "github.com/goms-io/goms/examples/shop/gen/catalog/v1"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"github.com/goms-io/goms/internal/fixtures/nohttp"
 	"github.com/goms-io/goms/internal/testutil"
 	"google.golang.org/protobuf/proto"
 )
@@ -89,6 +90,7 @@ func frames(t *testing.T, b []byte) (flags []byte, payloads [][]byte) {
 func TestConnectHTTPUnary(t *testing.T) {
 	cfg := goms.DefaultConfig()
 	cfg.HTTP.MaxBodyBytes = 1 << 10
+	cfg.GRPC.MaxRecvBytes = 512
 	base := "http://" + echotest.Serve(t, cfg, goms.WithLogger(discardLogger())).HTTPAddr() + "/fixtures.echo.EchoService/"
 
 	st, hd, body := connectPost(t, base+"Echo", "application/json", []byte(`{"message":"hi"}`))
@@ -129,6 +131,7 @@ func TestConnectHTTPUnary(t *testing.T) {
 		{"unknown field", "application/json", `{"nope":1}`, nil, 400, "invalid_argument"},
 		{"malformed proto", "application/proto", "\xff\xff", nil, 400, "invalid_argument"},
 		{"body over http.max_body_bytes", "application/json", `{"message":"` + strings.Repeat("x", 2<<10) + `"}`, nil, 429, "resource_exhausted"},
+		{"message over grpc.max_recv_bytes", "application/json", `{"message":"` + strings.Repeat("x", 700) + `"}`, nil, 429, "resource_exhausted"},
 		{"unknown compression", "application/json", `{}`, []string{"Content-Encoding: br"}, 501, "unimplemented"},
 		{"bad gzip", "application/json", `{}`, []string{"Content-Encoding: gzip"}, 400, "invalid_argument"},
 		{"bad timeout", "application/json", `{}`, []string{"Connect-Timeout-Ms: soon"}, 400, "invalid_argument"},
@@ -311,5 +314,23 @@ func TestConnectStreamEndsFirst(t *testing.T) {
 	fl, ps := frames(t, body)
 	if len(fl) != 2 || string(ps[0]) != `{"message":"re: one"}` || fl[1] != 2 || !strings.Contains(string(ps[1]), "deadline_exceeded") {
 		t.Errorf("Chat past its deadline: %q", body)
+	}
+}
+
+// TestConnectWithoutHTTPRules calls a hosted service that has no
+// google.api.http rules, so no REST routes: Connect serves it anyway.
+func TestConnectWithoutHTTPRules(t *testing.T) {
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	s := goms.New(cfg, goms.WithLogger(discardLogger()))
+	nohttp.RegisterPingService(s, &pingServer{})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	// pingServer leaves Ping unimplemented: the answer is the service's.
+	st, _, body := connectPost(t, "http://"+s.HTTPAddr()+"/fixtures.nohttp.PingService/Ping", "application/json", []byte(`{}`))
+	if code, msg := connectErr(t, body); st != 501 || code != "unimplemented" || !strings.Contains(msg, "Ping not implemented") {
+		t.Errorf("Ping: %d %s", st, body)
 	}
 }
