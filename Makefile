@@ -48,6 +48,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 	cd test/scaffold && go test -count=1 .
 	cd test/connect && go test -race -count=1 .
 	cd test/openapi && go test -count=1 .
+	cd test/browser && go test -count=1 .
 	cd bench && go test -run='^$$' -bench=. -benchtime=1x .
 	$(MAKE) fuzz
 
@@ -62,7 +63,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect and test/openapi too), staticcheck, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect, test/openapi and test/browser too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
@@ -76,6 +77,7 @@ lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect and t
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 	cd test/connect && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 	cd test/openapi && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/browser && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
 .PHONY: generate
 generate: googleapis ## Regenerate the example's, the fixtures', the golden cases', bench's and bench/size's code

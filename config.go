@@ -266,6 +266,12 @@ type HTTPConfig struct {
 	// fragments (GET and HEAD). Empty: not served. Key http.openapi_path,
 	// default /openapi.json.
 	OpenAPIPath string
+	// DocsPath is where the HTTP port serves the API console: a page,
+	// embedded in the binary, that reads the OpenAPI document and calls
+	// the routes from a browser (unary, server streams over SSE, client
+	// and bidi streams over a WebSocket). Empty: not served; it needs
+	// OpenAPIPath. Key http.docs_path, default /docs.
+	DocsPath string
 }
 
 // AdminConfig is the admin section of [Config].
@@ -407,6 +413,7 @@ func DefaultConfig() Config {
 			SSEKeepAlive:         15 * time.Second,
 			Connect:              true,
 			OpenAPIPath:          DefaultOpenAPIPath,
+			DocsPath:             DefaultDocsPath,
 		},
 		Log:           LogConfig{Level: slog.LevelInfo, Format: "text", SlowCall: time.Second},
 		ShutdownGrace: DefaultShutdownGrace,
@@ -565,6 +572,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.Connect) }},
 		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
 			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
+		{"http.docs_path", "path of the API console (reads http.openapi_path); empty: not served",
+			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.DocsPath) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
 		{"log.level", "minimum log level: debug, info, warn or error",
@@ -889,6 +898,14 @@ func (c Config) Validate() error {
 	if c.Admin.Addr != "" {
 		if err := checkAddr(c.Admin.Addr); err != nil {
 			return fmt.Errorf("admin address: %w", err)
+		}
+	}
+	if c.Mode.servesHTTP() && c.HTTP.DocsPath != "" {
+		switch {
+		case c.HTTP.OpenAPIPath == "":
+			return errors.New("http.docs_path needs http.openapi_path: the console reads the OpenAPI document (set both, or http.docs_path empty)")
+		case c.HTTP.DocsPath == c.HTTP.OpenAPIPath:
+			return fmt.Errorf("http.docs_path and http.openapi_path are both %s: give them different paths", c.HTTP.DocsPath)
 		}
 	}
 	if c.Mode == ModeHTTP && c.Upstream == "" {

@@ -17,6 +17,10 @@ import (
 // unless [HTTPConfig.OpenAPIPath] says otherwise.
 const DefaultOpenAPIPath = "/openapi.json"
 
+// DefaultDocsPath is where the HTTP port serves the API console unless
+// [HTTPConfig.DocsPath] says otherwise.
+const DefaultDocsPath = "/docs"
+
 // openAPIFragment is what protoc-gen-goms writes into [Service.OpenAPI]:
 // one service's tag, paths and schemas.
 type openAPIFragment struct {

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/goms-io/goms/internal/console"
 	"github.com/goms-io/goms/internal/gateway"
 	"github.com/goms-io/goms/internal/inprocess"
 	"github.com/goms-io/goms/internal/telemetry"
@@ -591,6 +592,9 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		if h, err = s.openAPI(h); err != nil {
 			return err
 		}
+	}
+	if s.cfg.HTTP.DocsPath != "" {
+		h = console.Handler(s.cfg.HTTP.DocsPath, s.cfg.HTTP.OpenAPIPath, h)
 	}
 	h = s.tel.InstrumentHTTP(h)
 	if s.trace.HTTP != nil {
