@@ -257,6 +257,10 @@ type HTTPConfig struct {
 	// that proxies and browsers keep a quiet stream open; 0: none.
 	// Key http.sse_keepalive, default 15s.
 	SSEKeepAlive time.Duration
+	// Connect serves the Connect protocol and gRPC-Web on the HTTP port,
+	// at each method's gRPC path, beside the REST routes; false: REST
+	// only. Key http.connect, default true.
+	Connect bool
 	// OpenAPIPath is where the HTTP port serves the OpenAPI 3.1 document
 	// of the routes it serves, merged from the services' generated
 	// fragments (GET and HEAD). Empty: not served. Key http.openapi_path,
@@ -408,6 +412,7 @@ func DefaultConfig() Config {
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
 			SSEKeepAlive:         15 * time.Second,
+			Connect:              true,
 			OpenAPIPath:          DefaultOpenAPIPath,
 			DocsPath:             DefaultDocsPath,
 		},
@@ -564,6 +569,8 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
 		{"http.sse_keepalive", "interval of keep-alive comments in server streams sent as SSE; 0: none",
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
+		{"http.connect", "serve the Connect protocol and gRPC-Web at the methods' gRPC paths; false: REST only",
+			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.Connect) }},
 		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
 			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
 		{"http.docs_path", "path of the API console; empty, or http.openapi_path empty: not served",
