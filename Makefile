@@ -21,7 +21,7 @@ FIXTURES := internal/fixtures
 # Where generated code lives (git pathspecs).
 GENERATED := ':(glob)examples/*/gen/**' ':(glob)$(GOLDENS)/**/*.go' \
 	':(glob)$(FIXTURES)/*/*.pb.go' ':(glob)$(FIXTURES)/*/*.pb.gw.go' ':(glob)$(FIXTURES)/*/*.goms.go' \
-	':(glob)bench/size/gen/**' ':(glob)bench/internal/gen/**'
+	':(glob)bench/size/gen/**' ':(glob)bench/internal/gen/**' ':(glob)test/connect/gen/**'
 # Golden implementation skeletons, proto file (under $(GOLDENS)):package
 # directory. goms skeleton never overwrites a file, so generate removes
 # them first.
@@ -46,6 +46,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 	cd bench && go test -race -count=1 ./...
 	cd bench/size && go test -count=1 .
 	cd test/scaffold && go test -count=1 .
+	cd test/connect && go test -race -count=1 .
 	cd test/openapi && go test -count=1 .
 	cd test/browser && go test -count=1 .
 	cd bench && go test -run='^$$' -bench=. -benchtime=1x .
@@ -62,7 +63,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>
 	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
-lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/openapi and test/browser too), staticcheck, gofmt, buf lint and buf format
+lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect, test/openapi and test/browser too), staticcheck, gofmt, buf lint and buf format
 	go vet ./...
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "fix: gofmt -w <files>"; exit 1; fi
@@ -74,6 +75,7 @@ lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/openapi and t
 	cd bench && go vet ./... && go tool -modfile=../tools/staticcheck/go.mod staticcheck ./...
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
+	cd test/connect && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 	cd test/openapi && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 	cd test/browser && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
 
@@ -84,6 +86,7 @@ generate: googleapis ## Regenerate the example's, the fixtures', the golden case
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
 	$(BUF) generate --template bench/buf.gen.yaml
 	$(BUF) generate --template bench/size/buf.gen.yaml
+	$(BUF) generate --template test/connect/buf.gen.yaml
 	@for s in $(SKELETONS); do f=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \
 	  echo "go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$f"; \
 	  go run ./cmd/goms skeleton -I $(GOLDENS) -impl_package github.com/goms-io/goms/$$d -out $$d $$f >/dev/null; done

@@ -260,6 +260,10 @@ type HTTPConfig struct {
 	// that proxies and browsers keep a quiet stream open; 0: none.
 	// Key http.sse_keepalive, default 15s.
 	SSEKeepAlive time.Duration
+	// Connect serves the Connect protocol and gRPC-Web on the HTTP port,
+	// at each method's gRPC path, beside the REST routes; false: REST
+	// only. Key http.connect, default true.
+	Connect bool
 	// OpenAPIPath is where the HTTP port serves the OpenAPI 3.1 document
 	// of the routes it serves, merged from the services' generated
 	// fragments (GET and HEAD). Empty: not served. Key http.openapi_path,
@@ -268,8 +272,9 @@ type HTTPConfig struct {
 	// DocsPath is where the HTTP port serves the API console: a page,
 	// embedded in the binary, that reads the OpenAPI document and calls
 	// the routes from a browser (unary, server streams over SSE, client
-	// and bidi streams over a WebSocket). Empty: not served; it needs
-	// OpenAPIPath. Key http.docs_path, default /docs.
+	// and bidi streams over a WebSocket). Empty: not served, nor when
+	// OpenAPIPath is empty (the page reads the document). Key
+	// http.docs_path, default /docs.
 	DocsPath string
 }
 
@@ -421,6 +426,7 @@ func DefaultConfig() Config {
 			ReadTimeout:          time.Minute,
 			IdleTimeout:          2 * time.Minute,
 			SSEKeepAlive:         15 * time.Second,
+			Connect:              true,
 			OpenAPIPath:          DefaultOpenAPIPath,
 			DocsPath:             DefaultDocsPath,
 		},
@@ -577,9 +583,11 @@ func settings() []setting {
 			func(c *Config) flag.Value { return (*listValue)(&c.HTTP.CORSOrigins) }},
 		{"http.sse_keepalive", "interval of keep-alive comments in server streams sent as SSE; 0: none",
 			func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.SSEKeepAlive) }},
+		{"http.connect", "serve the Connect protocol and gRPC-Web at the methods' gRPC paths; false: REST only",
+			func(c *Config) flag.Value { return (*boolValue)(&c.HTTP.Connect) }},
 		{"http.openapi_path", "path of the OpenAPI 3.1 document of the HTTP routes; empty: not served",
 			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.OpenAPIPath) }},
-		{"http.docs_path", "path of the API console (reads http.openapi_path); empty: not served",
+		{"http.docs_path", "path of the API console; empty, or http.openapi_path empty: not served",
 			func(c *Config) flag.Value { return (*optionalPathValue)(&c.HTTP.DocsPath) }},
 		{"admin.addr", "own address for /healthz, /readyz and /metrics; empty: the HTTP address",
 			func(c *Config) flag.Value { return (*optionalAddrValue)(&c.Admin.Addr) }},
@@ -909,13 +917,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("admin address: %w", err)
 		}
 	}
-	if c.Mode.servesHTTP() && c.HTTP.DocsPath != "" {
-		switch {
-		case c.HTTP.OpenAPIPath == "":
-			return errors.New("http.docs_path needs http.openapi_path: the console reads the OpenAPI document (set both, or http.docs_path empty)")
-		case c.HTTP.DocsPath == c.HTTP.OpenAPIPath:
-			return fmt.Errorf("http.docs_path and http.openapi_path are both %s: give them different paths", c.HTTP.DocsPath)
-		}
+	if c.Mode.servesHTTP() && c.HTTP.DocsPath != "" && c.HTTP.DocsPath == c.HTTP.OpenAPIPath {
+		return fmt.Errorf("http.docs_path and http.openapi_path are both %s: give them different paths", c.HTTP.DocsPath)
 	}
 	if c.Mode == ModeHTTP && c.Upstream == "" {
 		return errors.New(`mode "http" needs an upstream gRPC target (flag -upstream or GOMS_UPSTREAM)`)

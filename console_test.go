@@ -12,8 +12,8 @@ import (
 // TestConsoleServed checks how the HTTP port serves the API console (the
 // page's behaviour is tested in Chromium, test/browser): the page names
 // the document it reads and carries a strict Content-Security-Policy,
-// its assets are served, other methods get 405, and http.docs_path empty
-// turns it off; it cannot be on without the document.
+// its assets are served, other methods get 405, and http.docs_path or
+// http.openapi_path empty turns it off.
 func TestConsoleServed(t *testing.T) {
 	s := serveConfig(t, goms.DefaultConfig())
 	base := "http://" + s.HTTPAddr()
@@ -39,10 +39,18 @@ func TestConsoleServed(t *testing.T) {
 		t.Errorf("GET /docs with http.docs_path empty: %d, want 404", resp.StatusCode)
 	}
 
-	bad := goms.DefaultConfig()
-	bad.HTTP.OpenAPIPath = ""
-	bad.GRPC.Addr, bad.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	if err := goms.New(bad).Start(context.Background()); err == nil || !strings.Contains(err.Error(), "http.docs_path needs http.openapi_path") {
-		t.Errorf("Start with the console and no document: %v, want an error naming both settings", err)
+	// The page reads the document: without it, no console either.
+	noDoc := goms.DefaultConfig()
+	noDoc.HTTP.OpenAPIPath = ""
+	s = serveConfig(t, noDoc)
+	if resp, _ := do(t, "GET", "http://"+s.HTTPAddr()+"/docs", "", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /docs with http.openapi_path empty: %d, want 404", resp.StatusCode)
+	}
+
+	same := goms.DefaultConfig()
+	same.HTTP.DocsPath = same.HTTP.OpenAPIPath
+	same.GRPC.Addr, same.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	if err := goms.New(same).Start(context.Background()); err == nil || !strings.Contains(err.Error(), "http.docs_path and http.openapi_path are both") {
+		t.Errorf("Start with the console at the document's path: %v, want an error naming both settings", err)
 	}
 }

@@ -550,14 +550,17 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 func (s *Server) startHTTP(ctx context.Context) error {
 	var routes []gateway.Route
 	for _, svc := range s.services {
-		if svc.Gateway == nil || !s.cfg.service(svc.name()).HTTP {
+		// A hosted service without HTTP rules still has its Connect and
+		// gRPC-Web routes.
+		if !s.cfg.service(svc.name()).HTTP || svc.Gateway == nil && !(s.cfg.HTTP.Connect && s.hosted(svc.name())) {
 			continue
 		}
 		var conn grpc.ClientConnInterface = s.clients[svc.name()]
 		if s.hosted(svc.name()) {
 			conn = s.observeLocal(s.local.conn.Load().ForGateway())
 		}
-		routes = append(routes, gateway.Route{Service: svc.name(), Register: gateway.RegisterFunc(svc.Gateway), Conn: conn})
+		routes = append(routes, gateway.Route{Service: svc.name(), Register: gateway.RegisterFunc(svc.Gateway), Conn: conn,
+			Desc: svc.Desc, Descriptor: svc.Descriptor})
 	}
 	for _, svc := range s.services {
 		if s.cfg.service(svc.name()).HTTP && svc.lostRoutes() {
@@ -579,6 +582,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		MaxRecvMsgBytes: s.cfg.GRPC.MaxRecvBytes,
 		MaxSendMsgBytes: s.cfg.GRPC.MaxSendBytes,
 		SSEKeepAlive:    s.cfg.HTTP.SSEKeepAlive,
+		RPC:             s.cfg.HTTP.Connect,
 		Logger:          s.log,
 		MuxOptions:      s.opts.muxOpts,
 	}, routes)
@@ -595,7 +599,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	if h, err = s.mcp(h); err != nil {
 		return err
 	}
-	if s.cfg.HTTP.DocsPath != "" {
+	if s.cfg.HTTP.DocsPath != "" && s.cfg.HTTP.OpenAPIPath != "" {
 		h = console.Handler(s.cfg.HTTP.DocsPath, s.cfg.HTTP.OpenAPIPath, h)
 	}
 	h = s.tel.InstrumentHTTP(h)
@@ -653,7 +657,8 @@ var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 10 * time.Second
 // grpcOr sends gRPC requests to grpcSrv and everything else to other.
 func grpcOr(grpcSrv *grpc.Server, other http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		// gRPC-Web (application/grpc-web…) is the gateway's.
+		if ct := r.Header.Get("Content-Type"); r.ProtoMajor == 2 && strings.HasPrefix(ct, "application/grpc") && !strings.HasPrefix(ct, "application/grpc-web") {
 			grpcSrv.ServeHTTP(w, r)
 			return
 		}

@@ -170,11 +170,13 @@ func checkHTTPEcho(b *testing.B, c *http.Client, url string, body []byte, messag
 // GoMs in gateway mode (impl=goms, in-process with the gRPC interceptors),
 // raw grpc-gateway forwarding over loopback gRPC (impl=gateway-endpoint),
 // GoMs in http mode forwarding to GoMs in grpc mode (impl=goms-http),
-// connect-go's Connect protocol (impl=connect) and vanguard transcoding
-// REST to connect-go (impl=vanguard). All but connect call the REST route
-// POST /v1/echo; connect calls its own, setup.EchoBodyPath.
+// connect-go's Connect protocol (impl=connect), vanguard transcoding
+// REST to connect-go (impl=vanguard) and GoMs in gateway mode called in
+// the Connect protocol (impl=goms-connect). All but connect and
+// goms-connect call the REST route POST /v1/echo; those call the
+// method's gRPC path, setup.EchoBodyPath.
 func BenchmarkHTTP(b *testing.B) {
-	impls := []setup.Impl{setup.GatewayInProc, setup.GoMs, setup.GatewayEndpoint, setup.GoMsHTTP, setup.Connect, setup.Vanguard}
+	impls := []setup.Impl{setup.GatewayInProc, setup.GoMs, setup.GatewayEndpoint, setup.GoMsHTTP, setup.Connect, setup.Vanguard, setup.GoMsConnect}
 	servers := startAll(b, impls...)
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
@@ -319,12 +321,13 @@ func BenchmarkStreamGRPC(b *testing.B) {
 // grpc-gateway over loopback gRPC (impl=gateway-endpoint), GoMs in gateway
 // mode (impl=goms) and GoMs in http mode (impl=goms-http), each answering
 // GET /v1/expand/... with newline-delimited JSON, and connect-go's Connect
-// streaming protocol with JSON messages (impl=connect). Raw in-process
+// streaming protocol with JSON messages (impl=connect, and GoMs in it:
+// impl=goms-connect). Raw in-process
 // grpc-gateway cannot stream, and vanguard transcodes REST server streams
 // only for google.api.HttpBody responses. It reports msgs/s besides the
 // time per call.
 func BenchmarkStreamHTTP(b *testing.B) {
-	impls := []setup.Impl{setup.GatewayEndpoint, setup.GoMs, setup.GoMsHTTP, setup.Connect}
+	impls := []setup.Impl{setup.GatewayEndpoint, setup.GoMs, setup.GoMsHTTP, setup.Connect, setup.GoMsConnect}
 	servers := startAll(b, impls...)
 	message := streamMessage()
 	for _, impl := range impls {

@@ -37,8 +37,10 @@ only=${1:-.}
 comparisons=(
   "BenchmarkUnary/size=small grpc goms connect"
   "BenchmarkHTTP/size=small gateway-inproc goms connect vanguard gateway-endpoint goms-http"
+  # Connect JSON unary: GoMs's own protocol code against connect-go's handler.
+  "BenchmarkHTTP/size=small connect goms-connect"
   "BenchmarkColocated/size=small loopback local direct"
-  "BenchmarkStreamHTTP:$((low / 16)):$((high / 16)) gateway-endpoint goms goms-http connect"
+  "BenchmarkStreamHTTP:$((low / 16)):$((high / 16)) gateway-endpoint goms goms-http connect goms-connect"
 )
 
 bin=.tmp/bench-bin/bench.test

@@ -102,6 +102,11 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 // names the condition and the log keeps the text.
 func upstreamUnavailable(ctx context.Context, log *slog.Logger, err error) error {
 	method, _ := runtime.RPCMethod(ctx)
+	return upstreamUnavailableFor(ctx, log, method, err)
+}
+
+// upstreamUnavailableFor is [upstreamUnavailable] for a call of method.
+func upstreamUnavailableFor(ctx context.Context, log *slog.Logger, method string, err error) error {
 	log.WarnContext(ctx, "upstream unavailable", "grpc.method", method, "error", err)
 	msg := status.Convert(err).Message()
 	switch {

@@ -21,6 +21,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Options configure the edge.
@@ -50,6 +52,9 @@ type Options struct {
 	// Logger gets the details of errors the answers only name (a
 	// connection to a service that failed); nil: slog.Default().
 	Logger *slog.Logger
+	// RPC serves the Connect protocol and gRPC-Web at the routes' gRPC
+	// paths (see rpc.go).
+	RPC bool
 	// MuxOptions are applied to the ServeMux after the edge's own, so they
 	// may replace them.
 	MuxOptions []runtime.ServeMuxOption
@@ -62,9 +67,15 @@ type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, conn grpc.Cli
 // Route is one service on the edge: its routes, and the connection they
 // call it through (in-process or to another process).
 type Route struct {
-	Service  string
+	Service string
+	// Register registers the REST routes; nil: the service has none.
 	Register RegisterFunc
 	Conn     grpc.ClientConnInterface
+	// Desc and Descriptor describe the service's methods for Connect and
+	// gRPC-Web ([Options.RPC]); Descriptor nil: found in the global
+	// registry by name.
+	Desc       *grpc.ServiceDesc
+	Descriptor protoreflect.ServiceDescriptor
 }
 
 // New returns the handler that serves routes.
@@ -104,12 +115,37 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithWriteContentLength(),
 	), o.MuxOptions...)...)
+	rpc := &rpcHandler{
+		methods:   map[string]*rpcMethod{},
+		maxBody:   o.MaxBodyBytes,
+		maxHeader: o.MaxHeaderBytes,
+		unmarshal: protojson.UnmarshalOptions{DiscardUnknown: o.DiscardUnknown},
+		marshal:   protojson.MarshalOptions{EmitUnpopulated: true},
+		log:       log,
+	}
 	for _, r := range routes {
-		if err := r.Register(ctx, mux, gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout, maxRecv: o.MaxRecvMsgBytes, maxSend: o.MaxSendMsgBytes}); err != nil {
+		conn := gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout, maxRecv: o.MaxRecvMsgBytes, maxSend: o.MaxSendMsgBytes}
+		if r.Register != nil {
+			if err := r.Register(ctx, mux, conn); err != nil {
+				return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
+			}
+		}
+		if !o.RPC {
+			continue
+		}
+		ms, err := rpcMethods(r, conn)
+		if err != nil {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)
+		}
+		for _, m := range ms {
+			rpc.methods[m.path] = m
 		}
 	}
 	h := websockets(guard(methods(mux, probe), o.MaxBodyBytes, o.MaxHeaderBytes), probe, o)
+	if len(rpc.methods) > 0 {
+		rpc.next = h
+		h = rpc
+	}
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   o.CORSOrigins,

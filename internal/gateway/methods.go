@@ -35,6 +35,9 @@ func newMethodProbe(ctx context.Context, routes []Route, opts []runtime.ServeMux
 		}),
 	)...)
 	for _, r := range routes {
+		if r.Register == nil {
+			continue
+		}
 		if err := r.Register(ctx, mux, unusedConn{}); err != nil {
 			return nil, err
 		}

@@ -14,23 +14,23 @@ import (
 )
 
 // EchoBodyPath returns the HTTP path at which impl answers the EchoBody
-// call with a JSON body: connect-go's own route for the Connect set-up
-// (the Connect protocol, unary, JSON), the REST route of the proto's
-// google.api.http rule (POST /v1/echo) for every other.
+// call with a JSON body: the method's gRPC path for the Connect and
+// GoMsConnect set-ups (the Connect protocol, unary, JSON), the REST route
+// of the proto's google.api.http rule (POST /v1/echo) for every other.
 func EchoBodyPath(impl Impl) string {
-	if impl == Connect {
+	if SpeaksConnect(impl) {
 		return echoconnect.EchoServiceEchoBodyProcedure
 	}
 	return "/v1/echo"
 }
 
 // ExpandRequest returns the HTTP request that calls the server-streaming
-// Expand at addr with message, in impl's protocol: for the Connect set-up,
-// a Connect streaming call with JSON messages (POST, one enveloped
-// message); for every other, the REST route of the proto's google.api.http
+// Expand at addr with message, in impl's protocol: for the Connect and
+// GoMsConnect set-ups, a Connect streaming call with JSON messages (POST,
+// one enveloped message); for every other, the REST route of the proto's google.api.http
 // rule (GET /v1/expand/{message}).
 func ExpandRequest(impl Impl, addr, message string) (*http.Request, error) {
-	if impl != Connect {
+	if !SpeaksConnect(impl) {
 		return http.NewRequest(http.MethodGet, "http://"+addr+"/v1/expand/"+url.PathEscape(message), nil)
 	}
 	msg, err := json.Marshal(map[string]string{"message": message})
@@ -55,7 +55,7 @@ func CountExpand(impl Impl, resp *http.Response) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if impl != Connect {
+	if !SpeaksConnect(impl) {
 		// Every message is one word of the request: "word000", ...
 		return bytes.Count(body, []byte(`"word`)), nil
 	}

@@ -85,10 +85,18 @@ const (
 	// handler: REST from the proto's google.api.http rules, transcoded to
 	// the connect-go handler (peers.go).
 	Vanguard Impl = "vanguard"
+	// GoMsConnect is the GoMs set-up called in the Connect protocol, as
+	// the Connect set-up is (GoMs's own protocol code on its HTTP port,
+	// then the in-process connection).
+	GoMsConnect Impl = "goms-connect"
 )
 
 // Impls lists every set-up.
-var Impls = []Impl{GoMs, GRPC, GatewayInProc, GatewayEndpoint, GoMsHTTP, Connect, Vanguard}
+var Impls = []Impl{GoMs, GRPC, GatewayInProc, GatewayEndpoint, GoMsHTTP, Connect, Vanguard, GoMsConnect}
+
+// SpeaksConnect reports whether the benchmarks call impl in the Connect
+// protocol rather than REST.
+func SpeaksConnect(impl Impl) bool { return impl == Connect || impl == GoMsConnect }
 
 // Server is a running set-up.
 type Server struct {
@@ -119,7 +127,7 @@ func Start(impl Impl, addrs Addrs) (*Server, error) {
 	s := &Server{cancel: cancel}
 	var err error
 	switch impl {
-	case GoMs:
+	case GoMs, GoMsConnect:
 		err = s.startGoMs(ctx, goms.ModeGateway, addrs, "")
 	case GRPC:
 		s.GRPCAddr, err = s.startGRPC(addrs.GRPC)
