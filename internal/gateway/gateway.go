@@ -104,6 +104,9 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithWriteContentLength(),
 	), o.MuxOptions...)...)
+	if len(o.MuxOptions) == 0 {
+		ctx = context.WithValue(ctx, fastRoutesKey{}, true) // see HandleUnary
+	}
 	for _, r := range routes {
 		if err := r.Register(ctx, mux, gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout, maxRecv: o.MaxRecvMsgBytes, maxSend: o.MaxSendMsgBytes}); err != nil {
 			return nil, fmt.Errorf("HTTP gateway: service %s: %w", r.Service, err)

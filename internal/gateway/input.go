@@ -179,6 +179,9 @@ func headerSize(r *http.Request) int {
 // JSON: application/json or application/<anything>+json, with any
 // parameters.
 func jsonContentType(ct string) bool {
+	if ct == "application/json" {
+		return true // the usual value, without mime.ParseMediaType's map
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
@@ -235,15 +238,22 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	b.reading <- struct{}{}
 	defer func() { <-b.reading }()
 	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.readFailed(err)
+	}
+	return n, err
+}
+
+// readFailed notes why a read failed, for [requestBody.fail]. (Apart from
+// Read, so that a read that succeeds allocates nothing for errors.As.)
+func (b *requestBody) readFailed(err error) {
 	var ne net.Error
 	switch {
-	case err == nil || err == io.EOF:
 	case errors.As(err, new(*http.MaxBytesError)):
 		b.exceeded = true
 	case errors.As(err, &ne):
 		b.netErr = ne
 	}
-	return n, err
 }
 
 // fail ends the request with the error of a body that could not be

@@ -27,7 +27,9 @@ func RegisterGreeterService(r goms.Registrar, impl GreeterServiceServer) {
 		Desc:       &GreeterService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_mains_mains_proto.Services().ByName("GreeterService"),
-		Gateway:    goms.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient),
+		Gateway: goms.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient,
+			goms.UnaryRoute("GET", pattern_GreeterService_SayHello_0, "/goms.testdata.mains.GreeterService/SayHello", "/v1/hello/{name}", request_GreeterService_SayHello_0),
+		),
 	})
 }
 
