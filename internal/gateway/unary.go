@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -53,9 +54,14 @@ func HandleUnary(ctx context.Context, mux *runtime.ServeMux, r UnaryRoute) {
 	if ctx.Value(fastRoutesKey{}) == nil || !ctxKeysKnown {
 		return
 	}
+	// The edge's mux has one marshaler, for every content type (no
+	// MuxOptions add others): MarshalerForRequest's Content-Type parse is
+	// left out of each request.
+	m, _ := runtime.MarshalerForRequest(mux, &http.Request{Header: http.Header{}})
 	u := &unaryHandler{
 		UnaryRoute: r,
 		mux:        mux,
+		marshaler:  m,
 		rpc:        r.RPC,
 		path:       r.Path,
 		pathOpt:    runtime.WithHTTPPathPattern(r.Path),
@@ -65,7 +71,8 @@ func HandleUnary(ctx context.Context, mux *runtime.ServeMux, r UnaryRoute) {
 
 type unaryHandler struct {
 	UnaryRoute
-	mux *runtime.ServeMux
+	mux       *runtime.ServeMux
+	marshaler runtime.Marshaler // the edge's, inbound and outbound
 	// rpc and path are RPC and Path as context values, boxed once.
 	rpc, path any
 	pathOpt   runtime.AnnotateContextOption
@@ -78,7 +85,7 @@ type unaryHandler struct {
 // left out: a unary call has ended when the handler returns, and net/http
 // cancels the request's context then.
 func (u *unaryHandler) serve(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
-	inbound, outbound := runtime.MarshalerForRequest(u.mux, req)
+	inbound, outbound := u.marshaler, u.marshaler
 	var ctx context.Context
 	if plainHeaders(req.Header) {
 		ctx = &annotated{Context: req.Context(), u: u, req: req}
@@ -92,13 +99,50 @@ func (u *unaryHandler) serve(w http.ResponseWriter, req *http.Request, pathParam
 		}
 	}
 	resp, md, err := u.Call(ctx, inbound, req, pathParams)
-	ctx = runtime.NewServerMetadataContext(ctx, md)
 	if err != nil {
-		runtime.HTTPError(ctx, u.mux, outbound, w, req, err)
+		runtime.HTTPError(runtime.NewServerMetadataContext(ctx, md), u.mux, outbound, w, req, err)
 		return
 	}
-	runtime.ForwardResponseMessage(ctx, u.mux, outbound, w, req, resp, u.mux.GetForwardResponseOptions()...)
+	if req.Header.Get("TE") != "" {
+		// Trailers may be wanted: grpc-gateway's writer sends them.
+		runtime.ForwardResponseMessage(runtime.NewServerMetadataContext(ctx, md), u.mux, outbound, w, req, resp, u.mux.GetForwardResponseOptions()...)
+		return
+	}
+	u.forward(ctx, w, req, md, resp)
 }
+
+// forward writes resp as runtime.ForwardResponseMessage does on the
+// edge's mux (no forward-response options, no response rewriter, the
+// edge's header matcher, Content-Length), for a request that does not
+// accept trailers, without putting md in a context first. Bindings with a
+// response_body are not served here (see protoc-gen-goms's unaryRoutes).
+func (u *unaryHandler) forward(ctx context.Context, w http.ResponseWriter, req *http.Request, md runtime.ServerMetadata, resp proto.Message) {
+	h := w.Header()
+	for k, vs := range md.HeaderMD {
+		if hk, ok := outgoingHeader(k); ok {
+			for _, v := range vs {
+				h.Add(hk, v)
+			}
+		}
+	}
+	if ct := u.marshaler.ContentType(resp); ct == contentTypeJSON[0] {
+		h["Content-Type"] = contentTypeJSON
+	} else {
+		h.Set("Content-Type", ct)
+	}
+	buf, err := u.marshaler.Marshal(resp)
+	if err != nil {
+		runtime.HTTPError(runtime.NewServerMetadataContext(ctx, md), u.mux, u.marshaler, w, req, err)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(buf)))
+	_, _ = w.Write(buf) // a failed write: the client went away
+}
+
+// contentTypeJSON is the Content-Type header value of JSON responses,
+// shared: its capacity of one makes an Add copy it, and net/http copies
+// the header map when the status is written.
+var contentTypeJSON = []string{"application/json"}
 
 // plainHeaders reports whether h has neither a Grpc-Timeout nor a binary
 // (-Bin) header, the two that runtime.AnnotateContext may refuse with

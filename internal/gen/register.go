@@ -110,7 +110,8 @@ type unaryRoute struct{ method, path, rpc, suffix string }
 // handler (see goms.UnaryRoute). The suffixes follow
 // protoc-gen-grpc-gateway's names, as in [generateStreamEncoder]; methods
 // bound without an option (generate_unbound_methods) or by a
-// grpc_api_configuration file keep grpc-gateway's handler.
+// grpc_api_configuration file, and bindings with a response_body, keep
+// grpc-gateway's handler.
 func unaryRoutes(s *serviceInfo) []unaryRoute {
 	var routes []unaryRoute
 	for _, m := range s.Methods {
@@ -126,6 +127,12 @@ func unaryRoutes(s *serviceInfo) []unaryRoute {
 		i := 0
 		for _, r := range rules {
 			if !hasPattern(r) {
+				continue
+			}
+			if r.GetResponseBody() != "" {
+				// grpc-gateway's handler wraps the response to write
+				// only that field: it keeps its handler.
+				i++
 				continue
 			}
 			method, path := httpMethodPath(r)

@@ -32,7 +32,6 @@ func RegisterLibraryService(r goms.Registrar, impl LibraryServiceServer) {
 			goms.UnaryRoute("GET", pattern_LibraryService_GetBook_1, "/goms.testdata.bindings.LibraryService/GetBook", "/v1/books/{book.id}", request_LibraryService_GetBook_1),
 			goms.UnaryRoute("POST", pattern_LibraryService_GetBook_2, "/goms.testdata.bindings.LibraryService/GetBook", "/v1/books:get", request_LibraryService_GetBook_2),
 			goms.UnaryRoute("POST", pattern_LibraryService_CreateBook_0, "/goms.testdata.bindings.LibraryService/CreateBook", "/v1/{parent=shelves/*}/books", request_LibraryService_CreateBook_0),
-			goms.UnaryRoute("GET", pattern_LibraryService_GetTitle_0, "/goms.testdata.bindings.LibraryService/GetTitle", "/v1/books/{book.id}/title", request_LibraryService_GetTitle_0),
 			goms.UnaryRoute("PURGE", pattern_LibraryService_DeleteBook_0, "/goms.testdata.bindings.LibraryService/DeleteBook", "/v1/books/{book.id}", request_LibraryService_DeleteBook_0),
 			goms.UnaryRoute("GET", pattern_LibraryService_Cover_0, "/goms.testdata.bindings.LibraryService/Cover", "/v1/books/{book.id}/cover", request_LibraryService_Cover_0),
 		),
