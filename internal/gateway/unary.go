@@ -103,7 +103,7 @@ func (u *unaryHandler) serve(w http.ResponseWriter, req *http.Request, pathParam
 		runtime.HTTPError(runtime.NewServerMetadataContext(ctx, md), u.mux, outbound, w, req, err)
 		return
 	}
-	if req.Header.Get("TE") != "" {
+	if headerValue(req.Header, "Te") != "" {
 		// Trailers may be wanted: grpc-gateway's writer sends them.
 		runtime.ForwardResponseMessage(runtime.NewServerMetadataContext(ctx, md), u.mux, outbound, w, req, resp, u.mux.GetForwardResponseOptions()...)
 		return
