@@ -43,7 +43,7 @@ func decodePlainJSON(b []byte, msg proto.Message) bool {
 		if !ok {
 			return false
 		}
-		fd := fields.ByJSONName(string(key)) // no allocation: a map lookup
+		fd := fieldByJSONName(fields, key)
 		if fd == nil || fd.IsList() || seen&(1<<fd.Index()) != 0 {
 			return false
 		}
@@ -69,6 +69,20 @@ func decodePlainJSON(b []byte, msg proto.Message) bool {
 			return false
 		}
 	}
+}
+
+// fieldByJSONName is fields.ByJSONName(string(key)), without converting
+// key for the small messages most requests are.
+func fieldByJSONName(fields protoreflect.FieldDescriptors, key []byte) protoreflect.FieldDescriptor {
+	if fields.Len() > 16 {
+		return fields.ByJSONName(string(key))
+	}
+	for i := range fields.Len() {
+		if fd := fields.Get(i); fd.JSONName() == string(key) {
+			return fd
+		}
+	}
+	return nil
 }
 
 // decodePlainValue sets fd of m from the JSON value at b[i:], and returns
