@@ -54,7 +54,7 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 
 # How long make fuzz runs each fuzz target (make test: the default).
 FUZZTIME ?= 10s
-FUZZ := FuzzHTTPJSON:./reliability/ FuzzLoadConfig:. FuzzParams:./internal/gen/
+FUZZ := FuzzHTTPJSON:./reliability/ FuzzLoadConfig:. FuzzParams:./internal/gen/ FuzzDecodePlainJSON:./internal/gateway/
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>/testdata/fuzz

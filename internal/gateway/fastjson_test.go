@@ -19,7 +19,7 @@ import (
 
 // plainFile declares a proto3 message with a field of every plain kind,
 // repeated ones, a nested message, and an enum.
-func plainFile(t *testing.T) protoreflect.MessageDescriptor {
+func plainFile(t testing.TB) protoreflect.MessageDescriptor {
 	t.Helper()
 	type F = descriptorpb.FieldDescriptorProto
 	T := func(k descriptorpb.FieldDescriptorProto_Type) *descriptorpb.FieldDescriptorProto_Type { return &k }

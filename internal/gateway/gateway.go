@@ -123,6 +123,9 @@ func New(ctx context.Context, o Options, routes []Route) (http.Handler, error) {
 		marshal:   protojson.MarshalOptions{EmitUnpopulated: true},
 		log:       log,
 	}
+	if len(o.MuxOptions) == 0 {
+		ctx = context.WithValue(ctx, fastRoutesKey{}, true) // see HandleUnary
+	}
 	for _, r := range routes {
 		conn := gatewayConn{ClientConnInterface: r.Conn, maxUnary: o.MaxUnaryTimeout, maxRecv: o.MaxRecvMsgBytes, maxSend: o.MaxSendMsgBytes}
 		if r.Register != nil {

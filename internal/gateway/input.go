@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -68,12 +69,12 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 		}
 		// ContentLength 0: no body (an HTTP/2 request's Body is never
 		// http.NoBody, even when its HEADERS frame ends the stream).
-		if r.ContentLength != 0 && !jsonContentType(r.Header.Get("Content-Type")) {
+		if r.ContentLength != 0 && !jsonContentType(headerValue(r.Header, "Content-Type")) {
 			writeError(w, r, http.StatusUnsupportedMediaType, status.Error(codes.InvalidArgument,
 				"request body must be JSON: Content-Type application/json"))
 			return
 		}
-		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody, reading: make(chan struct{}, 1)}
+		body := &requestBody{ReadCloser: r.Body, length: r.ContentLength, max: maxBody}
 		if _, ws := r.Body.(*wsBody); r.ContentLength < 0 && !ws {
 			// A body of declared length is within the limit (checked
 			// above), and net/http (HTTP/2 too) never reads past its
@@ -141,20 +142,26 @@ func inputErrorOf(ctx context.Context) *inputError {
 	if ie := b.failed.Load(); ie != nil || ctx.Err() == nil {
 		return ie
 	}
-	select {
-	case b.reading <- struct{}{}:
-		// fail reads what the reads wrote: it runs while no read does.
-		if b.netErr != nil && b.failed.Load() == nil {
-			b.fail(b.netErr)
+	for deadline := time.Now().Add(settleTimeout); !b.reading.TryLock(); {
+		if time.Now().After(deadline) {
+			return b.failed.Load()
 		}
-		<-b.reading
-	case <-time.After(settleTimeout):
+		time.Sleep(settlePoll)
 	}
+	// fail reads what the reads wrote: it runs while no read does.
+	if b.netErr != nil && b.failed.Load() == nil {
+		b.fail(b.netErr)
+	}
+	b.reading.Unlock()
 	return b.failed.Load()
 }
 
-// settleTimeout bounds the wait of [inputErrorOf] for a body read.
-const settleTimeout = 100 * time.Millisecond
+// settleTimeout bounds the wait of [inputErrorOf] for a body read, which
+// looks every settlePoll whether the read returned.
+const (
+	settleTimeout = 100 * time.Millisecond
+	settlePoll    = time.Millisecond
+)
 
 // MaxHeaderBytes is the http.Server's MaxHeaderBytes for the edge's limit
 // [Options.MaxHeaderBytes]: requests up to it reach the edge, which
@@ -179,12 +186,24 @@ func headerSize(r *http.Request) int {
 // JSON: application/json or application/<anything>+json, with any
 // parameters.
 func jsonContentType(ct string) bool {
+	if ct == "application/json" {
+		return true // the usual value, without mime.ParseMediaType's map
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
 	}
 	sub, ok := strings.CutPrefix(mt, "application/")
 	return ok && (sub == "json" || strings.HasSuffix(sub, "+json") && len(sub) > len("+json"))
+}
+
+// headerValue is h.Get(key) for a key in canonical form, without
+// Get's canonicalization of key.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // validUTF8 reports whether u's decoded path and query are valid UTF-8.
@@ -213,8 +232,9 @@ type requestBody struct {
 	max      int
 	exceeded bool      // http.MaxBytesReader reported the limit
 	netErr   net.Error // the connection failed a read (timeout, reset)
-	// reading is held during each read (see [inputErrorOf]).
-	reading chan struct{}
+	// reading is held during each read (see [inputErrorOf]): a mutex, not
+	// a channel, since a read that succeeds is the common case.
+	reading sync.Mutex
 
 	// w answers the body's request. failed is the error the body failed
 	// its request with; endCall ends the bidirectional stream the body
@@ -232,18 +252,36 @@ type requestBody struct {
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
-	b.reading <- struct{}{}
-	defer func() { <-b.reading }()
+	b.reading.Lock()
+	defer b.reading.Unlock()
 	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.readFailed(err)
+	}
+	return n, err
+}
+
+// WriteTo serves io.Copy(io.Discard, body), which grpc-gateway's request
+// functions run after decoding: a body [requestBody.decode] read whole
+// has nothing left (net/http reports the end with its last bytes), so
+// the read that would find the end is left out.
+func (b *requestBody) WriteTo(w io.Writer) (int64, error) {
+	if b.whole {
+		return 0, nil
+	}
+	return io.Copy(w, struct{ io.Reader }{b})
+}
+
+// readFailed notes why a read failed, for [requestBody.fail]. (Apart from
+// Read, so that a read that succeeds allocates nothing for errors.As.)
+func (b *requestBody) readFailed(err error) {
 	var ne net.Error
 	switch {
-	case err == nil || err == io.EOF:
 	case errors.As(err, new(*http.MaxBytesError)):
 		b.exceeded = true
 	case errors.As(err, &ne):
 		b.netErr = ne
 	}
-	return n, err
 }
 
 // fail ends the request with the error of a body that could not be
@@ -289,7 +327,8 @@ func (b *requestBody) Decode(v any) error {
 // each message with encoding/json before protojson parses it: for a 64 KiB
 // message that framing costs six times the parsing. Nearly every body is
 // one message of known length, so the first call reads such a body whole
-// and hands it to protojson; only if protojson refuses it (several
+// and hands it to [decodePlainJSON], for the simplest bodies, else to
+// protojson; only if protojson refuses it (several
 // messages, trailing data, bad input) does grpc-gateway's decoder go over
 // the same bytes, so streams and error messages stay as grpc-gateway has
 // them. A stream body with a Content-Length is thus read whole before its
@@ -305,9 +344,16 @@ func (b *requestBody) decode(v any) error {
 	if msg, ok := v.(proto.Message); ok && b.length > 0 {
 		buf := make([]byte, b.length)
 		n, err := io.ReadFull(b, buf)
-		if err == nil && b.m.json.UnmarshalOptions.Unmarshal(buf, msg) == nil {
-			b.whole = true
-			return nil
+		if err == nil {
+			if decodePlainJSON(buf, msg) {
+				b.whole = true
+				return nil
+			}
+			proto.Reset(msg)
+			if b.m.json.UnmarshalOptions.Unmarshal(buf, msg) == nil {
+				b.whole = true
+				return nil
+			}
 		}
 		proto.Reset(msg)
 		if err == nil {

@@ -82,7 +82,7 @@ func (*closingBody) Close() error { return nil }
 // its messages one by one afterwards does not read the HTTP body again.
 func TestRequestBodyReadOnce(t *testing.T) {
 	const content = `{"a":1} {"b":2}`
-	body := &requestBody{ReadCloser: &closingBody{strings.NewReader(content)}, length: int64(len(content)), max: 1 << 20, reading: make(chan struct{}, 1)}
+	body := &requestBody{ReadCloser: &closingBody{strings.NewReader(content)}, length: int64(len(content)), max: 1 << 20}
 	dec := newMarshaler(false, nil).NewDecoder(body)
 	for _, want := range []string{"a", "b"} {
 		var msg structpb.Struct

@@ -16,8 +16,9 @@ import (
 //     of every other HTTP error ({"code":…,"message":…,"details":[…]})
 //     instead of grpc-gateway's {"error":{…}}, so that one error body
 //     holds for streams too. Messages stay {"result":{…}} lines.
-//   - Messages are marshalled by protojson straight, without JSONPb's
-//     copy of the result into a bytes.Buffer (same bytes).
+//   - Messages are marshalled by [appendMessageJSON] (protojson's output,
+//     fewer allocations), without JSONPb's copy of the result into a
+//     bytes.Buffer.
 //   - Request bodies are decoded by [requestBody.Decode], which mostly
 //     skips the encoding/json pass JSONPb makes over every message, and
 //     fails the request when a message does not decode.
@@ -47,7 +48,9 @@ func (m gatewayMarshaler) Marshal(v any) ([]byte, error) {
 	case *httpbody.HttpBody:
 		return v.GetData(), nil
 	case proto.Message:
-		return m.json.MarshalOptions.Marshal(v)
+		// appendMessageJSON: protojson's output without most of its
+		// allocations; 256 bytes hold most responses whole.
+		return appendMessageJSON(make([]byte, 0, 256), v, m.json.MarshalOptions)
 	case map[string]proto.Message:
 		if st, ok := v["error"]; ok && len(v) == 1 {
 			return m.json.MarshalOptions.Marshal(st)

@@ -2,8 +2,11 @@ package gen
 
 import (
 	"fmt"
+	"strconv"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
 )
 
 // generateRegistration emits the service's name constant and its Register
@@ -34,7 +37,17 @@ func generateRegistration(g *protogen.GeneratedFile, f *fileInfo, s *serviceInfo
 	g.P("Impl: impl,")
 	g.P("Descriptor: ", f.GoDescriptorIdent, ".Services().ByName(", `"`, s.Desc.Name(), `"`, "),")
 	if s.http {
-		g.P("Gateway: ", gomsPackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, "),")
+		routes := unaryRoutes(s)
+		if len(routes) == 0 {
+			g.P("Gateway: ", gomsPackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, "),")
+		} else {
+			g.P("Gateway: ", gomsPackage.Ident("Gateway"), "(", n.RegisterHandlerClient, ", ", n.NewClient, ",")
+			for _, r := range routes {
+				g.P(gomsPackage.Ident("UnaryRoute"), "(", strconv.Quote(r.method), ", pattern_", r.suffix, ", ",
+					strconv.Quote(r.rpc), ", ", strconv.Quote(r.path), ", request_", r.suffix, "),")
+			}
+			g.P("),")
+		}
 	}
 	if s.openAPI != "" {
 		g.P("OpenAPI: ", n.OpenAPI, ",")
@@ -87,4 +100,71 @@ func generateStreamEncoder(g *protogen.GeneratedFile, f *fileInfo, p Params) {
 		g.P(v, " = ", gomsPackage.Ident("ForwardResponseStream"))
 	}
 	g.P("}")
+}
+
+// unaryRoute is a unary binding protoc-gen-grpc-gateway generated a
+// handler for: its HTTP method and path template, the full method name,
+// and the <Service>_<Method>_<n> suffix of its pattern_ and request_
+// declarations (Go names, as protoc-gen-grpc-gateway spells them).
+type unaryRoute struct{ method, path, rpc, suffix string }
+
+// unaryRoutes returns the unary bindings of s declared in its methods'
+// google.api.http options, which goms.Gateway serves with GoMs's own
+// handler (see goms.UnaryRoute). The suffixes follow
+// protoc-gen-grpc-gateway's names, as in [generateStreamEncoder]; methods
+// bound without an option (generate_unbound_methods) or by a
+// grpc_api_configuration file, and bindings with a response_body, keep
+// grpc-gateway's handler.
+func unaryRoutes(s *serviceInfo) []unaryRoute {
+	var routes []unaryRoute
+	for _, m := range s.Methods {
+		if m.Desc.IsStreamingClient() || m.Desc.IsStreamingServer() {
+			continue
+		}
+		opts := m.Desc.Options()
+		if opts == nil || !proto.HasExtension(opts, annotations.E_Http) {
+			continue
+		}
+		rule, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
+		rules := append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...)
+		i := 0
+		for _, r := range rules {
+			if !hasPattern(r) {
+				continue
+			}
+			if r.GetResponseBody() != "" {
+				// grpc-gateway's handler wraps the response to write
+				// only that field: it keeps its handler.
+				i++
+				continue
+			}
+			method, path := httpMethodPath(r)
+			routes = append(routes, unaryRoute{
+				method: method, path: path,
+				rpc:    fmt.Sprintf("/%s/%s", s.Desc.FullName(), m.Desc.Name()),
+				suffix: fmt.Sprintf("%s_%s_%d", s.GoName, m.GoName, i),
+			})
+			i++
+		}
+	}
+	return routes
+}
+
+// httpMethodPath returns the HTTP method and path template of rule.
+func httpMethodPath(rule *annotations.HttpRule) (method, path string) {
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return "GET", p.Get
+	case *annotations.HttpRule_Put:
+		return "PUT", p.Put
+	case *annotations.HttpRule_Post:
+		return "POST", p.Post
+	case *annotations.HttpRule_Delete:
+		return "DELETE", p.Delete
+	case *annotations.HttpRule_Patch:
+		return "PATCH", p.Patch
+	case *annotations.HttpRule_Custom:
+		return p.Custom.GetKind(), p.Custom.GetPath()
+	}
+	return "", ""
 }

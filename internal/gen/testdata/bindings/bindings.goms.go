@@ -27,8 +27,15 @@ func RegisterLibraryService(r goms.Registrar, impl LibraryServiceServer) {
 		Desc:       &LibraryService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("LibraryService"),
-		Gateway:    goms.Gateway(RegisterLibraryServiceHandlerClient, NewLibraryServiceClient),
-		OpenAPI:    libraryServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterLibraryServiceHandlerClient, NewLibraryServiceClient,
+			goms.UnaryRoute("GET", pattern_LibraryService_GetBook_0, "/goms.testdata.bindings.LibraryService/GetBook", "/v1/{book.shelf.name=shelves/*}/books/{book.id}", request_LibraryService_GetBook_0),
+			goms.UnaryRoute("GET", pattern_LibraryService_GetBook_1, "/goms.testdata.bindings.LibraryService/GetBook", "/v1/books/{book.id}", request_LibraryService_GetBook_1),
+			goms.UnaryRoute("POST", pattern_LibraryService_GetBook_2, "/goms.testdata.bindings.LibraryService/GetBook", "/v1/books:get", request_LibraryService_GetBook_2),
+			goms.UnaryRoute("POST", pattern_LibraryService_CreateBook_0, "/goms.testdata.bindings.LibraryService/CreateBook", "/v1/{parent=shelves/*}/books", request_LibraryService_CreateBook_0),
+			goms.UnaryRoute("PURGE", pattern_LibraryService_DeleteBook_0, "/goms.testdata.bindings.LibraryService/DeleteBook", "/v1/books/{book.id}", request_LibraryService_DeleteBook_0),
+			goms.UnaryRoute("GET", pattern_LibraryService_Cover_0, "/goms.testdata.bindings.LibraryService/Cover", "/v1/books/{book.id}/cover", request_LibraryService_Cover_0),
+		),
+		OpenAPI: libraryServiceOpenAPI,
 	})
 }
 
@@ -693,8 +700,10 @@ func RegisterOnlyAdditionalService(r goms.Registrar, impl OnlyAdditionalServiceS
 		Desc:       &OnlyAdditionalService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_bindings_bindings_proto.Services().ByName("OnlyAdditionalService"),
-		Gateway:    goms.Gateway(RegisterOnlyAdditionalServiceHandlerClient, NewOnlyAdditionalServiceClient),
-		OpenAPI:    onlyAdditionalServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterOnlyAdditionalServiceHandlerClient, NewOnlyAdditionalServiceClient,
+			goms.UnaryRoute("GET", pattern_OnlyAdditionalService_Call_0, "/goms.testdata.bindings.OnlyAdditionalService/Call", "/v1/only/{book.id}", request_OnlyAdditionalService_Call_0),
+		),
+		OpenAPI: onlyAdditionalServiceOpenAPI,
 	})
 }
 

@@ -28,8 +28,11 @@ func RegisterEchoService(r goms.Registrar, impl EchoServiceServer) {
 		Desc:       &EchoService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_echo_echo_proto.Services().ByName("EchoService"),
-		Gateway:    goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
-		OpenAPI:    echoServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient,
+			goms.UnaryRoute("GET", pattern_EchoService_Echo_0, "/goms.testdata.echo.EchoService/Echo", "/v1/echo/{message}", request_EchoService_Echo_0),
+			goms.UnaryRoute("POST", pattern_EchoService_EchoBody_0, "/goms.testdata.echo.EchoService/EchoBody", "/v1/echo", request_EchoService_EchoBody_0),
+		),
+		OpenAPI: echoServiceOpenAPI,
 	})
 }
 

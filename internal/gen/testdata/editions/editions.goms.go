@@ -27,8 +27,10 @@ func RegisterNoteService(r goms.Registrar, impl NoteServiceServer) {
 		Desc:       &NoteService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_editions_editions_proto.Services().ByName("NoteService"),
-		Gateway:    goms.Gateway(RegisterNoteServiceHandlerClient, NewNoteServiceClient),
-		OpenAPI:    noteServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterNoteServiceHandlerClient, NewNoteServiceClient,
+			goms.UnaryRoute("POST", pattern_NoteService_Write_0, "/goms.testdata.editions.NoteService/Write", "/v1/notes", request_NoteService_Write_0),
+		),
+		OpenAPI: noteServiceOpenAPI,
 	})
 }
 

@@ -27,8 +27,10 @@ func RegisterGreeterService(r goms.Registrar, impl GreeterServiceServer) {
 		Desc:       &GreeterService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_mains_mains_proto.Services().ByName("GreeterService"),
-		Gateway:    goms.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient),
-		OpenAPI:    greeterServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterGreeterServiceHandlerClient, NewGreeterServiceClient,
+			goms.UnaryRoute("GET", pattern_GreeterService_SayHello_0, "/goms.testdata.mains.GreeterService/SayHello", "/v1/hello/{name}", request_GreeterService_SayHello_0),
+		),
+		OpenAPI: greeterServiceOpenAPI,
 	})
 }
 

@@ -27,8 +27,10 @@ func RegisterAlphaService(r goms.Registrar, impl AlphaServiceServer) {
 		Desc:       &AlphaService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_multi_first_proto.Services().ByName("AlphaService"),
-		Gateway:    goms.Gateway(RegisterAlphaServiceHandlerClient, NewAlphaServiceClient),
-		OpenAPI:    alphaServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterAlphaServiceHandlerClient, NewAlphaServiceClient,
+			goms.UnaryRoute("GET", pattern_AlphaService_Get_0, "/goms.testdata.multi.AlphaService/Get", "/v1/alpha/{id}", request_AlphaService_Get_0),
+		),
+		OpenAPI: alphaServiceOpenAPI,
 	})
 }
 

@@ -28,8 +28,10 @@ func RegisterGammaService(r goms.Registrar, impl GammaServiceServer) {
 		Desc:       &GammaService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_multi_second_proto.Services().ByName("GammaService"),
-		Gateway:    goms.Gateway(RegisterGammaServiceHandlerClient, NewGammaServiceClient),
-		OpenAPI:    gammaServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterGammaServiceHandlerClient, NewGammaServiceClient,
+			goms.UnaryRoute("PUT", pattern_GammaService_Put_0, "/goms.testdata.multi.GammaService/Put", "/v1/gamma/{id}", request_GammaService_Put_0),
+		),
+		OpenAPI: gammaServiceOpenAPI,
 	})
 }
 

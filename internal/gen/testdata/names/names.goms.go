@@ -28,8 +28,10 @@ func RegisterEcho_(r goms.Registrar, impl EchoServer) {
 		Desc:       &Echo_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("Echo"),
-		Gateway:    goms.Gateway(RegisterEchoHandlerClient, NewEchoClient),
-		OpenAPI:    echoOpenAPI,
+		Gateway: goms.Gateway(RegisterEchoHandlerClient, NewEchoClient,
+			goms.UnaryRoute("GET", pattern_Echo_Say_0, "/goms.testdata.names.Echo/Say", "/v1/echo/{text}", request_Echo_Say_0),
+		),
+		OpenAPI: echoOpenAPI,
 	})
 }
 
@@ -208,8 +210,10 @@ func RegisterSnakeCaseService(r goms.Registrar, impl SnakeCaseServiceServer) {
 		Desc:       &SnakeCaseService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("snake_case_service"),
-		Gateway:    goms.Gateway(RegisterSnakeCaseServiceHandlerClient, NewSnakeCaseServiceClient),
-		OpenAPI:    snakeCaseServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterSnakeCaseServiceHandlerClient, NewSnakeCaseServiceClient,
+			goms.UnaryRoute("GET", pattern_SnakeCaseService_GetThing_0, "/goms.testdata.names.snake_case_service/get_thing", "/v1/snake/{text}", request_SnakeCaseService_GetThing_0),
+		),
+		OpenAPI: snakeCaseServiceOpenAPI,
 	})
 }
 
@@ -365,8 +369,10 @@ func RegisterHTTPThing(r goms.Registrar, impl HTTPThingServer) {
 		Desc:       &HTTPThing_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_names_names_proto.Services().ByName("HTTPThing"),
-		Gateway:    goms.Gateway(RegisterHTTPThingHandlerClient, NewHTTPThingClient),
-		OpenAPI:    hTTPThingOpenAPI,
+		Gateway: goms.Gateway(RegisterHTTPThingHandlerClient, NewHTTPThingClient,
+			goms.UnaryRoute("GET", pattern_HTTPThing_GetHTTPThing_0, "/goms.testdata.names.HTTPThing/GetHTTPThing", "/v1/http/{text}", request_HTTPThing_GetHTTPThing_0),
+		),
+		OpenAPI: hTTPThingOpenAPI,
 	})
 }
 

@@ -27,8 +27,10 @@ func RegisterLegacyService(r goms.Registrar, impl LegacyServiceServer) {
 		Desc:       &LegacyService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_proto2_proto2_proto.Services().ByName("LegacyService"),
-		Gateway:    goms.Gateway(RegisterLegacyServiceHandlerClient, NewLegacyServiceClient),
-		OpenAPI:    legacyServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterLegacyServiceHandlerClient, NewLegacyServiceClient,
+			goms.UnaryRoute("GET", pattern_LegacyService_Lookup_0, "/goms.testdata.proto2.LegacyService/Lookup", "/v1/lookup/{key}", request_LegacyService_Lookup_0),
+		),
+		OpenAPI: legacyServiceOpenAPI,
 	})
 }
 

@@ -27,8 +27,10 @@ func RegisterCounterService(r goms.Registrar, impl CounterServiceServer) {
 		Desc:       &CounterService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_proto3opt_proto3opt_proto.Services().ByName("CounterService"),
-		Gateway:    goms.Gateway(RegisterCounterServiceHandlerClient, NewCounterServiceClient),
-		OpenAPI:    counterServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterCounterServiceHandlerClient, NewCounterServiceClient,
+			goms.UnaryRoute("POST", pattern_CounterService_Add_0, "/goms.testdata.proto3opt.CounterService/Add", "/v1/counters/{name}:add", request_CounterService_Add_0),
+		),
+		OpenAPI: counterServiceOpenAPI,
 	})
 }
 

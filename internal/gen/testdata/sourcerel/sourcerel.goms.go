@@ -27,8 +27,10 @@ func RegisterPlaceService(r goms.Registrar, impl PlaceServiceServer) {
 		Desc:       &PlaceService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_sourcerel_sourcerel_proto.Services().ByName("PlaceService"),
-		Gateway:    goms.Gateway(RegisterPlaceServiceHandlerClient, NewPlaceServiceClient),
-		OpenAPI:    placeServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterPlaceServiceHandlerClient, NewPlaceServiceClient,
+			goms.UnaryRoute("GET", pattern_PlaceService_Find_0, "/goms.testdata.sourcerel.PlaceService/Find", "/v1/places", request_PlaceService_Find_0),
+		),
+		OpenAPI: placeServiceOpenAPI,
 	})
 }
 

@@ -28,8 +28,10 @@ func RegisterTimeService(r goms.Registrar, impl TimeServiceServer) {
 		Desc:       &TimeService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_suffix_suffix_proto.Services().ByName("TimeService"),
-		Gateway:    goms.Gateway(RegisterTimeServiceGwClient, NewTimeServiceClient),
-		OpenAPI:    timeServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterTimeServiceGwClient, NewTimeServiceClient,
+			goms.UnaryRoute("GET", pattern_TimeService_Now_0, "/goms.testdata.suffix.TimeService/Now", "/v1/now", request_TimeService_Now_0),
+		),
+		OpenAPI: timeServiceOpenAPI,
 	})
 }
 

@@ -25,8 +25,10 @@ func RegisterTypesService(r goms.Registrar, impl TypesServiceServer) {
 		Desc:       &TypesService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_types_types_proto.Services().ByName("TypesService"),
-		Gateway:    goms.Gateway(RegisterTypesServiceHandlerClient, NewTypesServiceClient),
-		OpenAPI:    typesServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterTypesServiceHandlerClient, NewTypesServiceClient,
+			goms.UnaryRoute("POST", pattern_TypesService_Put_0, "/goms.testdata.types.TypesService/Put", "/v1/types/{id}", request_TypesService_Put_0),
+		),
+		OpenAPI: typesServiceOpenAPI,
 	})
 }
 

@@ -27,8 +27,13 @@ func RegisterWellKnownService(r goms.Registrar, impl WellKnownServiceServer) {
 		Desc:       &WellKnownService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_wkt_wkt_proto.Services().ByName("WellKnownService"),
-		Gateway:    goms.Gateway(RegisterWellKnownServiceHandlerClient, NewWellKnownServiceClient),
-		OpenAPI:    wellKnownServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterWellKnownServiceHandlerClient, NewWellKnownServiceClient,
+			goms.UnaryRoute("GET", pattern_WellKnownService_Ping_0, "/goms.testdata.wkt.WellKnownService/Ping", "/v1/ping", request_WellKnownService_Ping_0),
+			goms.UnaryRoute("GET", pattern_WellKnownService_Now_0, "/goms.testdata.wkt.WellKnownService/Now", "/v1/now", request_WellKnownService_Now_0),
+			goms.UnaryRoute("POST", pattern_WellKnownService_Echo_0, "/goms.testdata.wkt.WellKnownService/Echo", "/v1/echo", request_WellKnownService_Echo_0),
+			goms.UnaryRoute("POST", pattern_WellKnownService_Upper_0, "/goms.testdata.wkt.WellKnownService/Upper", "/v1/upper", request_WellKnownService_Upper_0),
+		),
+		OpenAPI: wellKnownServiceOpenAPI,
 	})
 }
 

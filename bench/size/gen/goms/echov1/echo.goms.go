@@ -28,8 +28,10 @@ func RegisterEchoService(r goms.Registrar, impl EchoServiceServer) {
 		Desc:       &EchoService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_sizebench_v1_echo_proto.Services().ByName("EchoService"),
-		Gateway:    goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient),
-		OpenAPI:    echoServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterEchoServiceHandlerClient, NewEchoServiceClient,
+			goms.UnaryRoute("POST", pattern_EchoService_Echo_0, "/sizebench.v1.EchoService/Echo", "/v1/echo", request_EchoService_Echo_0),
+		),
+		OpenAPI: echoServiceOpenAPI,
 	})
 }
 

@@ -29,8 +29,10 @@ func RegisterCatalogService(r goms.Registrar, impl CatalogServiceServer) {
 		Desc:       &CatalogService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_shop_catalog_v1_catalog_proto.Services().ByName("CatalogService"),
-		Gateway:    goms.Gateway(RegisterCatalogServiceHandlerClient, NewCatalogServiceClient),
-		OpenAPI:    catalogServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterCatalogServiceHandlerClient, NewCatalogServiceClient,
+			goms.UnaryRoute("GET", pattern_CatalogService_GetProduct_0, "/shop.catalog.v1.CatalogService/GetProduct", "/v1/products/{id}", request_CatalogService_GetProduct_0),
+		),
+		OpenAPI: catalogServiceOpenAPI,
 	})
 }
 

@@ -30,8 +30,12 @@ func RegisterOrderService(r goms.Registrar, impl OrderServiceServer) {
 		Desc:       &OrderService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_shop_orders_v1_orders_proto.Services().ByName("OrderService"),
-		Gateway:    goms.Gateway(RegisterOrderServiceHandlerClient, NewOrderServiceClient),
-		OpenAPI:    orderServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterOrderServiceHandlerClient, NewOrderServiceClient,
+			goms.UnaryRoute("POST", pattern_OrderService_CreateOrder_0, "/shop.orders.v1.OrderService/CreateOrder", "/v1/orders", request_OrderService_CreateOrder_0),
+			goms.UnaryRoute("POST", pattern_OrderService_QuoteOrder_0, "/shop.orders.v1.OrderService/QuoteOrder", "/v1/orders:quote", request_OrderService_QuoteOrder_0),
+			goms.UnaryRoute("GET", pattern_OrderService_GetOrder_0, "/shop.orders.v1.OrderService/GetOrder", "/v1/orders/{id}", request_OrderService_GetOrder_0),
+		),
+		OpenAPI: orderServiceOpenAPI,
 	})
 }
 

@@ -27,8 +27,10 @@ func RegisterClockService(r goms.Registrar, impl ClockServiceServer) {
 		Desc:       &ClockService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_crosspkg_common_common_proto.Services().ByName("ClockService"),
-		Gateway:    goms.Gateway(RegisterClockServiceHandlerClient, NewClockServiceClient),
-		OpenAPI:    clockServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterClockServiceHandlerClient, NewClockServiceClient,
+			goms.UnaryRoute("GET", pattern_ClockService_Now_0, "/goms.testdata.crosspkg.common.ClockService/Now", "/v1/zones/{name}/now", request_ClockService_Now_0),
+		),
+		OpenAPI: clockServiceOpenAPI,
 	})
 }
 

@@ -27,8 +27,11 @@ func RegisterUserService(r goms.Registrar, impl UserServiceServer) {
 		Desc:       &UserService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_crosspkg_users_users_proto.Services().ByName("UserService"),
-		Gateway:    goms.Gateway(RegisterUserServiceHandlerClient, NewUserServiceClient),
-		OpenAPI:    userServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterUserServiceHandlerClient, NewUserServiceClient,
+			goms.UnaryRoute("GET", pattern_UserService_LocalTime_0, "/goms.testdata.crosspkg.users.UserService/LocalTime", "/v1/users/zones/{name}", request_UserService_LocalTime_0),
+			goms.UnaryRoute("PATCH", pattern_UserService_Rename_0, "/goms.testdata.crosspkg.users.UserService/Rename", "/v1/users/{id}", request_UserService_Rename_0),
+		),
+		OpenAPI: userServiceOpenAPI,
 	})
 }
 

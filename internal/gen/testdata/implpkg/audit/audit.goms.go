@@ -28,8 +28,10 @@ func RegisterAuditService(r goms.Registrar, impl AuditServiceServer) {
 		Desc:       &AuditService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_implpkg_audit_audit_proto.Services().ByName("AuditService"),
-		Gateway:    goms.Gateway(RegisterAuditServiceHandlerClient, NewAuditServiceClient),
-		OpenAPI:    auditServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterAuditServiceHandlerClient, NewAuditServiceClient,
+			goms.UnaryRoute("GET", pattern_AuditService_ListEvents_0, "/goms.testdata.implpkg.audit.v1.AuditService/ListEvents", "/v1/events", request_AuditService_ListEvents_0),
+		),
+		OpenAPI: auditServiceOpenAPI,
 	})
 }
 

@@ -28,8 +28,10 @@ func RegisterTodoService(r goms.Registrar, impl TodoServiceServer) {
 		Desc:       &TodoService_ServiceDesc,
 		Impl:       impl,
 		Descriptor: File_implpkg_todo_todo_proto.Services().ByName("TodoService"),
-		Gateway:    goms.Gateway(RegisterTodoServiceHandlerClient, NewTodoServiceClient),
-		OpenAPI:    todoServiceOpenAPI,
+		Gateway: goms.Gateway(RegisterTodoServiceHandlerClient, NewTodoServiceClient,
+			goms.UnaryRoute("GET", pattern_TodoService_GetTodo_0, "/goms.testdata.implpkg.todo.v1.TodoService/GetTodo", "/v1/todos/{id}", request_TodoService_GetTodo_0),
+		),
+		OpenAPI: todoServiceOpenAPI,
 	})
 }
 
