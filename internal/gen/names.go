@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"fmt"
 	"go/token"
 	"path"
 	"regexp"
@@ -303,4 +304,11 @@ func cleanName(importPath string) string {
 		name = "_" + name
 	}
 	return name
+}
+
+// gatewaySuffix is the <Service>_<Method>_<n> suffix protoc-gen-grpc-gateway
+// gives the declarations of a method's n-th binding (pattern_, request_,
+// forward_): Go names, as it camel-cases the proto names.
+func gatewaySuffix(s *serviceInfo, m *protogen.Method, n int) string {
+	return fmt.Sprintf("%s_%s_%d", s.GoName, m.GoName, n)
 }

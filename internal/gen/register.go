@@ -84,7 +84,7 @@ func generateStreamEncoder(g *protogen.GeneratedFile, f *fileInfo, p Params) {
 				continue
 			}
 			for i := range gatewayBindings(m, p.GenerateUnboundMethods) {
-				vars = append(vars, fmt.Sprintf("forward_%s_%s_%d", s.Desc.Name(), m.Desc.Name(), i))
+				vars = append(vars, "forward_"+gatewaySuffix(s, m, i))
 			}
 		}
 	}
@@ -142,7 +142,7 @@ func unaryRoutes(s *serviceInfo) []unaryRoute {
 			routes = append(routes, unaryRoute{
 				method: method, path: path,
 				rpc:    fmt.Sprintf("/%s/%s", s.Desc.FullName(), m.Desc.Name()),
-				suffix: fmt.Sprintf("%s_%s_%d", s.GoName, m.GoName, i),
+				suffix: gatewaySuffix(s, m, i),
 			})
 			i++
 		}

@@ -287,6 +287,88 @@ const snakeCaseServiceOpenAPI = `{
           }
         }
       }
+    },
+    "/v1/snake/{text}/watch": {
+      "get": {
+        "operationId": "snake_case_service_watch_things",
+        "tags": [
+          "goms.testdata.names.snake_case_service"
+        ],
+        "summary": "watch_things is a server stream: GoMs's stream encoder is assigned to grpc-gateway's forward_ variable under its Go name.",
+        "description": "watch_things is a server stream: GoMs's stream encoder is assigned to\ngrpc-gateway's forward_ variable under its Go name.",
+        "parameters": [
+          {
+            "name": "text",
+            "in": "path",
+            "required": true,
+            "description": "Text is text.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "type",
+            "in": "query",
+            "description": "type is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "func",
+            "in": "query",
+            "description": "func is a keyword.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The response stream: NDJSON by default, one {\"result\": message} line per message, and, if the stream fails, a last line with the google.rpc.Status JSON ({\"code\": …, \"message\": …, \"details\": […]}).",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "description": "One line of the stream: a message or the error that ends it.",
+                  "oneOf": [
+                    {
+                      "type": "object",
+                      "properties": {
+                        "result": {
+                          "$ref": "#/components/schemas/goms.testdata.names.Msg"
+                        }
+                      },
+                      "required": [
+                        "result"
+                      ]
+                    },
+                    {
+                      "$ref": "#/components/schemas/google.rpc.Status"
+                    }
+                  ]
+                }
+              },
+              "text/event-stream": {
+                "schema": {
+                  "type": "string",
+                  "description": "Server-sent events (request with Accept: text/event-stream): one event per message, with an id, whose data is the message as JSON; keep-alive comments between events; an error ends the stream with an event of type error whose data is a google.rpc.Status JSON. A resumed request's Last-Event-ID reaches the service as metadata."
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: the google.rpc.Status JSON.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        },
+        "x-goms-streaming": "server"
+      }
     }
   },
   "components": {
@@ -565,4 +647,11 @@ func RegisterOldService(r goms.Registrar, impl OldServiceServer) {
 // Deprecated: Do not use.
 func NewOldServiceClientFrom(c goms.ConnProvider) OldServiceClient {
 	return NewOldServiceClient(c.Conn(OldServiceName))
+}
+
+// GoMs's stream encoder writes the HTTP responses of the server streams
+// (NDJSON, or Server-Sent Events when the request accepts
+// text/event-stream) in place of grpc-gateway's.
+func init() {
+	forward_SnakeCaseService_WatchThings_0 = goms.ForwardResponseStream
 }

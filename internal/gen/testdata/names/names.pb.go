@@ -226,9 +226,10 @@ const file_names_names_proto_rawDesc = "" +
 	"\x03Say\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/echo/{text}2G\n" +
 	"\n" +
 	"EchoServer\x129\n" +
-	"\x03Say\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg2o\n" +
+	"\x03Say\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg2\xd5\x01\n" +
 	"\x12snake_case_service\x12Y\n" +
-	"\tget_thing\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/snake/{text}2h\n" +
+	"\tget_thing\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/snake/{text}\x12d\n" +
+	"\fwatch_things\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/snake/{text}/watch0\x012h\n" +
 	"\tHTTPThing\x12[\n" +
 	"\fGetHTTPThing\x12\x18.goms.testdata.names.Msg\x1a\x18.goms.testdata.names.Msg\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/http/{text}2|\n" +
 	"\x04func\x128\n" +
@@ -263,21 +264,23 @@ var file_names_names_proto_depIdxs = []int32{
 	3, // 0: goms.testdata.names.Echo.Say:input_type -> goms.testdata.names.Msg
 	3, // 1: goms.testdata.names.EchoServer.Say:input_type -> goms.testdata.names.Msg
 	3, // 2: goms.testdata.names.snake_case_service.get_thing:input_type -> goms.testdata.names.Msg
-	3, // 3: goms.testdata.names.HTTPThing.GetHTTPThing:input_type -> goms.testdata.names.Msg
-	3, // 4: goms.testdata.names.func.go:input_type -> goms.testdata.names.Msg
-	3, // 5: goms.testdata.names.func.type:input_type -> goms.testdata.names.Msg
-	3, // 6: goms.testdata.names.OldService.Old:input_type -> goms.testdata.names.Msg
-	3, // 7: goms.testdata.names.OldService.Current:input_type -> goms.testdata.names.Msg
-	3, // 8: goms.testdata.names.Echo.Say:output_type -> goms.testdata.names.Msg
-	3, // 9: goms.testdata.names.EchoServer.Say:output_type -> goms.testdata.names.Msg
-	3, // 10: goms.testdata.names.snake_case_service.get_thing:output_type -> goms.testdata.names.Msg
-	3, // 11: goms.testdata.names.HTTPThing.GetHTTPThing:output_type -> goms.testdata.names.Msg
-	3, // 12: goms.testdata.names.func.go:output_type -> goms.testdata.names.Msg
-	3, // 13: goms.testdata.names.func.type:output_type -> goms.testdata.names.Msg
-	3, // 14: goms.testdata.names.OldService.Old:output_type -> goms.testdata.names.Msg
-	3, // 15: goms.testdata.names.OldService.Current:output_type -> goms.testdata.names.Msg
-	8, // [8:16] is the sub-list for method output_type
-	0, // [0:8] is the sub-list for method input_type
+	3, // 3: goms.testdata.names.snake_case_service.watch_things:input_type -> goms.testdata.names.Msg
+	3, // 4: goms.testdata.names.HTTPThing.GetHTTPThing:input_type -> goms.testdata.names.Msg
+	3, // 5: goms.testdata.names.func.go:input_type -> goms.testdata.names.Msg
+	3, // 6: goms.testdata.names.func.type:input_type -> goms.testdata.names.Msg
+	3, // 7: goms.testdata.names.OldService.Old:input_type -> goms.testdata.names.Msg
+	3, // 8: goms.testdata.names.OldService.Current:input_type -> goms.testdata.names.Msg
+	3, // 9: goms.testdata.names.Echo.Say:output_type -> goms.testdata.names.Msg
+	3, // 10: goms.testdata.names.EchoServer.Say:output_type -> goms.testdata.names.Msg
+	3, // 11: goms.testdata.names.snake_case_service.get_thing:output_type -> goms.testdata.names.Msg
+	3, // 12: goms.testdata.names.snake_case_service.watch_things:output_type -> goms.testdata.names.Msg
+	3, // 13: goms.testdata.names.HTTPThing.GetHTTPThing:output_type -> goms.testdata.names.Msg
+	3, // 14: goms.testdata.names.func.go:output_type -> goms.testdata.names.Msg
+	3, // 15: goms.testdata.names.func.type:output_type -> goms.testdata.names.Msg
+	3, // 16: goms.testdata.names.OldService.Old:output_type -> goms.testdata.names.Msg
+	3, // 17: goms.testdata.names.OldService.Current:output_type -> goms.testdata.names.Msg
+	9, // [9:18] is the sub-list for method output_type
+	0, // [0:9] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name

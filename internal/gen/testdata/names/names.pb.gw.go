@@ -141,6 +141,43 @@ func local_request_SnakeCaseService_GetThing_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
+var filter_SnakeCaseService_WatchThings_0 = &utilities.DoubleArray{Encoding: map[string]int{"text": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_SnakeCaseService_WatchThings_0(ctx context.Context, marshaler runtime.Marshaler, client SnakeCaseServiceClient, req *http.Request, pathParams map[string]string) (SnakeCaseService_WatchThingsClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq Msg
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["text"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "text")
+	}
+	protoReq.Text, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "text", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_SnakeCaseService_WatchThings_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.WatchThings(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 var filter_HTTPThing_GetHTTPThing_0 = &utilities.DoubleArray{Encoding: map[string]int{"text": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_HTTPThing_GetHTTPThing_0(ctx context.Context, marshaler runtime.Marshaler, client HTTPThingClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -249,6 +286,13 @@ func RegisterSnakeCaseServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 			return
 		}
 		forward_SnakeCaseService_GetThing_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_SnakeCaseService_WatchThings_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 
 	return nil
@@ -401,15 +445,34 @@ func RegisterSnakeCaseServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_SnakeCaseService_GetThing_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_SnakeCaseService_WatchThings_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/goms.testdata.names.SnakeCaseService/WatchThings", runtime.WithHTTPPathPattern("/v1/snake/{text}/watch"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_SnakeCaseService_WatchThings_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_SnakeCaseService_WatchThings_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_SnakeCaseService_GetThing_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "snake", "text"}, ""))
+	pattern_SnakeCaseService_GetThing_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "snake", "text"}, ""))
+	pattern_SnakeCaseService_WatchThings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "snake", "text", "watch"}, ""))
 )
 
 var (
-	forward_SnakeCaseService_GetThing_0 = runtime.ForwardResponseMessage
+	forward_SnakeCaseService_GetThing_0    = runtime.ForwardResponseMessage
+	forward_SnakeCaseService_WatchThings_0 = runtime.ForwardResponseStream
 )
 
 // RegisterHTTPThingHandlerFromEndpoint is same as RegisterHTTPThingHandler but

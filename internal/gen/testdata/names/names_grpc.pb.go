@@ -240,7 +240,8 @@ var EchoServer_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	SnakeCaseService_GetThing_FullMethodName = "/goms.testdata.names.snake_case_service/get_thing"
+	SnakeCaseService_GetThing_FullMethodName    = "/goms.testdata.names.snake_case_service/get_thing"
+	SnakeCaseService_WatchThings_FullMethodName = "/goms.testdata.names.snake_case_service/watch_things"
 )
 
 // SnakeCaseServiceClient is the client API for SnakeCaseService service.
@@ -251,6 +252,9 @@ const (
 type SnakeCaseServiceClient interface {
 	// get_thing is not either.
 	GetThing(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error)
+	// watch_things is a server stream: GoMs's stream encoder is assigned to
+	// grpc-gateway's forward_ variable under its Go name.
+	WatchThings(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error)
 }
 
 type snakeCaseServiceClient struct {
@@ -271,6 +275,25 @@ func (c *snakeCaseServiceClient) GetThing(ctx context.Context, in *Msg, opts ...
 	return out, nil
 }
 
+func (c *snakeCaseServiceClient) WatchThings(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SnakeCaseService_ServiceDesc.Streams[0], SnakeCaseService_WatchThings_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Msg, Msg]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SnakeCaseService_WatchThingsClient = grpc.ServerStreamingClient[Msg]
+
 // SnakeCaseServiceServer is the server API for SnakeCaseService service.
 // All implementations must embed UnimplementedSnakeCaseServiceServer
 // for forward compatibility.
@@ -279,6 +302,9 @@ func (c *snakeCaseServiceClient) GetThing(ctx context.Context, in *Msg, opts ...
 type SnakeCaseServiceServer interface {
 	// get_thing is not either.
 	GetThing(context.Context, *Msg) (*Msg, error)
+	// watch_things is a server stream: GoMs's stream encoder is assigned to
+	// grpc-gateway's forward_ variable under its Go name.
+	WatchThings(*Msg, grpc.ServerStreamingServer[Msg]) error
 	mustEmbedUnimplementedSnakeCaseServiceServer()
 }
 
@@ -291,6 +317,9 @@ type UnimplementedSnakeCaseServiceServer struct{}
 
 func (UnimplementedSnakeCaseServiceServer) GetThing(context.Context, *Msg) (*Msg, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetThing not implemented")
+}
+func (UnimplementedSnakeCaseServiceServer) WatchThings(*Msg, grpc.ServerStreamingServer[Msg]) error {
+	return status.Error(codes.Unimplemented, "method WatchThings not implemented")
 }
 func (UnimplementedSnakeCaseServiceServer) mustEmbedUnimplementedSnakeCaseServiceServer() {}
 func (UnimplementedSnakeCaseServiceServer) testEmbeddedByValue()                          {}
@@ -331,6 +360,17 @@ func _SnakeCaseService_GetThing_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SnakeCaseService_WatchThings_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(Msg)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SnakeCaseServiceServer).WatchThings(m, &grpc.GenericServerStream[Msg, Msg]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SnakeCaseService_WatchThingsServer = grpc.ServerStreamingServer[Msg]
+
 // SnakeCaseService_ServiceDesc is the grpc.ServiceDesc for SnakeCaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -343,7 +383,13 @@ var SnakeCaseService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SnakeCaseService_GetThing_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "watch_things",
+			Handler:       _SnakeCaseService_WatchThings_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "names/names.proto",
 }
 

@@ -30,3 +30,11 @@ func NewSnakeCaseService(s *goms.Server) (*SnakeCaseService, error) {
 func (*SnakeCaseService) GetThing(ctx context.Context, req *names.Msg) (*names.Msg, error) {
 	return nil, status.Error(codes.Unimplemented, "method get_thing not implemented")
 }
+
+// WatchThings implements the watch_things method.
+//
+// watch_things is a server stream: GoMs's stream encoder is assigned to
+// grpc-gateway's forward_ variable under its Go name.
+func (*SnakeCaseService) WatchThings(req *names.Msg, stream names.SnakeCaseService_WatchThingsServer) error {
+	return status.Error(codes.Unimplemented, "method watch_things not implemented")
+}
