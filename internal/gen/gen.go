@@ -85,6 +85,9 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	if f.validated {
 		g.Import(validatePackage)
 	}
+	if p.FastCodec != "" {
+		g.Import(fastCodecs[p.FastCodec])
+	}
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
 		generateClient(g, s)

@@ -161,13 +161,15 @@ func TestNoServicesNoFiles(t *testing.T) {
 
 // TestParameterErrors checks the exact text users see for bad parameters.
 func TestParameterErrors(t *testing.T) {
-	const accepted = "accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
+	const accepted = "accepted parameters: fast_codec=vtproto, gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
 	for _, tc := range []struct {
 		parameter, want string
 	}{
 		{"htp=false", `unknown parameter "htp"; ` + accepted},
 		{"http=maybe", `parameter http: invalid value "maybe"; want true or false`},
 		{"module=github.com/goms-io/goms,http=1,bogus", `unknown parameter "bogus"; ` + accepted},
+		{"fast_codec=vtprotobuf", `parameter fast_codec: invalid value "vtprotobuf"; want one of: vtproto`},
+		{"fast_codec", `parameter fast_codec: invalid value ""; want one of: vtproto`},
 		{"paths=nowhere", `unknown path type "nowhere": want "import" or "source_relative"`},
 	} {
 		t.Run(tc.parameter, func(t *testing.T) {
@@ -196,6 +198,24 @@ func TestParameterValues(t *testing.T) {
 		}
 		if got := strings.Contains(resp.File[0].GetContent(), "Gateway:"); got != tc.gateway {
 			t.Errorf("%q: gateway registration emitted = %v, want %v", tc.parameter, got, tc.gateway)
+		}
+	}
+}
+
+// TestFastCodec checks that fast_codec=vtproto, and only it, makes
+// <file>.goms.go import the codec package, which registers it.
+func TestFastCodec(t *testing.T) {
+	const imp = `_ "github.com/goms-io/goms/vtcodec"`
+	for _, tc := range []struct {
+		parameter string
+		want      bool
+	}{{"", false}, {"fast_codec=vtproto", true}, {"http=false,fast_codec=vtproto", true}} {
+		resp := Run(newRequest(t, tc.parameter, "echo/echo.proto"))
+		if resp.Error != nil || len(resp.File) != 1 {
+			t.Fatalf("%q: error %q, %d files", tc.parameter, resp.GetError(), len(resp.File))
+		}
+		if got := strings.Contains(resp.File[0].GetContent(), imp); got != tc.want {
+			t.Errorf("%q: codec import emitted = %v, want %v", tc.parameter, got, tc.want)
 		}
 	}
 }
