@@ -38,6 +38,9 @@ func Run(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
 		if err := checkMains(plugin, p, names); err != nil {
 			return err
 		}
+		if err := checkFastCodec(plugin, p); err != nil {
+			return err
+		}
 		for _, f := range plugin.Files {
 			if f.Generate {
 				generateFile(plugin, p, newFileInfo(f, p, names))

@@ -220,6 +220,19 @@ func TestFastCodec(t *testing.T) {
 	}
 }
 
+// TestFastCodecGroups checks that fast_codec=vtproto is refused for a
+// file with a group field, which vtproto cannot unmarshal.
+func TestFastCodecGroups(t *testing.T) {
+	resp := Run(newRequest(t, "fast_codec=vtproto", "proto2/proto2.proto"))
+	want := "proto2/proto2.proto: field goms.testdata.proto2.LookupResponse.found is a group (delimited encoding), which protoc-gen-go-vtproto's UnmarshalVT cannot read; drop parameter fast_codec=vtproto for this file, or make the field a message field"
+	if got := resp.GetError(); got != want {
+		t.Errorf("error = %q\nwant    %q", got, want)
+	}
+	if resp := Run(newRequest(t, "", "proto2/proto2.proto")); resp.Error != nil {
+		t.Errorf("without fast_codec: %s", resp.GetError())
+	}
+}
+
 // TestDeterministic checks that the same request gives byte-identical output.
 func TestDeterministic(t *testing.T) {
 	req := newRequest(t, "", "echo/echo.proto", "nohttp/nohttp.proto")
