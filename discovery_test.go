@@ -33,8 +33,9 @@ func TestDiscoveryNotLinked(t *testing.T) {
 // TestOptInDeps checks that package goms links neither the etcd client
 // (and its zap) nor any of OpenTelemetry (API, instrumentation, SDK, OTLP
 // exporters, and the logr they log with) nor protovalidate (and its CEL
-// interpreter): they come only with the opt-in packages goms/etcd,
-// goms/otelgoms, goms/otlp and goms/validate.
+// interpreter) nor the fast codec (which would replace grpc-go's proto
+// codec): they come only with the opt-in packages goms/etcd,
+// goms/otelgoms, goms/otlp, goms/validate and goms/vtcodec.
 func TestOptInDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/goms-io/goms").Output()
 	if err != nil {
@@ -44,7 +45,7 @@ func TestOptInDeps(t *testing.T) {
 		t.Fatalf("go list -deps printed no grpc:\n%s", out)
 	}
 	for pkg := range strings.FieldsSeq(string(out)) {
-		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/", "buf.build/", "cel.dev/", "github.com/antlr4-go/"} {
+		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/", "buf.build/", "cel.dev/", "github.com/antlr4-go/", "github.com/goms-io/goms/vtcodec", "github.com/planetscale/vtprotobuf"} {
 			if strings.HasPrefix(pkg, banned) {
 				t.Errorf("package goms links %s", pkg)
 			}
