@@ -170,13 +170,29 @@ http_tool=hey
 [ -n "$wrk" ] && http_tool=wrk
 
 # grpc_rows LABEL ADDR: warms up, then prints a ghz row per concurrency.
+# With a benchserver running, it also notes the server's CPU time per call
+# (user + system, from /proc), which the load tool sharing the machine
+# moves less than the QPS: cpu_notes, printed after the gRPC table.
+cpu_notes=""
 grpc_rows() {
   ghz_run "$2" 16 2000 >/dev/null # warm-up
-  local c qps p50 p99 errs
+  local c qps p50 p99 errs t0
   for c in $concurrency; do
+    t0=$(server_cpu_ticks)
     read -r qps p50 p99 errs < <(ghz_run "$2" "$c" "$requests")
     row gRPC "$1" ghz "$c" "$qps" "$p50" "$p99" "$errs"
+    if [ -n "$t0" ]; then
+      cpu_notes+=$(printf '  %-16s conc %4s: %6.1f µs of server CPU per call' "$1" "$c" \
+        "$(awk -v a="$t0" -v b="$(server_cpu_ticks)" -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN{print (b - a) / hz / n * 1e6}')")$'\n'
+    fi
   done
+}
+
+# server_cpu_ticks prints the benchserver's user + system CPU time in
+# clock ticks, or nothing without one.
+server_cpu_ticks() {
+  [ -n "$server_pid" ] && [ -r "/proc/$server_pid/stat" ] || return 0
+  awk '{print $14 + $15}' "/proc/$server_pid/stat"
 }
 
 # http_rows LABEL URL: warms up, then prints a row per concurrency, with
@@ -210,6 +226,11 @@ for impl in grpc goms goms-vt connect; do
   ghz_proto=internal/fixtures/echo/echo.proto ghz_method=fixtures.echo.EchoService.Echo
   stop_server
 done
+if [ -n "$cpu_notes" ]; then
+  echo
+  printf '%s' "$cpu_notes"
+  echo
+fi
 
 for impl in gateway-inproc goms gateway-endpoint goms-http connect vanguard; do
   [ "$http" = 0 ] && break
