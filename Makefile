@@ -54,13 +54,15 @@ test: lint checkgenerate ## Run all checks and tests (race detector on): what CI
 
 # How long make fuzz runs each fuzz target (make test: the default).
 FUZZTIME ?= 10s
-FUZZ := FuzzHTTPJSON:./reliability/ FuzzLoadConfig:. FuzzParams:./internal/gen/ FuzzDecodePlainJSON:./internal/gateway/
+# A package under bench/ is in the bench module: go -C bench runs it.
+FUZZ := FuzzHTTPJSON:./reliability/ FuzzLoadConfig:. FuzzParams:./internal/gen/ FuzzDecodePlainJSON:./internal/gateway/ FuzzVTCodec:bench/vtcheck/
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s); findings land in <pkg>/testdata/fuzz
-	@for f in $(FUZZ); do n=$${f%%:*}; p=$${f#*:}; \
-	  echo "go test -run='^$$' -fuzz='^$$n\$$' -fuzztime=$(FUZZTIME) $$p"; \
-	  go test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
+	@for f in $(FUZZ); do n=$${f%%:*}; p=$${f#*:}; m=.; \
+	  case $$p in bench/*) m=bench; p=./$${p#bench/};; esac; \
+	  echo "go -C $$m test -run='^$$' -fuzz='^$$n\$$' -fuzztime=$(FUZZTIME) $$p"; \
+	  go -C $$m test -run='^$$' -fuzz="^$$n\$$" -fuzztime=$(FUZZTIME) $$p; done
 
 .PHONY: lint
 lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect, test/openapi and test/browser too), staticcheck, gofmt, buf lint and buf format
@@ -72,6 +74,7 @@ lint: googleapis ## go vet (bench, bench/size, test/scaffold, test/connect, test
 	$(BUF) format -d --exit-code --path $(FIXTURES)
 	$(BUF) format -d --exit-code $(GOLDENS)
 	$(BUF) format -d --exit-code bench/size/proto
+	$(BUF) format -d --exit-code bench/proto
 	cd bench && go vet ./... && go tool -modfile=../tools/staticcheck/go.mod staticcheck ./...
 	cd bench/size && go vet ./...
 	cd test/scaffold && go vet ./... && go tool -modfile=../../tools/staticcheck/go.mod staticcheck ./...
@@ -85,6 +88,8 @@ generate: googleapis ## Regenerate the example's, the fixtures', the golden case
 	$(BUF) generate --template $(FIXTURES)/buf.gen.yaml
 	@for t in $(CASES); do echo "$(BUF) generate --template $$t"; $(BUF) generate --template $$t; done
 	$(BUF) generate --template bench/buf.gen.yaml
+	$(BUF) generate --template bench/vtecho.buf.gen.yaml
+	$(BUF) generate --template bench/vtcheck.buf.gen.yaml
 	$(BUF) generate --template bench/size/buf.gen.yaml
 	$(BUF) generate --template test/connect/buf.gen.yaml
 	@for s in $(SKELETONS); do f=$${s%%:*}; d=$${s#*:}; rm -f $$d/*.go; \

@@ -53,8 +53,9 @@ func TestMCPNotLinked(t *testing.T) {
 // (and its zap) nor any of OpenTelemetry (API, instrumentation, SDK, OTLP
 // exporters, and the logr they log with) nor protovalidate (and its CEL
 // interpreter) nor the MCP SDK (and its JSON Schema, JSON and OAuth
-// libraries): they come only with the opt-in packages goms/etcd,
-// goms/otelgoms, goms/otlp, goms/validate and goms/mcp.
+// libraries) nor the fast codec (which would replace grpc-go's proto
+// codec): they come only with the opt-in packages goms/etcd,
+// goms/otelgoms, goms/otlp, goms/validate, goms/mcp and goms/vtcodec.
 func TestOptInDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/goms-io/goms").Output()
 	if err != nil {
@@ -65,7 +66,8 @@ func TestOptInDeps(t *testing.T) {
 	}
 	for pkg := range strings.FieldsSeq(string(out)) {
 		for _, banned := range []string{"go.etcd.io/", "go.uber.org/zap", "go.opentelemetry.io/", "github.com/go-logr/", "buf.build/", "cel.dev/", "github.com/antlr4-go/",
-			"github.com/modelcontextprotocol/", "github.com/google/jsonschema-go", "github.com/segmentio/", "github.com/yosida95/", "golang.org/x/oauth2"} {
+			"github.com/modelcontextprotocol/", "github.com/google/jsonschema-go", "github.com/segmentio/", "github.com/yosida95/", "golang.org/x/oauth2",
+			"github.com/goms-io/goms/vtcodec", "github.com/planetscale/vtprotobuf"} {
 			if strings.HasPrefix(pkg, banned) {
 				t.Errorf("package goms links %s", pkg)
 			}

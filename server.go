@@ -521,6 +521,9 @@ func (s *Server) startGRPC(unary []grpc.UnaryServerInterceptor, stream []grpc.St
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: g.IdleTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 	}, s.opts.grpcOpts...)
+	if g.StreamWorkers > 0 {
+		opts = append(opts, grpc.NumStreamWorkers(uint32(g.StreamWorkers)))
+	}
 	if s.trace.Server != nil {
 		opts = append(opts, grpc.StatsHandler(s.trace.Server))
 	}

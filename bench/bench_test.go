@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	vtecho "github.com/goms-io/goms/bench/internal/gen/bench/vtecho/v1"
 	"github.com/goms-io/goms/bench/internal/setup"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"google.golang.org/grpc"
@@ -96,25 +97,33 @@ func checkEcho(b *testing.B, resp *echo.EchoResponse, err error, message string)
 }
 
 // BenchmarkUnary measures a unary gRPC call over loopback: a GoMs server
-// with its default interceptors (impl=goms) against the same service on a
-// bare grpc.Server (impl=grpc) and on connect-go's gRPC protocol over h2c
-// (impl=connect), all called by the same grpc-go client.
+// with its default interceptors (impl=goms), the same with GoMs's opt-in
+// fast codec (impl=goms-vt: vtcodec on protoc-gen-go-vtproto's code, at
+// both ends, serving bench.vtecho.v1's copy of Echo), against the same
+// service on a bare grpc.Server (impl=grpc) and on connect-go's gRPC
+// protocol over h2c (impl=connect), all called by the same grpc-go client.
+// vtcodec is registered in the whole process; for every impl but goms-vt
+// it hands the messages to grpc-go's proto codec.
 func BenchmarkUnary(b *testing.B) {
-	impls := []setup.Impl{setup.GRPC, setup.GoMs, setup.Connect}
+	impls := []setup.Impl{setup.GRPC, setup.GoMs, setup.GoMsVT, setup.Connect}
 	servers := startAll(b, impls...)
 	for _, sz := range sizes {
 		b.Run("size="+sz.name, func(b *testing.B) {
-			req := &echo.EchoRequest{Message: sz.message}
 			for _, impl := range impls {
 				b.Run("impl="+string(impl), func(b *testing.B) {
-					client := grpcClient(b, servers[impl].GRPCAddr)
+					call := unaryCall(b, impl, servers[impl].GRPCAddr, sz.message)
 					ctx := context.Background()
-					resp, err := client.Echo(ctx, req)
-					checkEcho(b, resp, err, sz.message)
+					got, err := call(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if got != sz.message {
+						b.Fatalf("echo answered %d bytes, want %d", len(got), len(sz.message))
+					}
 					b.ReportAllocs()
 					cpu := startCPU()
 					for b.Loop() {
-						if _, err := client.Echo(ctx, req); err != nil {
+						if _, err := call(ctx); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -122,6 +131,30 @@ func BenchmarkUnary(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// unaryCall returns a function that calls Echo with message on a new
+// loopback connection to addr and returns the answer's message: the
+// fixtures' echo client, or bench.vtecho.v1's for impl=goms-vt.
+func unaryCall(b *testing.B, impl setup.Impl, addr, message string) func(context.Context) (string, error) {
+	b.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	if impl == setup.GoMsVT {
+		client, req := vtecho.NewEchoServiceClient(cc), &vtecho.EchoRequest{Message: message}
+		return func(ctx context.Context) (string, error) {
+			resp, err := client.Echo(ctx, req)
+			return resp.GetMessage(), err
+		}
+	}
+	client, req := echo.NewEchoServiceClient(cc), &echo.EchoRequest{Message: message}
+	return func(ctx context.Context) (string, error) {
+		resp, err := client.Echo(ctx, req)
+		return resp.GetMessage(), err
 	}
 }
 

@@ -35,7 +35,8 @@ only=${1:-.}
 # path may end in :LOW:HIGH, call counts that replace INSTR_LOW and
 # INSTR_HIGH for it (a streaming call is 100 messages).
 comparisons=(
-  "BenchmarkUnary/size=small grpc goms connect"
+  "BenchmarkUnary/size=small grpc goms goms-vt connect"
+  "BenchmarkUnary/size=large:$((low / 4)):$((high / 4)) grpc goms goms-vt"
   "BenchmarkHTTP/size=small gateway-inproc goms connect vanguard gateway-endpoint goms-http"
   # Connect JSON unary: GoMs's own protocol code against connect-go's handler.
   "BenchmarkHTTP/size=small connect goms-connect"

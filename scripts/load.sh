@@ -6,12 +6,14 @@
 #   scripts/load.sh                 (make load)
 #   LOAD_CONCURRENCY="1 16 64" LOAD_REQUESTS=20000 scripts/load.sh
 #   LOAD_CHAIN=0 scripts/load.sh    without the three-service chain
+#   LOAD_HTTP=0 scripts/load.sh     without the HTTP rows
 #
 # Each set-up of bench/internal/setup runs alone in its own process
 # (bench/cmd/benchserver, in the bench module) on loopback, serving the
 # same echo service:
 #   gRPC (ghz, unary Echo, 100-byte message): grpc (bare grpc.Server), goms,
-#     connect (connect-go, gRPC over h2c)
+#     goms-vt (goms with the opt-in vtcodec, serving bench/proto's copy of
+#     Echo; ghz's client does not use it), connect (connect-go, gRPC over h2c)
 #   HTTP (wrk if installed, else hey; POST with the same JSON body, 100-byte
 #     message): gateway-inproc, goms (gateway mode), gateway-endpoint,
 #     goms-http and vanguard (REST -> connect-go) at /v1/echo; connect
@@ -30,6 +32,7 @@ cd "$(dirname "$0")/.."
 
 concurrency=${LOAD_CONCURRENCY:-"1 8 64"}
 chain=${LOAD_CHAIN:-1}
+http=${LOAD_HTTP:-1}
 requests=${LOAD_REQUESTS:-20000}
 duration=${LOAD_DURATION:-5} # seconds per wrk run (wrk runs for a time, not a count)
 googleapis=$(scripts/googleapis.sh)
@@ -128,7 +131,7 @@ row() { # protocol impl tool concurrency qps p50ms p99ms errors
 ghz_proto=internal/fixtures/echo/echo.proto ghz_method=fixtures.echo.EchoService.Echo
 ghz_run() {
   local out
-  out=$("$ghz" --insecure --proto "$ghz_proto" -i "internal,examples/shop/proto,$googleapis" \
+  out=$("$ghz" --insecure --proto "$ghz_proto" -i "internal,examples/shop/proto,bench/proto,$googleapis" \
     --call "$ghz_method" -d "$body" -c "$2" -n "$3" -O json "$1" | tr -d ' \n')
   local qps p50 p99 ok
   qps=$(grep -o '"rps":[0-9.e+]*' <<<"$out" | cut -d: -f2)
@@ -167,13 +170,29 @@ http_tool=hey
 [ -n "$wrk" ] && http_tool=wrk
 
 # grpc_rows LABEL ADDR: warms up, then prints a ghz row per concurrency.
+# With a benchserver running, it also notes the server's CPU time per call
+# (user + system, from /proc), which the load tool sharing the machine
+# moves less than the QPS: cpu_notes, printed after the gRPC table.
+cpu_notes=""
 grpc_rows() {
   ghz_run "$2" 16 2000 >/dev/null # warm-up
-  local c qps p50 p99 errs
+  local c qps p50 p99 errs t0
   for c in $concurrency; do
+    t0=$(server_cpu_ticks)
     read -r qps p50 p99 errs < <(ghz_run "$2" "$c" "$requests")
     row gRPC "$1" ghz "$c" "$qps" "$p50" "$p99" "$errs"
+    if [ -n "$t0" ]; then
+      cpu_notes+=$(printf '  %-16s conc %4s: %6.1f µs of server CPU per call' "$1" "$c" \
+        "$(awk -v a="$t0" -v b="$(server_cpu_ticks)" -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN{print (b - a) / hz / n * 1e6}')")$'\n'
+    fi
   done
+}
+
+# server_cpu_ticks prints the benchserver's user + system CPU time in
+# clock ticks, or nothing without one.
+server_cpu_ticks() {
+  [ -n "$server_pid" ] && [ -r "/proc/$server_pid/stat" ] || return 0
+  awk '{print $14 + $15}' "/proc/$server_pid/stat"
 }
 
 # http_rows LABEL URL: warms up, then prints a row per concurrency, with
@@ -197,13 +216,24 @@ echo
 row proto impl tool conc QPS "p50 ms" "p99 ms" errors
 echo "|-------|------------------|------|------|-----------|----------|----------|--------|"
 
-for impl in grpc goms connect; do
+for impl in grpc goms goms-vt connect; do
   start_server "$impl"
+  if [ "$impl" = goms-vt ]; then
+    # GoMs with its fast codec serves the copy of Echo in bench/proto.
+    ghz_proto=bench/proto/bench/vtecho/v1/vtecho.proto ghz_method=bench.vtecho.v1.EchoService.Echo
+  fi
   grpc_rows "$impl" "$grpc_addr"
+  ghz_proto=internal/fixtures/echo/echo.proto ghz_method=fixtures.echo.EchoService.Echo
   stop_server
 done
+if [ -n "$cpu_notes" ]; then
+  echo
+  printf '%s' "$cpu_notes"
+  echo
+fi
 
 for impl in gateway-inproc goms gateway-endpoint goms-http connect vanguard; do
+  [ "$http" = 0 ] && break
   path=/v1/echo
   [ "$impl" = connect ] && path=/fixtures.echo.EchoService/EchoBody
   start_server "$impl"

@@ -173,7 +173,7 @@ func TestProtocBadParameter(t *testing.T) {
 	msg, err := command(t, ".", nil, protoc,
 		"--plugin=protoc-gen-goms="+pluginBin(t), "--goms_out="+t.TempDir(), "--goms_opt=htp=false",
 		"-I", abs, "-I", googleapis(t), "echo/echo.proto")
-	want := `--goms_out: unknown parameter "htp"; accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, openapi=true|false, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code`
+	want := `--goms_out: unknown parameter "htp"; accepted parameters: fast_codec=vtproto, gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, openapi=true|false, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code`
 	if err == nil || !strings.Contains(msg, want) {
 		t.Fatalf("protoc with a bad parameter: err %v, output:\n%s\nwant it to contain:\n%s", err, msg, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 
 	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // checkPackageNames rejects a Go package name, from go_package or an
@@ -128,6 +129,39 @@ func checkOnePackage(plugin *protogen.Plugin, p Params) error {
 			} else if p.implFor(s) != p.implFor(first) {
 				return fmt.Errorf("%s: service %s: parameter %s: its package %s is not %s, the package of service %s; goms skeleton writes one package (-out): run it once per package",
 					f.Desc.Path(), s.Desc.FullName(), paramImplPackage, p.implFor(s), p.implFor(first), first.Desc.FullName())
+			}
+		}
+	}
+	return nil
+}
+
+// checkFastCodec rejects fast_codec=vtproto for files whose messages have
+// group fields (proto2 groups, editions' delimited encoding):
+// protoc-gen-go-vtproto writes them but its UnmarshalVT cannot read them
+// back, so every call carrying one would fail.
+func checkFastCodec(plugin *protogen.Plugin, p Params) error {
+	if p.FastCodec == "" {
+		return nil
+	}
+	var walk func(f *protogen.File, msgs []*protogen.Message) error
+	walk = func(f *protogen.File, msgs []*protogen.Message) error {
+		for _, m := range msgs {
+			for _, field := range m.Fields {
+				if field.Desc.Kind() == protoreflect.GroupKind {
+					return fmt.Errorf("%s: field %s is a group (delimited encoding), which protoc-gen-go-vtproto's UnmarshalVT cannot read; drop parameter %s=%s for this file, or make the field a message field",
+						f.Desc.Path(), field.Desc.FullName(), paramFastCodec, p.FastCodec)
+				}
+			}
+			if err := walk(f, m.Messages); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, f := range plugin.Files {
+		if f.Generate {
+			if err := walk(f, f.Messages); err != nil {
+				return err
 			}
 		}
 	}

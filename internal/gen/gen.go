@@ -38,6 +38,9 @@ func Run(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
 		if err := checkMains(plugin, p, names); err != nil {
 			return err
 		}
+		if err := checkFastCodec(plugin, p); err != nil {
+			return err
+		}
 		for _, f := range plugin.Files {
 			if f.Generate {
 				generateFile(plugin, p, newFileInfo(f, p, names))
@@ -84,6 +87,9 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	g.P("const _ = ", gomsPackage.Ident("SupportPackageIsVersion1"))
 	if f.validated {
 		g.Import(validatePackage)
+	}
+	if p.FastCodec != "" {
+		g.Import(fastCodecs[p.FastCodec])
 	}
 	for _, s := range f.services {
 		generateRegistration(g, f, s)

@@ -161,13 +161,15 @@ func TestNoServicesNoFiles(t *testing.T) {
 
 // TestParameterErrors checks the exact text users see for bad parameters.
 func TestParameterErrors(t *testing.T) {
-	const accepted = "accepted parameters: gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, openapi=true|false, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
+	const accepted = "accepted parameters: fast_codec=vtproto, gateway_main=<dir>, generate_unbound_methods=true|false, http=true|false, impl_package=<import path>|<service>=<import path>, openapi=true|false, register_func_suffix=<identifier part>, server_main=<dir>, paths=import|source_relative, module=<import path prefix>, M<proto file>=<import path>, annotate_code"
 	for _, tc := range []struct {
 		parameter, want string
 	}{
 		{"htp=false", `unknown parameter "htp"; ` + accepted},
 		{"http=maybe", `parameter http: invalid value "maybe"; want true or false`},
 		{"module=github.com/goms-io/goms,http=1,bogus", `unknown parameter "bogus"; ` + accepted},
+		{"fast_codec=vtprotobuf", `parameter fast_codec: invalid value "vtprotobuf"; want one of: vtproto`},
+		{"fast_codec", `parameter fast_codec: invalid value ""; want one of: vtproto`},
 		{"paths=nowhere", `unknown path type "nowhere": want "import" or "source_relative"`},
 	} {
 		t.Run(tc.parameter, func(t *testing.T) {
@@ -197,6 +199,37 @@ func TestParameterValues(t *testing.T) {
 		if got := strings.Contains(resp.File[0].GetContent(), "Gateway:"); got != tc.gateway {
 			t.Errorf("%q: gateway registration emitted = %v, want %v", tc.parameter, got, tc.gateway)
 		}
+	}
+}
+
+// TestFastCodec checks that fast_codec=vtproto, and only it, makes
+// <file>.goms.go import the codec package, which registers it.
+func TestFastCodec(t *testing.T) {
+	const imp = `_ "github.com/goms-io/goms/vtcodec"`
+	for _, tc := range []struct {
+		parameter string
+		want      bool
+	}{{"", false}, {"fast_codec=vtproto", true}, {"http=false,fast_codec=vtproto", true}} {
+		resp := Run(newRequest(t, tc.parameter, "echo/echo.proto"))
+		if resp.Error != nil || len(resp.File) != 1 {
+			t.Fatalf("%q: error %q, %d files", tc.parameter, resp.GetError(), len(resp.File))
+		}
+		if got := strings.Contains(resp.File[0].GetContent(), imp); got != tc.want {
+			t.Errorf("%q: codec import emitted = %v, want %v", tc.parameter, got, tc.want)
+		}
+	}
+}
+
+// TestFastCodecGroups checks that fast_codec=vtproto is refused for a
+// file with a group field, which vtproto cannot unmarshal.
+func TestFastCodecGroups(t *testing.T) {
+	resp := Run(newRequest(t, "fast_codec=vtproto", "proto2/proto2.proto"))
+	want := "proto2/proto2.proto: field goms.testdata.proto2.LookupResponse.found is a group (delimited encoding), which protoc-gen-go-vtproto's UnmarshalVT cannot read; drop parameter fast_codec=vtproto for this file, or make the field a message field"
+	if got := resp.GetError(); got != want {
+		t.Errorf("error = %q\nwant    %q", got, want)
+	}
+	if resp := Run(newRequest(t, "", "proto2/proto2.proto")); resp.Error != nil {
+		t.Errorf("without fast_codec: %s", resp.GetError())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -23,7 +24,14 @@ const (
 	paramGatewayMain            = "gateway_main"
 	paramImplPackage            = "impl_package"
 	paramOpenAPI                = "openapi"
+	paramFastCodec              = "fast_codec"
 )
+
+// fastCodecs maps each value of fast_codec to the import path of the codec
+// package that <file>.goms.go then imports (blank) to register it.
+var fastCodecs = map[string]protogen.GoImportPath{
+	"vtproto": "github.com/goms-io/goms/vtcodec",
+}
 
 // protogenParams are the parameters protogen handles itself; they are
 // listed in error messages so that users see everything they may write.
@@ -69,6 +77,12 @@ type Params struct {
 	// routes, for publishing (the server serves the same at
 	// http.openapi_path). Parameter openapi=true|false, default false.
 	OpenAPI bool
+	// FastCodec, when set, names the gRPC codec that <file>.goms.go
+	// registers by importing its package: "vtproto" imports
+	// github.com/goms-io/goms/vtcodec, which marshals with the methods
+	// protoc-gen-go-vtproto generates (it must run on the same files).
+	// Parameter fast_codec=vtproto, default none (grpc-go's codec).
+	FastCodec string
 
 	// module is protogen's module= parameter, which mains' file names
 	// must carry too (protogen strips it from every file name).
@@ -91,6 +105,8 @@ func (p *Params) flagSet() *flag.FlagSet {
 		"write a main package per service into <dir>/<service>/main.go (needs impl_package)")
 	fs.Var((*dirValue)(&p.GatewayMain), paramGatewayMain,
 		"write an HTTP-only gateway main per service with HTTP routes into <dir>/<service>-gateway/main.go")
+	fs.Var((*codecValue)(&p.FastCodec), paramFastCodec,
+		"register a faster gRPC codec from <file>.goms.go: vtproto imports github.com/goms-io/goms/vtcodec (run protoc-gen-go-vtproto with features marshal+unmarshal+size on the same files)")
 	fs.Var(implValue{p}, paramImplPackage,
 		"import path of the package with func New<Service>(*goms.Server) (<Service>Server, error) for each service; <service>=<import path> (repeatable) for one service, by full name")
 	fs.Var((*switchValue)(&p.OpenAPI), paramOpenAPI,
@@ -174,6 +190,26 @@ func (v *identValue) Set(s string) error {
 		}
 	}
 	*v = identValue(s)
+	return nil
+}
+
+// codecValue is fast_codec: empty, or a key of fastCodecs.
+type codecValue string
+
+func (v *codecValue) String() string { return string(*v) }
+func (v *codecValue) accepted() string {
+	names := make([]string, 0, len(fastCodecs))
+	for name := range fastCodecs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, "|")
+}
+func (v *codecValue) Set(s string) error {
+	if _, ok := fastCodecs[s]; !ok {
+		return fmt.Errorf("invalid value %q; want one of: %s", s, v.accepted())
+	}
+	*v = codecValue(s)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/goms-io/goms"
+	vtecho "github.com/goms-io/goms/bench/internal/gen/bench/vtecho/v1"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -62,6 +63,15 @@ const (
 	// interceptors, health, reflection): gRPC, and an HTTP gateway that
 	// calls the service through the in-process connection.
 	GoMs Impl = "goms"
+	// GoMsVT is the GoMs set-up with GoMs's opt-in fast codec
+	// (github.com/goms-io/goms/vtcodec, on protoc-gen-go-vtproto's code),
+	// serving bench.vtecho.v1.EchoService, the Echo of the fixtures'
+	// service field for field, generated with fast_codec=vtproto
+	// (bench/vtecho.buf.gen.yaml). The codec is process-wide: every
+	// set-up of the process goes through it, and it hands messages
+	// without vtproto's methods (all but this set-up's) to grpc-go's
+	// proto codec.
+	GoMsVT Impl = "goms-vt"
 	// GRPC is a bare grpc.Server: no interceptors, no HTTP.
 	GRPC Impl = "grpc"
 	// GatewayInProc is raw grpc-gateway calling the implementation directly
@@ -92,7 +102,7 @@ const (
 )
 
 // Impls lists every set-up.
-var Impls = []Impl{GoMs, GRPC, GatewayInProc, GatewayEndpoint, GoMsHTTP, Connect, Vanguard, GoMsConnect}
+var Impls = []Impl{GoMs, GoMsVT, GRPC, GatewayInProc, GatewayEndpoint, GoMsHTTP, Connect, Vanguard, GoMsConnect}
 
 // SpeaksConnect reports whether the benchmarks call impl in the Connect
 // protocol rather than REST.
@@ -129,6 +139,8 @@ func Start(impl Impl, addrs Addrs) (*Server, error) {
 	switch impl {
 	case GoMs, GoMsConnect:
 		err = s.startGoMs(ctx, goms.ModeGateway, addrs, "")
+	case GoMsVT:
+		err = s.startGoMsVT(ctx, addrs)
 	case GRPC:
 		s.GRPCAddr, err = s.startGRPC(addrs.GRPC)
 	case GatewayInProc:
@@ -207,6 +219,36 @@ func (s *Server) startGoMs(ctx context.Context, mode goms.Mode, addrs Addrs, ups
 	if mode != goms.ModeHTTP {
 		s.Local = srv.LocalConn()
 	}
+	return nil
+}
+
+// VTEchoService is EchoService for bench.vtecho.v1 (impl GoMsVT).
+type VTEchoService struct {
+	vtecho.UnimplementedEchoServiceServer
+}
+
+// Echo returns the request's message.
+func (VTEchoService) Echo(_ context.Context, req *vtecho.EchoRequest) (*vtecho.EchoResponse, error) {
+	return &vtecho.EchoResponse{Message: req.GetMessage()}, nil
+}
+
+// startGoMsVT starts the GoMs set-up of startGoMs, in gateway mode,
+// serving VTEchoService.
+func (s *Server) startGoMsVT(ctx context.Context, addrs Addrs) error {
+	cfg := goms.DefaultConfig()
+	cfg.GRPC.Addr, cfg.HTTP.Addr = addrs.GRPC, addrs.HTTP
+	cfg.ShutdownGrace = time.Second
+	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
+	vtecho.RegisterEchoService(srv, VTEchoService{})
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	s.stops = append(s.stops, func() error {
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		return srv.Stop(stopCtx)
+	})
+	s.GRPCAddr, s.HTTPAddr, s.Local = srv.GRPCAddr(), srv.HTTPAddr(), srv.LocalConn()
 	return nil
 }
 
