@@ -242,6 +242,18 @@ func protobufOnly(c dcase) string {
 	return ""
 }
 
+// noBidi adds to skip the bidi stream, for Connect and gRPC-Web in http
+// mode: its HTTP port in cleartext is HTTP/1.1 only (h2c is one-port
+// mode's), and connect-go's bidi streams need HTTP/2.
+func noBidi(skip func(dcase) string) func(dcase) string {
+	return func(c dcase) string {
+		if c.method == "Chat" {
+			return "bidi needs HTTP/2; http mode's cleartext port is HTTP/1.1"
+		}
+		return skip(c)
+	}
+}
+
 // skipTable lists, for the record, every transport × case kind that the
 // test leaves out, and why (the transports' skip functions apply it).
 var skipTable = []struct{ transport, cases, reason string }{
@@ -251,6 +263,7 @@ var skipTable = []struct{ transport, cases, reason string }{
 	{"mcp", "malformed JSON that is no JSON object", "the SDK client sends arguments as a JSON object; a text that is not one is a JSON-RPC error, not a tool call"},
 	{"mcp", "Expand failing after messages", "the error result carries no messages: those before it came as progress notifications"},
 	{"connect-json, connect-proto, grpc-web", "Chat over HTTP/1.1", "bidi needs HTTP/2: Chat goes over h2c to the one-port server"},
+	{"http-mode/connect-json, http-mode/connect-proto, http-mode/grpc-web", "Chat", "bidi needs HTTP/2, and http mode's cleartext HTTP port is HTTP/1.1 only (h2c is one-port mode's)"},
 }
 
 func TestDifferential(t *testing.T) {
@@ -272,23 +285,39 @@ func TestDifferential(t *testing.T) {
 	register(op)
 	start(t, op)
 
+	// http mode: an edge with no services of its own forwards to a
+	// gRPC-mode backend, whose interceptors count the calls.
+	beCfg := goms.DefaultConfig()
+	beCfg.Mode, beCfg.GRPC.Addr = goms.ModeGRPC, "127.0.0.1:0"
+	be := goms.New(beCfg, c.options(), quiet())
+	register(be)
+	start(t, be)
+	hmCfg := goms.DefaultConfig()
+	hmCfg.Mode, hmCfg.HTTP.Addr, hmCfg.Upstream = goms.ModeHTTP, "127.0.0.1:0", be.GRPCAddr()
+	hmCfg.MCP.Tools = gwCfg.MCP.Tools
+	hm := goms.New(hmCfg, quiet())
+	echo.RegisterEchoService(hm, nil)
+	rules.RegisterRulesService(hm, nil)
+	start(t, hm)
+
 	conn, err := grpc.NewClient(gw.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 
-	gwBase, opBase := "http://"+gw.HTTPAddr(), "http://"+op.HTTPAddr()
+	gwBase, opBase, hmBase := "http://"+gw.HTTPAddr(), "http://"+op.HTTPAddr(), "http://"+hm.HTTPAddr()
 	h2 := h2c()
-	mcpSession := mcpConnect(t, gw.HTTPAddr())
 
 	grpcLike := func(ec echo.EchoServiceClient, rc rules.RulesServiceClient) func(*testing.T, dcase) outcome {
 		return func(t *testing.T, c dcase) outcome { return callGRPC(t.Context(), ec, rc, c) }
 	}
-	connectLike := func(opts ...connect.ClientOption) func(*testing.T, dcase) outcome {
-		ec1 := echoconnect.NewEchoServiceClient(http.DefaultClient, gwBase, opts...)
-		rc1 := rulesconnect.NewRulesServiceClient(http.DefaultClient, gwBase, opts...)
-		ec2 := echoconnect.NewEchoServiceClient(h2, opBase, opts...)
+	// connectLike calls with connect-go's client over HTTP/1.1 to base,
+	// but Chat over h2c to chatBase (bidi needs HTTP/2).
+	connectLike := func(base, chatBase string, opts ...connect.ClientOption) func(*testing.T, dcase) outcome {
+		ec1 := echoconnect.NewEchoServiceClient(http.DefaultClient, base, opts...)
+		rc1 := rulesconnect.NewRulesServiceClient(http.DefaultClient, base, opts...)
+		ec2 := echoconnect.NewEchoServiceClient(h2, chatBase, opts...)
 		return func(t *testing.T, c dcase) outcome {
 			if c.method == "Chat" {
 				return callConnect(t.Context(), ec2, rc1, c)
@@ -296,20 +325,37 @@ func TestDifferential(t *testing.T) {
 			return callConnect(t.Context(), ec1, rc1, c)
 		}
 	}
+	connectJSON := func(base, chatBase string) func(*testing.T, dcase) outcome {
+		call := connectLike(base, chatBase, connect.WithProtoJSON())
+		return func(t *testing.T, c dcase) outcome {
+			if c.raw != "" {
+				return rawConnect(t, base, c)
+			}
+			return call(t, c)
+		}
+	}
+	rest := func(hc *http.Client, base string) func(*testing.T, dcase) outcome {
+		return func(t *testing.T, c dcase) outcome { return callREST(t, hc, base, c) }
+	}
+	mcpAt := func(addr string) func(*testing.T, dcase) outcome {
+		cs := mcpConnect(t, addr)
+		return func(t *testing.T, c dcase) outcome { return callMCP(t, cs, c) }
+	}
+	none := func(dcase) string { return "" }
 	transports := []transport{
 		{"grpc", protobufOnly, grpcLike(echo.NewEchoServiceClient(conn), rules.NewRulesServiceClient(conn))},
 		{"inprocess", protobufOnly, grpcLike(echo.NewEchoServiceClientFrom(gw), rules.NewRulesServiceClientFrom(gw))},
-		{"rest-h1", func(dcase) string { return "" }, func(t *testing.T, c dcase) outcome { return callREST(t, http.DefaultClient, gwBase, c) }},
-		{"rest-h2c", func(dcase) string { return "" }, func(t *testing.T, c dcase) outcome { return callREST(t, h2, opBase, c) }},
-		{"connect-json", func(c dcase) string { return "" }, func(t *testing.T, c dcase) outcome {
-			if c.raw != "" {
-				return rawConnect(t, gwBase, c)
-			}
-			return connectLike(connect.WithProtoJSON())(t, c)
-		}},
-		{"connect-proto", protobufOnly, connectLike()},
-		{"grpc-web", protobufOnly, connectLike(connect.WithGRPCWeb())},
-		{"mcp", mcpSkip, func(t *testing.T, c dcase) outcome { return callMCP(t, mcpSession, c) }},
+		{"rest-h1", none, rest(http.DefaultClient, gwBase)},
+		{"rest-h2c", none, rest(h2, opBase)},
+		{"connect-json", none, connectJSON(gwBase, opBase)},
+		{"connect-proto", protobufOnly, connectLike(gwBase, opBase)},
+		{"grpc-web", protobufOnly, connectLike(gwBase, opBase, connect.WithGRPCWeb())},
+		{"mcp", mcpSkip, mcpAt(gw.HTTPAddr())},
+		{"http-mode/rest-h1", none, rest(http.DefaultClient, hmBase)},
+		{"http-mode/connect-json", noBidi(none), connectJSON(hmBase, hmBase)},
+		{"http-mode/connect-proto", noBidi(protobufOnly), connectLike(hmBase, hmBase)},
+		{"http-mode/grpc-web", noBidi(protobufOnly), connectLike(hmBase, hmBase, connect.WithGRPCWeb())},
+		{"http-mode/mcp", mcpSkip, mcpAt(hm.HTTPAddr())},
 	}
 
 	r := rand.New(rand.NewPCG(diffSeed, diffSeed))
