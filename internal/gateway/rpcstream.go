@@ -132,6 +132,10 @@ type streamWriter struct {
 	ct    string
 	buf   []byte
 	wrote bool
+	http1 bool // the request came over HTTP/1
+	// inputOpen, set for a client stream over HTTP/1, reports that its
+	// request body is still being read: see [rpcHandler.serveClientStream].
+	inputOpen func() bool
 }
 
 // start writes the status line and headers, with the service's header
@@ -144,6 +148,9 @@ func (s *streamWriter) start(header metadata.MD) {
 	hd := s.w.Header()
 	writeMD(hd, header, "")
 	hd["Content-Type"] = []string{s.ct}
+	if s.inputOpen != nil && s.inputOpen() {
+		hd["Connection"] = []string{"close"}
+	}
 	s.w.WriteHeader(http.StatusOK)
 }
 
@@ -230,7 +237,7 @@ func percentEncode(s string) string {
 // serveStream serves a Connect streaming or gRPC-Web request: every kind
 // of method over gRPC-Web, the streaming kinds over Connect.
 func (h *rpcHandler) serveStream(w http.ResponseWriter, r *http.Request, m *rpcMethod, c codec, web, text bool) {
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), web: web, text: text, codec: c}
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), web: web, text: text, codec: c, http1: r.ProtoMajor == 1}
 	switch {
 	case !web && c == codecProto:
 		sw.ct = ctConnectProto
@@ -361,6 +368,20 @@ func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWrite
 	}
 	in := &inputFailure{}
 	done := make(chan struct{})
+	if sw.http1 {
+		// An answer that starts while the body is still being read ends
+		// the connection: cutting that read short below (the read
+		// deadline) cancels the HTTP/1 connection's context, which
+		// net/http would otherwise hand to every later request on it.
+		sw.inputOpen = func() bool {
+			select {
+			case <-done:
+				return false
+			default:
+				return true
+			}
+		}
+	}
 	go func() {
 		defer close(done)
 		var buf []byte
