@@ -177,7 +177,14 @@ func (c *Chain) startProcesses(deployment func(addrs []string) (args [][]string,
 	}
 	c.stops = append(c.stops, func() error { return os.RemoveAll(dir) })
 	bin := filepath.Join(dir, "shop")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/goms-io/goms/examples/shop/cmd/shop").CombinedOutput(); err != nil {
+	// The example is built in the library's own module (the replace
+	// target of this one), whose go.sum covers what the example links
+	// (goms/mcp among it) and this module's does not.
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/goms-io/goms").Output()
+	if err != nil {
+		return fmt.Errorf("go list -m github.com/goms-io/goms: %v", err)
+	}
+	if out, err := exec.Command("go", "-C", strings.TrimSpace(string(root)), "build", "-o", bin, "./examples/shop/cmd/shop").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	addrs, err := freePorts(8)
