@@ -15,12 +15,12 @@ import (
 )
 
 // TestGRPCRegistrationWarns: a service registered with grpc-go's
-// Register<Service>Server is served on gRPC only. When its protos declare
+// Register<Service>Server gets no REST routes. When its protos declare
 // HTTP routes, start-up says which service lost them and how to fix it;
 // it says nothing for a service without HTTP rules, nor for one whose
 // configuration keeps it off HTTP.
 func TestGRPCRegistrationWarns(t *testing.T) {
-	const warning = `level=WARN msg="service registered without its HTTP routes: it is served on gRPC only" service=fixtures.echo.EchoService registered_with="RegisterEchoServiceServer (grpc-go)" fix="register it with RegisterEchoService from its .goms.go file, or set services.fixtures.echo.EchoService.http: false"`
+	const warning = `level=WARN msg="service registered without its HTTP routes: its google.api.http routes are not served" service=fixtures.echo.EchoService registered_with="RegisterEchoServiceServer (grpc-go)" fix="register it with RegisterEchoService from its .goms.go file, or set services.fixtures.echo.EchoService.http: false"`
 	for _, tc := range []struct {
 		name    string
 		httpOff bool

@@ -106,9 +106,10 @@ func (s *Server) Register(svc Service) {
 
 // RegisterService implements [grpc.ServiceRegistrar], so grpc-go's
 // generated Register<Service>Server functions work on a Server too; such
-// services are served on gRPC only. Start warns about each one whose protos
-// declare HTTP routes: the Register<Service> function protoc-gen-goms
-// generates serves them on both.
+// services get no REST routes (in gateway mode they are also served over
+// Connect and gRPC-Web). Start warns about each one whose protos declare
+// HTTP routes: the Register<Service> function protoc-gen-goms generates
+// serves them on both.
 func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	s.Register(Service{Desc: desc, Impl: impl, grpcOnly: true})
 }
@@ -568,7 +569,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	for _, svc := range s.services {
 		if s.cfg.service(svc.name()).HTTP && svc.lostRoutes() {
 			short := svc.name()[strings.LastIndexByte(svc.name(), '.')+1:]
-			s.log.Warn("service registered without its HTTP routes: it is served on gRPC only",
+			s.log.Warn("service registered without its HTTP routes: its google.api.http routes are not served",
 				"service", svc.name(), "registered_with", "Register"+short+"Server (grpc-go)",
 				"fix", "register it with Register"+short+" from its .goms.go file, or set services."+svc.name()+".http: false")
 		}
