@@ -397,6 +397,21 @@ func (r *readmeRunner) projectREADMECalls() {
 		}
 		r.call(line, cmdline)
 	}
+	// The served OpenAPI document and the console the README points to;
+	// the generated document on disk describes the same route.
+	doc := r.output("curl", "-sf", r.replace("http://127.0.0.1:8080/openapi.json"))
+	file, err := os.ReadFile(filepath.Join(r.cwd, "gen", "hello", "v1", "hello.openapi.json"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for name, d := range map[string]string{"/openapi.json": doc, "gen/hello/v1/hello.openapi.json": string(file)} {
+		if !strings.Contains(d, `"openapi":"3.1`) && !strings.Contains(d, `"openapi": "3.1`) || !strings.Contains(d, `"/v1/hello/{name}"`) {
+			r.t.Errorf("%s is not the OpenAPI 3.1 document of GET /v1/hello/{name}:\n%.400s", name, d)
+		}
+	}
+	if page := r.output("curl", "-sf", r.replace("http://127.0.0.1:8080/docs")); !strings.Contains(page, "<html") {
+		r.t.Errorf("/docs is not the console page:\n%.400s", page)
+	}
 }
 
 // compactJSONValues returns the JSON values of s (one, or a stream of
