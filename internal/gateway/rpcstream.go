@@ -538,6 +538,12 @@ func (b *bodyTail) settle(rc *http.ResponseController) bool {
 	}
 	b.ran = true
 	b.over.Store(true)
+	if b.eof.Load() {
+		// Read to its end: the reader reads no more, nothing to cut.
+		<-b.done
+		b.kept = true
+		return true
+	}
 	select {
 	case <-b.done:
 		b.kept = b.eof.Load()
