@@ -263,7 +263,10 @@ func TestConnectGetBase64(t *testing.T) {
 }
 
 // TestConnectUpstreamDown checks that in http mode a Connect call to an
-// upstream that does not answer gets UNAVAILABLE without the address.
+// upstream that does not answer gets UNAVAILABLE without the address, and
+// so does a REST call. Echo is NO_SIDE_EFFECTS, so grpc-go retries it and
+// wraps its last error ("max retries exhausted: …"), which must be
+// recognised as the connection's error all the same.
 func TestConnectUpstreamDown(t *testing.T) {
 	cfg := goms.DefaultConfig()
 	addr := testutil.FreeAddr(t)
@@ -284,6 +287,15 @@ func TestConnectUpstreamDown(t *testing.T) {
 		if !strings.Contains(string(out), "unavailable") && !strings.Contains(string(out), "grpc-status: 14") || strings.Contains(string(out), port) {
 			t.Errorf("%s: %d %q", ct, st, out)
 		}
+	}
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/v1/echo/hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if _, port, _ := strings.Cut(addr, ":"); resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(out), port) {
+		t.Errorf("REST: %d %q, want 503 without the upstream's address", resp.StatusCode, out)
 	}
 }
 

@@ -1,6 +1,7 @@
 package goms
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,7 +119,7 @@ func (s *Server) mcp(next http.Handler) (http.Handler, error) {
 			}
 			conn = local
 		} else if c, ok := s.clients[svc.name()]; ok && c != nil {
-			conn = c
+			conn = mcpRemote{c}
 		} else {
 			continue
 		}
@@ -167,4 +168,18 @@ func (s Service) descriptor() protoreflect.ServiceDescriptor {
 	}
 	sd, _ := d.(protoreflect.ServiceDescriptor)
 	return sd
+}
+
+// mcpRemote is the MCP endpoint's connection to a service hosted
+// elsewhere (in http mode, the upstream): its calls carry
+// [telemetry.MCPCall], so the client metrics count them as transport
+// "mcp".
+type mcpRemote struct{ conn grpc.ClientConnInterface }
+
+func (c mcpRemote) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	return c.conn.Invoke(ctx, method, args, reply, append(opts, telemetry.MCPCall)...)
+}
+
+func (c mcpRemote) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return c.conn.NewStream(ctx, desc, method, append(opts, telemetry.MCPCall)...)
 }

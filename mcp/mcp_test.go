@@ -302,6 +302,24 @@ func TestHTTPMode(t *testing.T) {
 	if got := counter(t, backend, "grpc_server_handled_total", "Place", "network"); got != 2 {
 		t.Errorf(`upstream grpc_server_handled_total{grpc_method="Place",transport="network"} = %v, want 2`, got)
 	}
+	// The front counts the calls it makes for the tools as MCP's, apart
+	// from those of its routes (transport "network"), as a gateway-mode
+	// server counts those it serves.
+	for _, name := range []string{"grpc_client_started_total", "grpc_client_handled_total"} {
+		if got := counter(t, front, name, "Place", "mcp"); got != 2 {
+			t.Errorf(`front %s{grpc_method="Place",transport="mcp"} = %v, want 2`, name, got)
+		}
+		if got := counter(t, front, name, "Place", "network"); got != 0 {
+			t.Errorf(`front %s{grpc_method="Place",transport="network"} = %v, want 0`, name, got)
+		}
+	}
+	// A server stream's call, too.
+	if _, isErr := call(t, cs, &sdk.CallToolParams{Name: "fixtures_echo_EchoService_Expand", Arguments: map[string]any{"message": "a b"}}); isErr {
+		t.Fatal("Expand failed")
+	}
+	if got := counter(t, front, "grpc_client_handled_total", "Expand", "mcp"); got != 1 {
+		t.Errorf(`front grpc_client_handled_total{grpc_method="Expand",transport="mcp"} = %v, want 1`, got)
+	}
 }
 
 // TestOff checks that /mcp is not served when mcp.tools is empty, though

@@ -130,13 +130,22 @@ var transportPrefixes = []string{
 
 // isTransportError reports whether err is an UNAVAILABLE error of the
 // gateway's connection to a service rather than one the service returned.
+// grpc-go wraps the last error of a call it retried (a method declared
+// idempotent) as "max retries exhausted: failed after N attempts: …",
+// and status.FromError then gives that whole text as the message: the
+// wrapped status's own message is the one looked at.
 func isTransportError(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.Unavailable {
 		return false
 	}
+	msg := st.Message()
+	var inner interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &inner) {
+		msg = inner.GRPCStatus().Message()
+	}
 	for _, p := range transportPrefixes {
-		if strings.HasPrefix(st.Message(), p) {
+		if strings.HasPrefix(msg, p) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -133,9 +134,10 @@ type streamWriter struct {
 	buf   []byte
 	wrote bool
 	http1 bool // the request came over HTTP/1
-	// inputOpen, set for a client stream over HTTP/1, reports that its
-	// request body is still being read: see [rpcHandler.serveClientStream].
-	inputOpen func() bool
+	// tail, set for a client or bidirectional stream over HTTP/1, is the
+	// rest of its request body: see [bodyTail].
+	tail *bodyTail
+	bidi bool
 }
 
 // start writes the status line and headers, with the service's header
@@ -148,7 +150,8 @@ func (s *streamWriter) start(header metadata.MD) {
 	hd := s.w.Header()
 	writeMD(hd, header, "")
 	hd["Content-Type"] = []string{s.ct}
-	if s.inputOpen != nil && s.inputOpen() {
+	if s.tail != nil && !s.tail.keep(s.bidi, s.rc) {
+		// The rest of the body is left unread on the connection.
 		hd["Connection"] = []string{"close"}
 	}
 	s.w.WriteHeader(http.StatusOK)
@@ -287,14 +290,22 @@ func (h *rpcHandler) serveStream(w http.ResponseWriter, r *http.Request, m *rpcM
 	if cancel != nil {
 		defer cancel()
 	}
-	if text {
-		fr.r = &textReader{r: r.Body}
-	}
 	if !m.desc.ClientStreams {
+		if text {
+			fr.r = &textReader{r: r.Body}
+		}
 		h.serveOneRequest(ctx, sw, m, fr, c)
 		return
 	}
-	h.serveClientStream(ctx, w, sw, m, fr, c)
+	var tail *bodyTail
+	if sw.http1 {
+		tail = &bodyTail{r: r.Body, left: maxDrainBytes, done: make(chan struct{})}
+		fr.r = tail
+	}
+	if text {
+		fr.r = &textReader{r: fr.r}
+	}
+	h.serveClientStream(ctx, w, sw, m, fr, c, tail)
 }
 
 // serveOneRequest serves a unary (gRPC-Web) or server-streaming method:
@@ -353,8 +364,8 @@ func (h *rpcHandler) serveOneRequest(ctx context.Context, sw *streamWriter, m *r
 
 // serveClientStream serves a client- or bidirectional-streaming method:
 // the request's messages are sent as they arrive, the answers written as
-// they come.
-func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWriter, sw *streamWriter, m *rpcMethod, fr *frameReader, c codec) {
+// they come. Over HTTP/1, tail is the request body (see [bodyTail]).
+func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWriter, sw *streamWriter, m *rpcMethod, fr *frameReader, c codec, tail *bodyTail) {
 	if m.desc.ServerStreams {
 		// Fails for HTTP/2, which needs nothing: HTTP/1 becomes full duplex.
 		_ = http.NewResponseController(w).EnableFullDuplex()
@@ -368,24 +379,15 @@ func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWrite
 	}
 	in := &inputFailure{}
 	done := make(chan struct{})
-	if sw.http1 {
-		// An answer that starts while the body is still being read ends
-		// the connection: cutting that read short below (the read
-		// deadline) cancels the HTTP/1 connection's context, which
-		// net/http would otherwise hand to every later request on it.
-		sw.inputOpen = func() bool {
-			select {
-			case <-done:
-				return false
-			default:
-				return true
-			}
-		}
+	if tail != nil {
+		done = tail.done
+		sw.tail, sw.bidi = tail, m.desc.ServerStreams
 	}
+	over := func() bool { return tail != nil && tail.over.Load() }
 	go func() {
 		defer close(done)
 		var buf []byte
-		for {
+		for !over() {
 			payload, err := fr.next(buf)
 			if err == io.EOF {
 				_ = cs.CloseSend()
@@ -396,21 +398,34 @@ func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWrite
 				req := m.in.New().Interface()
 				if err = h.decode(c, payload, req); err == nil {
 					if cs.SendMsg(req) != nil {
-						return // the stream is over; RecvMsg tells why
+						break // the stream is over; RecvMsg tells why
 					}
 					continue
 				}
 			}
-			in.set(err)
-			cancel()
-			return
+			if !over() { // not the end of the drain below
+				in.set(err)
+				cancel()
+			}
+			break
+		}
+		if tail != nil {
+			tail.drain()
 		}
 	}()
 	h.receive(ctx, sw, m, cs, in)
 	// The call is over; the body must not be read after the handler
-	// returns. A client still sending (the service answered early) has
-	// its read cut short.
+	// returns.
 	cancel()
+	if tail != nil {
+		// A client stream's answer read the rest of the body before it
+		// started (streamWriter.start); a bidirectional stream's is read
+		// now, after the answer, by the same bounds.
+		tail.settle(sw.rc)
+		return
+	}
+	// HTTP/2: a client still sending has its read cut short; the stream
+	// ends, not the connection.
 	select {
 	case <-done:
 	default:
@@ -418,6 +433,133 @@ func (h *rpcHandler) serveClientStream(ctx context.Context, w http.ResponseWrite
 			<-done
 		}
 	}
+}
+
+// The bounds on what is left of a client stream's HTTP/1 request body when
+// its answer is ready (see [bodyTail]).
+const (
+	// maxDrainBytes is how much of the rest GoMs reads and drops:
+	// net/http's own bound on what it reads of a body its handler left
+	// (maxPostHandlerReadBytes, 256 KiB, "approximately what a typical
+	// machine's TCP buffer size is").
+	maxDrainBytes = 256 << 10
+	// maxDrainTime is how long GoMs waits for the rest: time for the
+	// messages in flight and the body's end to arrive, not for a client
+	// that keeps its body open.
+	maxDrainTime = time.Second
+)
+
+// errDrainLimit ends a drain that reached [maxDrainBytes].
+var errDrainLimit = errors.New("request body: more than the drain limit after the answer")
+
+// bodyTail is the request body of a client or bidirectional stream over
+// HTTP/1, where a connection carries one request after another: the body
+// must be read to its end before the connection can carry the next.
+//
+// A service may answer before the client has sent its whole body (a
+// message broke a rule; the service had what it needed). HTTP/1 then
+// offers two ways out, both bad unbounded: close the connection (the
+// client, still writing, gets a reset that can destroy the answer
+// unread in its socket: the close races the client's read), or read the
+// rest (a client that never stops holds the handler). net/http itself
+// reads up to 256 KiB of a body its handler left, with no bound in time
+// but http.read_timeout, and closes past that; it cannot be left to do so
+// here, since the stream's reader is still inside the body.
+//
+// So: once the answer is ready, the stream's reader stops forwarding
+// messages and reads what is left of the body and drops it, up to
+// [maxDrainBytes] and for at most [maxDrainTime] (then the read is cut by
+// the read deadline). A body read to its end keeps the connection (the
+// answer goes out as any other); one that was not closes it
+// (Connection: close), and only then can the answer be lost, to a client
+// that kept sending. A client stream's answer waits for the drain (its
+// header must say whether the connection stays); a bidirectional
+// stream's, which starts while the body is still open by design, closes
+// the connection if the body is still open at its first message, and
+// the drain runs after its end, so that the close resets nothing the
+// client sent in time.
+type bodyTail struct {
+	r    io.Reader     // the request body
+	over atomic.Bool   // the answer is ready: reads count against left
+	left int64         // bytes the drain may still read; the reader's only
+	eof  atomic.Bool   // the body was read to its end
+	done chan struct{} // closed when the stream's reader is done with the body
+	kept bool          // settle's answer; the handler's only
+	ran  bool          // settle has run; the handler's only
+}
+
+func (b *bodyTail) Read(p []byte) (int, error) {
+	if b.over.Load() {
+		if b.left <= 0 {
+			return 0, errDrainLimit
+		}
+		if int64(len(p)) > b.left {
+			p = p[:b.left]
+		}
+	}
+	n, err := b.r.Read(p)
+	if b.over.Load() {
+		b.left -= int64(n)
+	}
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+// drain reads the rest of the body, within the bounds; the stream's
+// reader calls it when it stops.
+func (b *bodyTail) drain() {
+	b.over.Store(true)
+	if !b.eof.Load() {
+		_, _ = io.Copy(io.Discard, b)
+	}
+}
+
+// keep reports whether the connection may carry another request after
+// this one, as the answer starts: for a bidirectional stream (bidi),
+// whether the body has ended; for a client stream, whether [settle]
+// reads it to its end.
+func (b *bodyTail) keep(bidi bool, rc *http.ResponseController) bool {
+	if bidi {
+		return b.eof.Load()
+	}
+	return b.settle(rc)
+}
+
+// settle ends the stream's reader: it stops forwarding messages and
+// drains the rest of the body; settle waits for it, at most
+// [maxDrainTime], and reports whether the body was read to its end, so
+// the connection may carry another request. It is the handler's to call,
+// more than once.
+func (b *bodyTail) settle(rc *http.ResponseController) bool {
+	if b.ran {
+		return b.kept
+	}
+	b.ran = true
+	b.over.Store(true)
+	if b.eof.Load() {
+		// Read to its end: the reader reads no more, nothing to cut.
+		<-b.done
+		b.kept = true
+		return true
+	}
+	select {
+	case <-b.done:
+		b.kept = b.eof.Load()
+		return b.kept
+	default:
+	}
+	// The cut sets the connection's read deadline in the past: the
+	// connection cannot be kept after it, even if the body ends first
+	// (net/http's background read, which starts at the body's end, would
+	// fail and cancel the connection's context, and with it the next
+	// request's). A writer a middleware wrapped without Unwrap has no
+	// deadline: then http.read_timeout ends the read.
+	cut := time.AfterFunc(maxDrainTime, func() { _ = rc.SetReadDeadline(time.Now()) })
+	<-b.done
+	b.kept = cut.Stop() && b.eof.Load()
+	return b.kept
 }
 
 // inputFailure is the error of a stream's request body, which ends the

@@ -160,19 +160,39 @@ func callLevel(code codes.Code) slog.Level {
 	return slog.LevelError
 }
 
+// MCPCall is the call option of the calls the MCP endpoint makes on a
+// dialled connection (in http mode, to the upstream): [ClientDialOptions]
+// records them with transport "mcp" rather than "network", as the server
+// metrics do the MCP endpoint's in-process calls.
+var MCPCall grpc.CallOption = mcpCall{}
+
+type mcpCall struct{ grpc.EmptyCallOption }
+
+// clientTransport is the transport of a call on a dialled connection
+// with opts.
+func clientTransport(opts []grpc.CallOption) int {
+	for _, o := range opts {
+		if _, ok := o.(mcpCall); ok {
+			return viaMCP
+		}
+	}
+	return overNetwork
+}
+
 // ClientDialOptions instrument the connections a server dials: their
-// calls are recorded in the client metrics, transport "network".
+// calls are recorded in the client metrics, transport "network", or
+// "mcp" for calls with [MCPCall].
 func (t *Telemetry) ClientDialOptions() []grpc.DialOption {
 	m := t.grpcClient
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			mm, start := m.begin(overNetwork, method, "unary")
+			mm, start := m.begin(clientTransport(opts), method, "unary")
 			err := invoker(ctx, method, req, reply, cc, opts...)
 			mm.done(start, err)
 			return err
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			mm, start := m.begin(overNetwork, method, streamKind(desc.ClientStreams, desc.ServerStreams))
+			mm, start := m.begin(clientTransport(opts), method, streamKind(desc.ClientStreams, desc.ServerStreams))
 			cs, err := streamer(ctx, desc, cc, method, opts...)
 			return observeClientStream(cs, err, desc, mm, start)
 		}),
