@@ -349,7 +349,9 @@ func writeCorpusModule(t *testing.T, modDir string) {
 // for protoc-gen-goms to be no slower. Besides the time, cpu-ns/op is the
 // CPU time (user and system) of the plugin's process, which a shared
 // machine's load moves less than the time. The in-process sub-benchmark
-// times Run alone.
+// times Run alone. With GOMS_CORPUS_REQUEST_OUT set to a file name, the
+// benchmark also writes the request there, for running a plugin on it by
+// hand (under callgrind, say).
 //
 //	go test -run '^$' -bench Generate -benchtime 10x ./internal/gen/
 func BenchmarkGenerate(b *testing.B) {
@@ -357,6 +359,11 @@ func BenchmarkGenerate(b *testing.B) {
 	data, err := proto.Marshal(req)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if out := os.Getenv("GOMS_CORPUS_REQUEST_OUT"); out != "" {
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for _, bench := range []struct{ name, pkg string }{
 		{"protoc-gen-goms", "github.com/goms-io/goms/cmd/protoc-gen-goms"},
