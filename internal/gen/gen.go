@@ -31,7 +31,13 @@ const (
 // Run answers one plugin request. Parameter errors and generation errors
 // are reported in the response, which protoc and buf print for the user.
 func Run(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
-	return run(req, func(plugin *protogen.Plugin, p Params, names nameTable) error {
+	// The OpenAPI fragments are written after formatting (see fragments),
+	// unless annotate_code asks for byte offsets into the formatted file.
+	var frags *fragments
+	if !annotateCode(req.GetParameter()) {
+		frags = new(fragments)
+	}
+	resp := run(req, func(plugin *protogen.Plugin, p Params, names nameTable) error {
 		if err := checkPackageNames(plugin); err != nil {
 			return err
 		}
@@ -43,11 +49,18 @@ func Run(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
 		}
 		for _, f := range plugin.Files {
 			if f.Generate {
-				generateFile(plugin, p, newFileInfo(f, p, names))
+				generateFile(plugin, p, newFileInfo(f, p, names), frags)
 			}
 		}
 		return nil
 	})
+	if frags != nil && resp.Error == nil {
+		if err := frags.fill(resp); err != nil {
+			msg := err.Error()
+			return &pluginpb.CodeGeneratorResponse{Error: &msg}
+		}
+	}
+	return resp
 }
 
 // run sets up protogen for req and calls generate; both [Run] and
@@ -73,8 +86,9 @@ func run(req *pluginpb.CodeGeneratorRequest, generate func(*protogen.Plugin, Par
 }
 
 // generateFile writes <file>.goms.go for a file that declares services,
-// and the mains its services get.
-func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
+// and the mains its services get. frags, when not nil, takes the
+// services' OpenAPI fragments (see fragments).
+func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo, frags *fragments) {
 	if len(f.services) == 0 {
 		return
 	}
@@ -93,7 +107,7 @@ func generateFile(plugin *protogen.Plugin, p Params, f *fileInfo) {
 	}
 	for _, s := range f.services {
 		generateRegistration(g, f, s)
-		generateOpenAPI(g, s)
+		generateOpenAPI(g, s, frags)
 		generateClient(g, s)
 	}
 	generateStreamEncoder(g, f, p)

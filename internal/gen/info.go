@@ -28,7 +28,7 @@ type serviceInfo struct {
 	// the http parameter is on.
 	http       bool
 	deprecated bool
-	// openAPI is the service's OpenAPI fragment (compact JSON), or ""
+	// openAPI is the service's OpenAPI fragment (indented JSON), or ""
 	// when it has no HTTP routes.
 	openAPI string
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/pluginpb"
 )
 
 // The OpenAPI 3.1 fragment of a service: its HTTP routes as "paths", the
@@ -70,74 +71,157 @@ func (o *object) has(key string) bool { _, ok := o.vals[key]; return ok }
 func (o *object) MarshalJSON() ([]byte, error) { return marshal(o) }
 
 // marshal is json.Marshal without HTML escaping, so that comments read
-// as written. Objects, lists and strings are written in one pass into one
-// buffer: letting encoding/json call each nested object's MarshalJSON
-// re-scans every object's bytes once per level it is nested in, which
-// made generation twice as slow as protoc-gen-go-grpc's on
-// BenchmarkGenerate. Strings and other values still go through
-// encoding/json, so the bytes are the same.
-func marshal(v any) ([]byte, error) {
-	w := &jsonWriter{}
+// as written.
+func marshal(v any) ([]byte, error) { return writeJSON(v, "") }
+
+// writeJSON writes v's JSON in one pass: compact when indent is "", else
+// the bytes json.Indent(…, "", indent) makes of the compact form. Objects
+// and lists are written here; a string that needs no escape is written
+// as it is, and other strings and values go through encoding/json, so
+// the bytes are encoding/json's. Letting encoding/json call each nested
+// object's MarshalJSON re-scans every object's bytes once per level it is
+// nested in, and json.Indent scans the whole again: together they made
+// generation twice as slow as protoc-gen-go-grpc's on BenchmarkGenerate.
+func writeJSON(v any, indent string) ([]byte, error) {
+	w := &jsonWriter{indent: indent}
 	w.enc = json.NewEncoder(&w.scratch)
 	w.enc.SetEscapeHTML(false)
 	if err := w.write(v); err != nil {
 		return nil, err
 	}
-	return w.out.Bytes(), nil
+	return w.out, nil
 }
 
 // jsonWriter writes the JSON of a fragment into out; scratch holds what
 // enc, encoding/json's encoder, writes of a leaf value.
 type jsonWriter struct {
-	out, scratch bytes.Buffer
-	enc          *json.Encoder
+	out     []byte
+	indent  string // "" for compact JSON
+	depth   int
+	scratch bytes.Buffer
+	enc     *json.Encoder
+}
+
+// newline starts a line at the current depth (indented JSON only).
+func (w *jsonWriter) newline() {
+	if w.indent == "" {
+		return
+	}
+	w.out = append(w.out, '\n')
+	for range w.depth {
+		w.out = append(w.out, w.indent...)
+	}
 }
 
 func (w *jsonWriter) write(v any) error {
 	switch v := v.(type) {
 	case *object:
-		w.out.WriteByte('{')
+		if len(v.keys) == 0 {
+			w.out = append(w.out, "{}"...)
+			return nil
+		}
+		w.out = append(w.out, '{')
+		w.depth++
 		for i, k := range v.keys {
 			if i > 0 {
-				w.out.WriteByte(',')
+				w.out = append(w.out, ',')
 			}
-			if err := w.leaf(k); err != nil {
-				return err
+			w.newline()
+			w.string(k)
+			w.out = append(w.out, ':')
+			if w.indent != "" {
+				w.out = append(w.out, ' ')
 			}
-			w.out.WriteByte(':')
 			if err := w.write(v.vals[k]); err != nil {
 				return err
 			}
 		}
-		w.out.WriteByte('}')
+		w.depth--
+		w.newline()
+		w.out = append(w.out, '}')
 		return nil
 	case []any:
 		if v == nil {
-			w.out.WriteString("null")
+			w.out = append(w.out, "null"...)
 			return nil
 		}
-		w.out.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				w.out.WriteByte(',')
-			}
-			if err := w.write(e); err != nil {
-				return err
-			}
+		return writeList(w, v, w.write)
+	case []string:
+		if v == nil {
+			w.out = append(w.out, "null"...)
+			return nil
 		}
-		w.out.WriteByte(']')
+		return writeList(w, v, func(s string) error { w.string(s); return nil })
+	case string:
+		w.string(v)
+		return nil
+	case bool:
+		w.out = strconv.AppendBool(w.out, v)
+		return nil
+	case int:
+		w.out = strconv.AppendInt(w.out, int64(v), 10)
 		return nil
 	}
 	return w.leaf(v)
 }
 
-// leaf writes v as encoding/json does, without HTML escaping.
+// writeList writes a JSON array of list's elements.
+func writeList[E any](w *jsonWriter, list []E, write func(E) error) error {
+	if len(list) == 0 {
+		w.out = append(w.out, "[]"...)
+		return nil
+	}
+	w.out = append(w.out, '[')
+	w.depth++
+	for i, e := range list {
+		if i > 0 {
+			w.out = append(w.out, ',')
+		}
+		w.newline()
+		if err := write(e); err != nil {
+			return err
+		}
+	}
+	w.depth--
+	w.newline()
+	w.out = append(w.out, ']')
+	return nil
+}
+
+// string writes s as a JSON string: as it is between quotes when every
+// byte is printable ASCII other than a quote or a backslash (what
+// encoding/json writes unescaped), else through encoding/json.
+func (w *jsonWriter) string(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			if err := w.leaf(s); err != nil {
+				panic(err) // encoding/json encodes every string
+			}
+			return
+		}
+	}
+	w.out = append(w.out, '"')
+	w.out = append(w.out, s...)
+	w.out = append(w.out, '"')
+}
+
+// leaf writes v as encoding/json does, without HTML escaping, indented
+// at the current depth.
 func (w *jsonWriter) leaf(v any) error {
 	w.scratch.Reset()
 	if err := w.enc.Encode(v); err != nil {
 		return err
 	}
-	w.out.Write(bytes.TrimSuffix(w.scratch.Bytes(), []byte("\n")))
+	compact := bytes.TrimSuffix(w.scratch.Bytes(), []byte("\n"))
+	if w.indent == "" || (len(compact) > 0 && compact[0] != '{' && compact[0] != '[') {
+		w.out = append(w.out, compact...)
+		return nil
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, strings.Repeat(w.indent, w.depth), w.indent); err != nil {
+		return err
+	}
+	w.out = append(w.out, out.Bytes()...)
 	return nil
 }
 
@@ -291,8 +375,9 @@ func openAPIPath(template string) (string, []pathParam) {
 }
 
 // generateOpenAPI emits the constant holding s's OpenAPI fragment, which
-// its registration hands to package goms.
-func generateOpenAPI(g *protogen.GeneratedFile, s *serviceInfo) {
+// its registration hands to package goms: the fragment itself, or, when
+// frags is not nil, a placeholder that frags fills in after formatting.
+func generateOpenAPI(g *protogen.GeneratedFile, s *serviceInfo, frags *fragments) {
 	if s.openAPI == "" {
 		return
 	}
@@ -301,7 +386,104 @@ func generateOpenAPI(g *protogen.GeneratedFile, s *serviceInfo) {
 	g.P("// routes and schemas, from its protos and their comments: package goms")
 	g.P("// merges the fragments of the services a process registers into the")
 	g.P("// document it serves at http.openapi_path.")
-	g.P("const ", s.names.OpenAPI, " = `", s.openAPI, "`")
+	text := s.openAPI
+	if frags != nil {
+		text = frags.placeholder(s.names.OpenAPI, s.openAPI)
+	}
+	g.P("const ", s.names.OpenAPI, " = `", text, "`")
+}
+
+// fragments holds the OpenAPI fragments of one run while protogen formats
+// the generated files, which hold placeholders in their stead: a fragment
+// is one raw string literal, which gofmt leaves as it is (it has no
+// carriage return, and no line of it ends in a blank), but whose every
+// byte protogen's parse and print would go through several times (half
+// the generator's time on the BenchmarkGenerate corpus). The bytes are
+// the same either way (TestOpenAPIPlaceholders).
+type fragments struct {
+	list []fragment
+}
+
+type fragment struct{ name, text string }
+
+// placeholderPrefix starts the placeholder of every fragment; its number
+// follows.
+const placeholderPrefix = "goms:openapi:"
+
+// placeholder records the fragment text of the constant name and returns
+// the text that stands for it.
+func (fs *fragments) placeholder(name, text string) string {
+	fs.list = append(fs.list, fragment{name, text})
+	return placeholderPrefix + strconv.Itoa(len(fs.list)-1)
+}
+
+// fill replaces the placeholders in the generated files of resp with
+// their fragments. A placeholder counts only as the whole value of its
+// constant's declaration line, which no comment can imitate.
+func (fs *fragments) fill(resp *pluginpb.CodeGeneratorResponse) error {
+	if len(fs.list) == 0 {
+		return nil
+	}
+	filled := 0
+	for _, f := range resp.File {
+		if !strings.HasSuffix(f.GetName(), ".goms.go") {
+			continue
+		}
+		content := f.GetContent()
+		var out strings.Builder
+		last := 0 // content[:last] is in out
+		for at := 0; ; {
+			i := strings.Index(content[at:], "`"+placeholderPrefix)
+			if i < 0 {
+				break
+			}
+			i += at
+			at = i + 1
+			digits := i + 1 + len(placeholderPrefix)
+			end := digits
+			for end < len(content) && content[end] >= '0' && content[end] <= '9' {
+				end++
+			}
+			n, err := strconv.Atoi(content[digits:end])
+			if err != nil || n >= len(fs.list) {
+				continue
+			}
+			decl := "\nconst " + fs.list[n].name + " = "
+			if !strings.HasSuffix(content[:i], decl) || !strings.HasPrefix(content[end:], "`\n") {
+				continue
+			}
+			if out.Len() == 0 {
+				out.Grow(len(content) + len(fs.list[n].text))
+			}
+			out.WriteString(content[last : i+1])
+			out.WriteString(fs.list[n].text)
+			last = end
+			at = end
+			filled++
+		}
+		if last > 0 {
+			out.WriteString(content[last:])
+			f.Content = proto.String(out.String())
+		}
+	}
+	if filled != len(fs.list) {
+		return fmt.Errorf("protoc-gen-goms: internal error: %d of %d OpenAPI fragments placed", filled, len(fs.list))
+	}
+	return nil
+}
+
+// annotateCode reports whether the plugin parameter param turns on
+// protogen's annotate_code, as protogen reads it: the last
+// annotate_code or annotate_code=true|false wins.
+func annotateCode(param string) bool {
+	on := false
+	for p := range strings.SplitSeq(param, ",") {
+		name, value, _ := strings.Cut(p, "=")
+		if name == "annotate_code" {
+			on = value == "" || value == "true"
+		}
+	}
+	return on
 }
 
 // openAPIBuilder gathers the fragment of one service.
@@ -400,15 +582,11 @@ func generateOpenAPIFile(plugin *protogen.Plugin, f *fileInfo, p Params) {
 
 // indent marshals v as indented JSON.
 func indent(v any) []byte {
-	compact, err := marshal(v)
+	out, err := writeJSON(v, "  ")
 	if err != nil {
 		panic(err) // only strings, numbers, booleans and objects of them
 	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, compact, "", "  "); err != nil {
-		panic(err)
-	}
-	return out.Bytes()
+	return out
 }
 
 // sortedSchemas returns the components' schemas by name.
