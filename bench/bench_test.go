@@ -353,9 +353,13 @@ func BenchmarkStreamGRPC(b *testing.B) {
 // messages over HTTP, with the same HTTP client for every variant: raw
 // grpc-gateway over loopback gRPC (impl=gateway-endpoint), GoMs in gateway
 // mode (impl=goms) and GoMs in http mode (impl=goms-http), each answering
-// GET /v1/expand/... with newline-delimited JSON, and connect-go's Connect
+// POST /v1/expand with newline-delimited JSON, and connect-go's Connect
 // streaming protocol with JSON messages (impl=connect, and GoMs in it:
-// impl=goms-connect). Raw in-process
+// impl=goms-connect). Every variant is sent the same request message as a
+// JSON body, the way its protocol sends one (setup.ExpandRequest): the
+// REST variants not as the 100-word path of GET /v1/expand/{message},
+// whose escaping and unescaping the Connect variants would not pay (and
+// which BenchmarkStreamSSE, as a browser's EventSource, does). Raw in-process
 // grpc-gateway cannot stream, and vanguard transcodes REST server streams
 // only for google.api.HttpBody responses. It reports msgs/s besides the
 // time per call.

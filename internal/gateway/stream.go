@@ -99,7 +99,7 @@ func ForwardStream(ctx context.Context, mux *runtime.ServeMux, marshaler runtime
 		}
 	}
 	s := stream{
-		ctx: ctx, m: m, w: w, rc: http.NewResponseController(w),
+		ctx: ctx, m: m, w: w, flush: flusher(w),
 		opts: opts, buf: make([]byte, 0, 512),
 	}
 	if wantsSSE(req) {
@@ -149,14 +149,34 @@ func wantsSSE(req *http.Request) bool {
 	return false
 }
 
+// flusher returns what flushes w: what http.ResponseController's Flush
+// finds, walking w's Unwrap chain to the first writer with a FlushError
+// or a Flush method, found once for a stream rather than per message.
+func flusher(w http.ResponseWriter) func() error {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }:
+			return t.FlushError
+		case http.Flusher:
+			return func() error { t.Flush(); return nil }
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return func() error { return fmt.Errorf("%T: %w", w, http.ErrNotSupported) }
+		}
+	}
+}
+
 // stream is one response being written.
 type stream struct {
 	ctx  context.Context
 	m    gatewayMarshaler
 	w    http.ResponseWriter
-	rc   *http.ResponseController
+	// flush flushes w (see [flusher]).
+	flush func() error
 	opts []func(context.Context, http.ResponseWriter, proto.Message) error
 	buf  []byte // reused for every message
+	enc  encoderMemo
 
 	lastEventID string // the request's Last-Event-ID header
 }
@@ -192,7 +212,7 @@ func body(msg proto.Message) any {
 // marshaler's for anything else (a repeated response_body field).
 func (s *stream) appendJSON(v any) error {
 	if msg, ok := v.(proto.Message); ok {
-		b, err := appendMessageJSON(s.buf, msg, s.m.json.MarshalOptions)
+		b, err := appendMessageJSONMemo(s.buf, msg, s.m.json.MarshalOptions, &s.enc)
 		if err == nil {
 			s.buf = b
 		}
@@ -252,7 +272,7 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 			return
 		}
 		wrote = true
-		if err := s.rc.Flush(); err != nil {
+		if err := s.flush(); err != nil {
 			return
 		}
 	}
@@ -270,7 +290,7 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 		return
 	}
 	s.w.WriteHeader(http.StatusOK)
-	if s.rc.Flush() != nil {
+	if s.flush() != nil {
 		return
 	}
 	// The keep-alive comments come from a goroutine of their own while
@@ -295,7 +315,7 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 					sent = false // an event went out in this interval
 				default:
 					if _, err := io.WriteString(s.w, ": keep-alive\n\n"); err == nil {
-						_ = s.rc.Flush()
+						_ = s.flush()
 					}
 				}
 				mu.Unlock()
@@ -337,7 +357,7 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 		sent = true
 		_, err = s.w.Write(s.buf)
 		if err == nil {
-			err = s.rc.Flush()
+			err = s.flush()
 		}
 		mu.Unlock()
 		if err != nil {
@@ -376,6 +396,6 @@ func (s *stream) sseError(err error) {
 		return
 	}
 	if _, err := s.w.Write(append(b, "\n\n"...)); err == nil {
-		_ = s.rc.Flush()
+		_ = s.flush()
 	}
 }
