@@ -169,14 +169,14 @@ func flusher(w http.ResponseWriter) func() error {
 
 // stream is one response being written.
 type stream struct {
-	ctx  context.Context
-	m    gatewayMarshaler
-	w    http.ResponseWriter
+	ctx context.Context
+	m   gatewayMarshaler
+	w   http.ResponseWriter
 	// flush flushes w (see [flusher]).
 	flush func() error
-	opts []func(context.Context, http.ResponseWriter, proto.Message) error
-	buf  []byte // reused for every message
-	enc  encoderMemo
+	opts  []func(context.Context, http.ResponseWriter, proto.Message) error
+	buf   []byte // reused for every message
+	enc   encoderMemo
 
 	lastEventID string // the request's Last-Event-ID header
 }
