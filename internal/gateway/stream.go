@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -101,6 +102,14 @@ func ForwardStream(ctx context.Context, mux *runtime.ServeMux, marshaler runtime
 	s := stream{
 		ctx: ctx, m: m, w: w, flush: flusher(w),
 		opts: opts, buf: make([]byte, 0, 512),
+	}
+	if ws := wsWriterOf(w); ws != nil {
+		if err := s.options(nil); err != nil {
+			runtime.HTTPError(ctx, mux, marshaler, w, req, err)
+			return
+		}
+		s.websocket(ws, recv)
+		return
 	}
 	if wantsSSE(req) {
 		s.lastEventID = req.Header.Get("Last-Event-ID")
@@ -275,6 +284,49 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 		if err := s.flush(); err != nil {
 			return
 		}
+	}
+}
+
+// websocket writes the stream on the WebSocket of ws: each message's JSON
+// (the message itself, as a unary answer's body) as one text message
+// (an HttpBody's bytes as one binary message), and an error as the close
+// code of its status; the rest of the socket's life is ws's (see
+// [websockets]). The messages go straight to the socket: no NDJSON line
+// for ws to parse back.
+func (s *stream) websocket(ws *wsWriter, recv func() (proto.Message, error)) {
+	wrote := false
+	for {
+		msg, err := recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err == nil {
+			err = s.options(msg)
+		}
+		if err == nil && msg == nil {
+			err = status.Error(codes.Internal, "empty response")
+		}
+		typ := websocket.MessageText
+		if err == nil {
+			s.buf = s.buf[:0]
+			if hb, ok := msg.(*httpbody.HttpBody); ok {
+				s.buf, typ = append(s.buf, hb.GetData()...), websocket.MessageBinary
+			} else {
+				err = s.appendJSON(body(msg))
+			}
+		}
+		if err != nil {
+			st := s.status(err)
+			if !wrote {
+				s.w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+			}
+			ws.closeStatus(st.Code(), st.Message())
+			return
+		}
+		if ws.message(typ, s.buf) != nil {
+			return
+		}
+		wrote = true
 	}
 }
 
