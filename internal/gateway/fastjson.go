@@ -253,9 +253,19 @@ func (f *plainFieldEncoder) appendValue(b []byte, v protoreflect.Value) ([]byte,
 // appendString appends s as a JSON string escaped as protojson escapes
 // it: ", \ and control characters only; invalid UTF-8 is an error.
 func appendString(b []byte, s string) ([]byte, error) {
+	// The ASCII prefix that needs no escape (most often the whole
+	// string), in one tight loop and one copy.
+	i := 0
+	for i < len(s) && jsonSafe[s[i]] {
+		i++
+	}
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
+	b = append(b, s[:i]...)
+	if i == len(s) {
+		return append(b, '"'), nil
+	}
+	start := i
+	for i < len(s) {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
@@ -295,9 +305,10 @@ func appendString(b []byte, s string) ([]byte, error) {
 
 const hex = "0123456789abcdef"
 
-// jsonSafe reports the ASCII bytes a JSON string holds as they are: all
-// but ", \ and the control characters.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+// jsonSafe reports the bytes a JSON string holds as they are, needing
+// neither an escape nor a UTF-8 check: ASCII but ", \ and the control
+// characters. (256 entries: indexed by any byte without a bounds check.)
+var jsonSafe = func() (t [256]bool) {
 	for c := ' '; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
