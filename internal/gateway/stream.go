@@ -232,8 +232,14 @@ func (s *stream) appendJSON(v any) error {
 	return err
 }
 
-// ndjson writes the stream as newline-delimited JSON.
+// ndjson writes the stream as newline-delimited JSON. Each message is
+// flushed once no other waits: at once, unless the call's stream (the
+// in-process connection's, see [bufferedStream]) already holds the next.
 func (s *stream) ndjson(recv func() (proto.Message, error)) {
+	var pending bufferedStream
+	if slot, _ := s.ctx.Value(bodySlotKey{}).(*bodySlot); slot != nil {
+		pending = slot.pending
+	}
 	wrote := false
 	fail := func(err error) {
 		st := s.status(err)
@@ -281,6 +287,13 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 			return
 		}
 		wrote = true
+		if pending != nil && pending.Buffered() > 0 {
+			// The next message is already here: it goes out in the
+			// same flush (a write of its own, a packet of its own and
+			// a read for the client each, otherwise). A message is
+			// never held back waiting for one that has not come.
+			continue
+		}
 		if err := s.flush(); err != nil {
 			return
 		}

@@ -294,6 +294,13 @@ func (cs *clientStream) Trailer() metadata.MD {
 	return s.responseTrailer(s.status)
 }
 
+// Buffered returns how many messages the server sent that RecvMsg has not
+// returned yet: a caller that writes each message on (the HTTP gateway)
+// can leave its flush to the last of them.
+func (cs *clientStream) Buffered() int {
+	return len(cs.s.responses)
+}
+
 // CloseSend half-closes the stream: once the server received the messages
 // sent before, its RecvMsg returns io.EOF. It always returns nil.
 func (cs *clientStream) CloseSend() error {
