@@ -238,7 +238,8 @@ func (s *stream) appendJSON(v any) error {
 func (s *stream) ndjson(recv func() (proto.Message, error)) {
 	var pending bufferedStream
 	if slot, _ := s.ctx.Value(bodySlotKey{}).(*bodySlot); slot != nil {
-		pending = slot.pending
+		// Taken out: an HTTP/1 connection's slot outlives the request.
+		pending, slot.pending = slot.pending, nil
 	}
 	wrote := false
 	fail := func(err error) {
