@@ -12,6 +12,7 @@ import (
 	"github.com/goms-io/goms"
 	"github.com/goms-io/goms/internal/fixtures/echo"
 	"github.com/goms-io/goms/internal/fixtures/echotest"
+	"google.golang.org/grpc"
 )
 
 // sseServers starts the echo service behind the HTTP edge in gateway mode
@@ -261,4 +262,54 @@ func TestStreamNDJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStreamNDJSONNotHeldBack: the NDJSON encoder leaves a message's flush
+// to the next one only when that one is already there, never to one still
+// to come: here the handler sends its second message only once the client
+// has read the first (the read would wait for the context's end
+// otherwise).
+func TestStreamNDJSONNotHeldBack(t *testing.T) {
+	release := make(chan struct{})
+	hold := goms.WithStreamInterceptors(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &holdingStream{ServerStream: ss, release: release})
+	})
+	s := serveConfig(t, goms.DefaultConfig(), hold)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+s.HTTPAddr()+"/v1/expand", strings.NewReader(`{"message":"one two"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	for i, want := range []string{`{"result":{"message":"one"}}`, `{"result":{"message":"two"}}`} {
+		line, err := r.ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != want {
+			t.Fatalf("line %d: %q %v, want %s", i+1, line, err, want)
+		}
+		if i == 0 {
+			close(release)
+		}
+	}
+}
+
+// holdingStream sends its second message once release is closed.
+type holdingStream struct {
+	grpc.ServerStream
+	release chan struct{}
+	sent    int
+}
+
+func (s *holdingStream) SendMsg(m any) error {
+	if s.sent == 1 {
+		<-s.release
+	}
+	s.sent++
+	return s.ServerStream.SendMsg(m)
 }

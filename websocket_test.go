@@ -123,6 +123,27 @@ func TestWebSocketStreams(t *testing.T) {
 				}
 			})
 
+			t.Run("server stream", func(t *testing.T) {
+				// Expand's POST route: the stream encoder writes each
+				// message's JSON straight to the socket, and the error
+				// that ends the stream as its close code.
+				c := wsDial(t, base+"/v1/expand", nil)
+				wsSend(t, c, `{"message":"one \"two\" details three"}`)
+				wsSend(t, c, "")
+				msgs, code, reason := wsEnd(t, c)
+				want := []string{`{"message":"one"}`, `{"message":"\"two\""}`}
+				if fmt.Sprint(msgs) != fmt.Sprint(want) || code != 4009 || reason != "stock too low" {
+					t.Errorf("Expand: %q, close %d %q; want %q, 4009 (FAILED_PRECONDITION) \"stock too low\"", msgs, code, reason, want)
+				}
+				c = wsDial(t, base+"/v1/expand", nil)
+				wsSend(t, c, `{"message":"a b"}`)
+				wsSend(t, c, "")
+				msgs, code, _ = wsEnd(t, c)
+				if len(msgs) != 2 || msgs[1] != `{"message":"b"}` || code != websocket.StatusNormalClosure {
+					t.Errorf("Expand: %q, close %d; want 2 messages, 1000", msgs, code)
+				}
+			})
+
 			t.Run("malformed message", func(t *testing.T) {
 				c := wsDial(t, base+"/v1/chat", nil)
 				wsSend(t, c, `{"message":`)

@@ -42,6 +42,10 @@ comparisons=(
   "BenchmarkHTTP/size=small connect goms-connect"
   "BenchmarkColocated/size=small loopback local direct"
   "BenchmarkStreamHTTP:$((low / 16)):$((high / 16)) gateway-endpoint goms goms-http connect goms-connect"
+  # The same stream as Server-Sent Events (GoMs only; GET, as an EventSource asks).
+  "BenchmarkStreamSSE:$((low / 16)):$((high / 16)) goms goms-http"
+  # The same stream over a WebSocket (GoMs only), the handshake included.
+  "BenchmarkStreamWebSocket:$((low / 16)):$((high / 16)) goms goms-http"
 )
 
 bin=.tmp/bench-bin/bench.test

@@ -54,6 +54,25 @@ func (c gatewayConn) Invoke(ctx context.Context, method string, args, reply any,
 }
 
 func (c gatewayConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := c.newStream(ctx, desc, method, opts...)
+	if err == nil && desc.ServerStreams && !desc.ClientStreams {
+		// For the stream encoder, which flushes only once no message
+		// waits (see [stream.ndjson]).
+		if slot, _ := ctx.Value(bodySlotKey{}).(*bodySlot); slot != nil {
+			slot.pending, _ = cs.(bufferedStream)
+		}
+	}
+	return cs, err
+}
+
+// bufferedStream is a stream that tells how many messages it received
+// and RecvMsg has not returned yet: the in-process connection's, and the
+// wrappers that pass its Buffered on (the gateway's, the telemetry's).
+type bufferedStream interface {
+	Buffered() int
+}
+
+func (c gatewayConn) newStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	sized := c.maxRecv > 0 || c.maxSend > 0
 	if desc.ServerStreams && !desc.ClientStreams && ctx.Value(sseKey{}) != nil {
 		if !sized {

@@ -43,7 +43,8 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 		var slot *bodySlot
 		if r.ProtoMajor == 1 {
 			if slot, _ = r.Context().Value(bodySlotKey{}).(*bodySlot); slot != nil {
-				slot.body = nil // the connection's previous request is over
+				// The connection's previous request is over.
+				slot.body, slot.pending = nil, nil
 			}
 		}
 		if !validUTF8(r.URL) {
@@ -104,7 +105,14 @@ func guard(next http.Handler, maxBody, maxHeader int) http.Handler {
 // handlers. An HTTP/1 connection serves one request at a time, so one slot
 // in the connection's context ([ConnContext]) serves all its requests and
 // costs nothing per request; an HTTP/2 request gets a slot of its own.
-type bodySlot struct{ body *requestBody }
+//
+// It also holds the server stream the request's call opened, when it tells
+// how many of its messages wait ([gatewayConn] sets it), for the stream
+// encoder.
+type bodySlot struct {
+	body    *requestBody
+	pending bufferedStream
+}
 
 type bodySlotKey struct{}
 

@@ -68,6 +68,15 @@ func (s *sizedStream) SendMsg(m any) error {
 	return s.ClientStream.SendMsg(m)
 }
 
+// Buffered passes on the wrapped stream's Buffered (see
+// [bufferedStream]), 0 if it has none.
+func (s *sizedStream) Buffered() int {
+	if b, ok := s.ClientStream.(bufferedStream); ok {
+		return b.Buffered()
+	}
+	return 0
+}
+
 func (s *sizedStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
 	s.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -99,8 +100,16 @@ func ForwardStream(ctx context.Context, mux *runtime.ServeMux, marshaler runtime
 		}
 	}
 	s := stream{
-		ctx: ctx, m: m, w: w, rc: http.NewResponseController(w),
+		ctx: ctx, m: m, w: w, flush: flusher(w),
 		opts: opts, buf: make([]byte, 0, 512),
+	}
+	if ws := wsWriterOf(w); ws != nil {
+		if err := s.options(nil); err != nil {
+			runtime.HTTPError(ctx, mux, marshaler, w, req, err)
+			return
+		}
+		s.websocket(ws, recv)
+		return
 	}
 	if wantsSSE(req) {
 		s.lastEventID = req.Header.Get("Last-Event-ID")
@@ -149,14 +158,34 @@ func wantsSSE(req *http.Request) bool {
 	return false
 }
 
+// flusher returns what flushes w: what http.ResponseController's Flush
+// finds, walking w's Unwrap chain to the first writer with a FlushError
+// or a Flush method, found once for a stream rather than per message.
+func flusher(w http.ResponseWriter) func() error {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }:
+			return t.FlushError
+		case http.Flusher:
+			return func() error { t.Flush(); return nil }
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return func() error { return fmt.Errorf("%T: %w", w, http.ErrNotSupported) }
+		}
+	}
+}
+
 // stream is one response being written.
 type stream struct {
-	ctx  context.Context
-	m    gatewayMarshaler
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	opts []func(context.Context, http.ResponseWriter, proto.Message) error
-	buf  []byte // reused for every message
+	ctx context.Context
+	m   gatewayMarshaler
+	w   http.ResponseWriter
+	// flush flushes w (see [flusher]).
+	flush func() error
+	opts  []func(context.Context, http.ResponseWriter, proto.Message) error
+	buf   []byte // reused for every message
+	enc   encoderMemo
 
 	lastEventID string // the request's Last-Event-ID header
 }
@@ -192,7 +221,7 @@ func body(msg proto.Message) any {
 // marshaler's for anything else (a repeated response_body field).
 func (s *stream) appendJSON(v any) error {
 	if msg, ok := v.(proto.Message); ok {
-		b, err := appendMessageJSON(s.buf, msg, s.m.json.MarshalOptions)
+		b, err := appendMessageJSONMemo(s.buf, msg, s.m.json.MarshalOptions, &s.enc)
 		if err == nil {
 			s.buf = b
 		}
@@ -203,8 +232,15 @@ func (s *stream) appendJSON(v any) error {
 	return err
 }
 
-// ndjson writes the stream as newline-delimited JSON.
+// ndjson writes the stream as newline-delimited JSON. Each message is
+// flushed once no other waits: at once, unless the call's stream (the
+// in-process connection's, see [bufferedStream]) already holds the next.
 func (s *stream) ndjson(recv func() (proto.Message, error)) {
+	var pending bufferedStream
+	if slot, _ := s.ctx.Value(bodySlotKey{}).(*bodySlot); slot != nil {
+		// Taken out: an HTTP/1 connection's slot outlives the request.
+		pending, slot.pending = slot.pending, nil
+	}
 	wrote := false
 	fail := func(err error) {
 		st := s.status(err)
@@ -252,9 +288,59 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 			return
 		}
 		wrote = true
-		if err := s.rc.Flush(); err != nil {
+		if pending != nil && pending.Buffered() > 0 {
+			// The next message is already here: it goes out in the
+			// same flush (a write of its own, a packet of its own and
+			// a read for the client each, otherwise). A message is
+			// never held back waiting for one that has not come.
+			continue
+		}
+		if err := s.flush(); err != nil {
 			return
 		}
+	}
+}
+
+// websocket writes the stream on the WebSocket of ws: each message's JSON
+// (the message itself, as a unary answer's body) as one text message
+// (an HttpBody's bytes as one binary message), and an error as the close
+// code of its status; the rest of the socket's life is ws's (see
+// [websockets]). The messages go straight to the socket: no NDJSON line
+// for ws to parse back.
+func (s *stream) websocket(ws *wsWriter, recv func() (proto.Message, error)) {
+	wrote := false
+	for {
+		msg, err := recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err == nil {
+			err = s.options(msg)
+		}
+		if err == nil && msg == nil {
+			err = status.Error(codes.Internal, "empty response")
+		}
+		typ := websocket.MessageText
+		if err == nil {
+			s.buf = s.buf[:0]
+			if hb, ok := msg.(*httpbody.HttpBody); ok {
+				s.buf, typ = append(s.buf, hb.GetData()...), websocket.MessageBinary
+			} else {
+				err = s.appendJSON(body(msg))
+			}
+		}
+		if err != nil {
+			st := s.status(err)
+			if !wrote {
+				s.w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+			}
+			ws.closeStatus(st.Code(), st.Message())
+			return
+		}
+		if ws.message(typ, s.buf) != nil {
+			return
+		}
+		wrote = true
 	}
 }
 
@@ -270,7 +356,7 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 		return
 	}
 	s.w.WriteHeader(http.StatusOK)
-	if s.rc.Flush() != nil {
+	if s.flush() != nil {
 		return
 	}
 	// The keep-alive comments come from a goroutine of their own while
@@ -295,7 +381,7 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 					sent = false // an event went out in this interval
 				default:
 					if _, err := io.WriteString(s.w, ": keep-alive\n\n"); err == nil {
-						_ = s.rc.Flush()
+						_ = s.flush()
 					}
 				}
 				mu.Unlock()
@@ -337,7 +423,7 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 		sent = true
 		_, err = s.w.Write(s.buf)
 		if err == nil {
-			err = s.rc.Flush()
+			err = s.flush()
 		}
 		mu.Unlock()
 		if err != nil {
@@ -376,6 +462,6 @@ func (s *stream) sseError(err error) {
 		return
 	}
 	if _, err := s.w.Write(append(b, "\n\n"...)); err == nil {
-		_ = s.rc.Flush()
+		_ = s.flush()
 	}
 }

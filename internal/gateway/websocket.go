@@ -190,8 +190,12 @@ func (b *wsBody) Read(p []byte) (int, error) {
 func (b *wsBody) Close() error { return nil }
 
 // wsWriter is the response of a call on a WebSocket: it sends each
-// message of the answer (grpc-gateway's lines, {"result":…}) as a
-// message of its own, and ends the socket with the call's status.
+// message of the answer as a message of its own, and ends the socket with
+// the call's status. A stream's messages come from the stream encoder
+// ([ForwardStream] finds the wsWriter with [wsWriterOf] and calls
+// [wsWriter.message]); anything else written is a unary answer, an error
+// body, or grpc-gateway's own NDJSON lines ({"result":…}), which Write
+// splits and sends.
 type wsWriter struct {
 	ctx    context.Context
 	conn   *websocket.Conn
@@ -231,6 +235,33 @@ func (w *wsWriter) Write(p []byte) (int, error) {
 		}
 		w.buf = w.buf[i+1:]
 	}
+}
+
+// wsWriterOf returns the wsWriter w is or wraps (through Unwrap, as
+// http.ResponseController finds a writer), nil if none.
+func wsWriterOf(w http.ResponseWriter) *wsWriter {
+	for {
+		switch t := w.(type) {
+		case *wsWriter:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// message sends p, one message of a stream's answer, as a WebSocket
+// message of type typ.
+func (w *wsWriter) message(typ websocket.MessageType, p []byte) error {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.closed {
+		return errors.New("WebSocket closed")
+	}
+	return w.conn.Write(w.ctx, typ, p)
 }
 
 // Flush sends nothing more: every complete line is sent as it comes.
@@ -285,6 +316,15 @@ func (w *wsWriter) closeWith(body []byte) {
 	if err := json.Unmarshal(body, &st); err != nil || st.Code <= 0 || st.Code > 16 {
 		st.Code, st.Message = int(codes.Internal), "malformed answer"
 	}
+	w.closeStatus(codes.Code(st.Code), st.Message)
+}
+
+// closeStatus closes the socket with the close code of a call that ended
+// with code (not OK) and message.
+func (w *wsWriter) closeStatus(code codes.Code, message string) {
+	if code == codes.OK || code > 16 {
+		code, message = codes.Internal, "malformed answer"
+	}
 	w.closed = true
-	w.conn.Close(websocket.StatusCode(wsCloseBase+st.Code), Truncate(st.Message, 123))
+	w.conn.Close(websocket.StatusCode(wsCloseBase+int(code)), Truncate(message, 123))
 }

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/runtime/protoimpl"
 )
 
 // streamBuffer is the number of messages buffered in each direction of an
@@ -553,6 +554,42 @@ func marshalError(v any) error {
 // not a protobuf message.
 func unmarshalError(v any) error {
 	return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: failed to unmarshal, message is %T, want proto.Message", v)
+}
+
+// moveMemo remembers whether the last Go type a stream moved messages of
+// is a generated message's (see [moveMemo.move]): a stream's messages in
+// one direction are all of one type.
+type moveMemo struct {
+	t       reflect.Type
+	movable bool
+}
+
+// messageStateType is the type of a generated message struct's first
+// field.
+var messageStateType = reflect.TypeFor[protoimpl.MessageState]()
+
+// move makes dst what src is, src being a copy that nothing else holds
+// (the one the sender made): for two messages of one generated Go type,
+// by moving src's struct into dst, which is what resetting dst and
+// merging src into it would copy, field by field and at several times
+// the cost; for any other pair, by [copyMessage]. src must not be used
+// afterwards.
+func (c *moveMemo) move(dst, src proto.Message) error {
+	t := reflect.TypeOf(dst)
+	if t != c.t {
+		c.t = t
+		c.movable = t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct &&
+			t.Elem().NumField() > 0 && t.Elem().Field(0).Type == messageStateType
+	}
+	if c.movable && reflect.TypeOf(src) == t {
+		d := reflect.ValueOf(dst)
+		if d.IsNil() {
+			return copyMessage(dst, src) // its error
+		}
+		d.Elem().Set(reflect.ValueOf(src).Elem())
+		return nil
+	}
+	return copyMessage(dst, src)
 }
 
 // copyMessage resets dst and deep-copies src into it. Messages of the same

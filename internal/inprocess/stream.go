@@ -71,6 +71,10 @@ type stream struct {
 
 	client clientStream
 	server serverStream
+
+	// responseMoves and requestMoves move the messages the client's and
+	// the server's RecvMsg take into their callers' (see [moveMemo]).
+	responseMoves, requestMoves moveMemo
 }
 
 // serve runs the handler and ends the RPC with its result.
@@ -183,6 +187,14 @@ func (s *stream) nextResponse() (msg proto.Message, sawEnd bool, err error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, false, status.FromContextError(err).Err()
 	}
+	// A message waiting: taken without the select below, which locks
+	// every channel it waits on (the common case of a server stream,
+	// whose handler runs ahead by up to streamBuffer messages).
+	select {
+	case msg := <-s.responses:
+		return msg, false, nil
+	default:
+	}
 	select {
 	case msg := <-s.responses:
 		return msg, false, nil
@@ -212,22 +224,35 @@ func (s *stream) nextRequest() (proto.Message, error) {
 	if err := s.hctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
+	// A message waiting (or the half-close): taken without the select
+	// below, which locks both channels.
 	select {
 	case msg, ok := <-s.requests:
-		if !ok {
-			// A client that half-closed after its context ended is gone,
-			// not done. The handler's context follows the client's
-			// asynchronously, so check the client's: over the network
-			// the outcome is a race, here the cancellation always wins.
-			if err := s.ctx.Err(); err != nil {
-				return nil, status.FromContextError(err).Err()
-			}
-			return nil, io.EOF
-		}
-		return msg, nil
+		return s.request(msg, ok)
+	default:
+	}
+	select {
+	case msg, ok := <-s.requests:
+		return s.request(msg, ok)
 	case <-s.hctx.Done():
 		return nil, status.FromContextError(s.hctx.Err()).Err()
 	}
+}
+
+// request returns what nextRequest received from s.requests: msg, or
+// (ok false: the channel is closed) the end of the client's messages.
+func (s *stream) request(msg proto.Message, ok bool) (proto.Message, error) {
+	if !ok {
+		// A client that half-closed after its context ended is gone,
+		// not done. The handler's context follows the client's
+		// asynchronously, so check the client's: over the network the
+		// outcome is a race, here the cancellation always wins.
+		if err := s.ctx.Err(); err != nil {
+			return nil, status.FromContextError(err).Err()
+		}
+		return nil, io.EOF
+	}
+	return msg, nil
 }
 
 // clientStream is the client side of an in-process stream. It implements
@@ -267,6 +292,13 @@ func (cs *clientStream) Trailer() metadata.MD {
 		return nil
 	}
 	return s.responseTrailer(s.status)
+}
+
+// Buffered returns how many messages the server sent that RecvMsg has not
+// returned yet: a caller that writes each message on (the HTTP gateway)
+// can leave its flush to the last of them.
+func (cs *clientStream) Buffered() int {
+	return len(cs.s.responses)
 }
 
 // CloseSend half-closes the stream: once the server received the messages
@@ -326,6 +358,13 @@ func (s *stream) sendRequest(msg proto.Message) error {
 		return io.EOF
 	default:
 	}
+	// Room in the buffer: queued without the select below, which locks
+	// every channel it waits on.
+	select {
+	case s.requests <- msg:
+		return nil
+	default:
+	}
 	select {
 	case s.requests <- msg:
 		return nil
@@ -354,7 +393,7 @@ func (cs *clientStream) RecvMsg(m any) error {
 	if err != nil {
 		return s.endClient(err, sawEnd)
 	}
-	if err := copyMessage(dst, msg); err != nil {
+	if err := s.responseMoves.move(dst, msg); err != nil {
 		return s.endClient(err, false)
 	}
 	s.receivedFirst = true
@@ -428,6 +467,15 @@ func (ss *serverStream) SendMsg(m any) error {
 	if err := s.sendHeaderForMessage(); err != nil {
 		return err
 	}
+	// Room in the buffer and the RPC not ended: queued without the
+	// select below, which locks both channels.
+	if s.hctx.Err() == nil {
+		select {
+		case s.responses <- msg:
+			return nil
+		default:
+		}
+	}
 	select {
 	case s.responses <- msg:
 		return nil
@@ -459,7 +507,7 @@ func (ss *serverStream) RecvMsg(m any) error {
 		}
 		return err
 	}
-	if err := copyMessage(dst, msg); err != nil {
+	if err := s.requestMoves.move(dst, msg); err != nil {
 		s.end(err)
 		return err
 	}

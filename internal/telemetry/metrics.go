@@ -314,7 +314,13 @@ func (w *statusRecorder) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-func (w *statusRecorder) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *statusRecorder) Flush() { _ = w.FlushError() }
+
+// FlushError flushes the underlying writer and returns its error, so
+// that a stream writing through w learns of a client that went away.
+func (w *statusRecorder) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

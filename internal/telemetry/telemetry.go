@@ -244,6 +244,15 @@ type observedClientStream struct {
 	ended         bool // RecvMsg is not called concurrently
 }
 
+// Buffered passes on the wrapped stream's Buffered (the in-process
+// connection's: how many received messages wait), 0 if it has none.
+func (s *observedClientStream) Buffered() int {
+	if b, ok := s.ClientStream.(interface{ Buffered() int }); ok {
+		return b.Buffered()
+	}
+	return 0
+}
+
 func (s *observedClientStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
 	if (err != nil || !s.serverStreams) && !s.ended {
