@@ -6,7 +6,9 @@
 //
 // Once serving, it writes "grpc=<addr> http=<addr>" (empty for what the
 // set-up does not serve) to -addr-file, or to standard output, and serves
-// until SIGINT or SIGTERM.
+// until SIGINT or SIGTERM. With -cpuprofile it profiles from SIGUSR1 (sent
+// once the load's warm-up is over) to the stop, and writes the profile
+// then: where a set-up's CPU goes under load.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -29,6 +32,7 @@ func main() {
 	grpcAddr := flag.String("grpc-addr", "127.0.0.1:0", "gRPC listen address")
 	httpAddr := flag.String("http-addr", "127.0.0.1:0", "HTTP listen address")
 	addrFile := flag.String("addr-file", "", "file to write the listening addresses to once serving (default standard output)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile, from SIGUSR1 to the stop, to this file")
 	flag.Parse()
 
 	srv, err := setup.Start(setup.Impl(*impl), setup.Addrs{GRPC: *grpcAddr, HTTP: *httpAddr})
@@ -46,8 +50,24 @@ func main() {
 	}
 
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	profiling := false
+	for s := <-sig; s == syscall.SIGUSR1; s = <-sig {
+		if *cpuProfile == "" || profiling {
+			continue
+		}
+		profiling = true
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchserver:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := srv.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserver:", err)
 		os.Exit(1)
