@@ -255,15 +255,9 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 		_, _ = s.w.Write(append(b, '\n'))
 	}
 	for {
-		msg, err := recv()
+		msg, err := s.next(recv)
 		if errors.Is(err, io.EOF) {
 			return
-		}
-		if err == nil {
-			err = s.options(msg)
-		}
-		if err == nil && msg == nil {
-			err = status.Error(codes.Internal, "empty response")
 		}
 		if err != nil {
 			fail(err)
@@ -301,6 +295,23 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 	}
 }
 
+// next returns the stream's next message, after the forward response
+// options have seen it: io.EOF at the end, the error that ends the stream
+// otherwise (a nil message is an Internal error).
+func (s *stream) next(recv func() (proto.Message, error)) (proto.Message, error) {
+	msg, err := recv()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.options(msg); err != nil {
+		return nil, err
+	}
+	if msg == nil {
+		return nil, status.Error(codes.Internal, "empty response")
+	}
+	return msg, nil
+}
+
 // websocket writes the stream on the WebSocket of ws: each message's JSON
 // (the message itself, as a unary answer's body) as one text message
 // (an HttpBody's bytes as one binary message), and an error as the close
@@ -310,15 +321,9 @@ func (s *stream) ndjson(recv func() (proto.Message, error)) {
 func (s *stream) websocket(ws *wsWriter, recv func() (proto.Message, error)) {
 	wrote := false
 	for {
-		msg, err := recv()
+		msg, err := s.next(recv)
 		if errors.Is(err, io.EOF) {
 			return
-		}
-		if err == nil {
-			err = s.options(msg)
-		}
-		if err == nil && msg == nil {
-			err = status.Error(codes.Internal, "empty response")
 		}
 		typ := websocket.MessageText
 		if err == nil {
@@ -400,15 +405,9 @@ func (s *stream) sse(recv func() (proto.Message, error)) {
 	// request goes on from the id it sends back (see [incomingHeader]).
 	id, _ := strconv.ParseUint(s.lastEventID, 10, 64)
 	for {
-		msg, err := recv()
+		msg, err := s.next(recv)
 		if errors.Is(err, io.EOF) {
 			return
-		}
-		if err == nil {
-			err = s.options(msg)
-		}
-		if err == nil && msg == nil {
-			err = status.Error(codes.Internal, "empty response")
 		}
 		if err == nil {
 			id++
