@@ -259,8 +259,7 @@ func compileProtos(ctx context.Context, dir string) (*pluginpb.CodeGeneratorRequ
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no .proto file under %s", filepath.Join(dir, protoDir))
 	}
-	importPaths := []string{filepath.Join(dir, protoDir), filepath.Join(dir, filepath.FromSlash(googleapisDir))}
-	return protoreq.Compile(ctx, importPaths, "", files...)
+	return protoreq.Compile(ctx, importPaths(dir), "", files...)
 }
 
 // isProjectFile reports whether name is one of the request's files to
@@ -298,8 +297,7 @@ func renderService(s Service, module, goPackage string) ([]byte, error) {
 // writeSkeleton writes the implementation skeleton of s into its
 // directory, as goms skeleton does: only the files that do not exist.
 func writeSkeleton(ctx context.Context, dir, module string, s Service, log io.Writer) error {
-	importPaths := []string{filepath.Join(dir, protoDir), filepath.Join(dir, filepath.FromSlash(googleapisDir))}
-	req, err := protoreq.Compile(ctx, importPaths, "impl_package="+module+"/"+s.ImplDir(), s.protoFile())
+	req, err := protoreq.Compile(ctx, importPaths(dir), "impl_package="+module+"/"+s.ImplDir(), s.protoFile())
 	if err != nil {
 		return err
 	}

@@ -133,7 +133,7 @@ func TestRenderService(t *testing.T) {
 		if err := writeNew(filepath.Join(dir, protoDir, filepath.FromSlash(s.protoFile())), src); err != nil {
 			t.Fatal(err)
 		}
-		req, err := protoreq.Compile(context.Background(), []string{filepath.Join(dir, protoDir), filepath.Join(dir, googleapisDir)}, "", s.protoFile())
+		req, err := protoreq.Compile(context.Background(), importPaths(dir), "", s.protoFile())
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", tc.name, err, src)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/goms-io/goms/internal/gen"
@@ -37,9 +38,19 @@ var plugins = []plugin{
 
 // Proto import paths of the project, as buf.yaml's modules list them.
 const (
-	protoDir      = "proto"
-	googleapisDir = "third_party/googleapis"
+	protoDir         = "proto"
+	googleapisDir    = "third_party/googleapis"
+	protovalidateDir = "third_party/protovalidate"
 )
+
+// importPaths returns the proto import paths of the project in dir.
+func importPaths(dir string) []string {
+	return []string{
+		filepath.Join(dir, protoDir),
+		filepath.Join(dir, filepath.FromSlash(googleapisDir)),
+		filepath.Join(dir, filepath.FromSlash(protovalidateDir)),
+	}
+}
 
 // generate writes the code of every plugin for the protos under dir/proto
 // (see [generateFiles]); nothing is written unless every plugin succeeds.

@@ -1,8 +1,9 @@
 // Package scaffold writes new GoMs projects: it is goms new. [New] takes
 // an empty directory to a project that builds, tests and runs with no
 // other step: the files of template/ rendered with text/template for the
-// project's module path, the google/api protos of googleapis/ (shipped
-// here, so that nothing is fetched), the tools' go.sum files, the code
+// project's module path, the google/api protos of googleapis/ and
+// protovalidate's buf/validate protos of protovalidate/ (shipped here, so
+// that nothing is fetched), the tools' go.sum files, the code
 // generated from the starter proto, and the project's go.sum.
 //
 // The first generation runs without buf, which takes minutes to build on a
@@ -32,10 +33,11 @@ import (
 )
 
 // The project's files, rendered by [render]: template/<path>.tmpl becomes
-// <path> (cmd/main/ becomes cmd/<name>/). The files of googleapis/ are
-// copied as they are into third_party/googleapis/.
+// <path> (cmd/main/ becomes cmd/<name>/). The files of googleapis/ and
+// protovalidate/ are copied as they are into third_party/googleapis/ and
+// third_party/protovalidate/.
 //
-//go:embed template googleapis
+//go:embed template googleapis protovalidate
 var files embed.FS
 
 // GomsModule is the module path of GoMs, which projects require.
@@ -327,15 +329,20 @@ func render(d data) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = fs.WalkDir(files, "googleapis", func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
+	for _, dir := range []string{"googleapis", "protovalidate"} {
+		err = fs.WalkDir(files, dir, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			b, err := files.ReadFile(p)
+			out["third_party/"+p] = b
 			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		b, err := files.ReadFile(p)
-		out["third_party/"+p] = b
-		return err
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // modPath quotes a go.mod token (a replacement directory) when it needs

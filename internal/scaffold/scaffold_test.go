@@ -188,7 +188,7 @@ func TestRender(t *testing.T) {
 	if err := writeFiles(dir, files); err != nil {
 		t.Fatal(err)
 	}
-	req, err := protoreq.Compile(context.Background(), []string{filepath.Join(dir, protoDir), filepath.Join(dir, googleapisDir)}, "", "hello/v1/hello.proto")
+	req, err := protoreq.Compile(context.Background(), importPaths(dir), "", "hello/v1/hello.proto")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +199,15 @@ func TestRender(t *testing.T) {
 	if n := len(f.GetService()[0].GetMethod()); n != 2 {
 		t.Errorf("GreeterService has %d methods, want 2", n)
 	}
-	for _, name := range []string{"annotations.proto", "http.proto", "httpbody.proto"} {
-		got := files["third_party/googleapis/google/api/"+name]
+	for _, name := range []string{"googleapis/google/api/annotations.proto", "googleapis/google/api/http.proto", "googleapis/google/api/httpbody.proto", "protovalidate/buf/validate/validate.proto"} {
+		got := files["third_party/"+name]
 		if !bytes.HasPrefix(got, []byte("// Copyright")) || !bytes.Contains(got, []byte("Licensed under the Apache License, Version 2.0")) {
-			t.Errorf("google/api/%s lost its licence header", name)
+			t.Errorf("third_party/%s lost its licence header", name)
+		}
+	}
+	for _, name := range []string{"googleapis/LICENSE", "protovalidate/LICENSE"} {
+		if !bytes.Contains(files["third_party/"+name], []byte("Apache License")) {
+			t.Errorf("third_party/%s is not the Apache License", name)
 		}
 	}
 }
@@ -250,23 +255,30 @@ func TestRenderVersion(t *testing.T) {
 	}
 }
 
-// TestGoogleapisVerbatim checks that the shipped google/api protos are
-// the grpc-gateway v1.16.0 module's, byte for byte (scripts/googleapis.sh
-// extracts them).
+// TestGoogleapisVerbatim checks that the shipped third-party protos are
+// the modules' own, byte for byte (scripts/googleapis.sh extracts them):
+// google/api's of the grpc-gateway v1.16.0 module, and
+// buf/validate/validate.proto of the github.com/bufbuild/protovalidate
+// v1.2.2 module.
 func TestGoogleapisVerbatim(t *testing.T) {
 	out, err := exec.Command(filepath.Join(repoRoot, "scripts", "googleapis.sh")).Output()
 	if err != nil {
 		t.Fatalf("scripts/googleapis.sh: %v", err)
 	}
-	src := filepath.Join(repoRoot, strings.TrimSpace(string(out)), "google", "api")
-	for _, name := range []string{"annotations.proto", "http.proto", "httpbody.proto"} {
-		want, err := os.ReadFile(filepath.Join(src, name))
+	src := filepath.Join(repoRoot, strings.TrimSpace(string(out)))
+	for shipped, from := range map[string]string{
+		"googleapis/google/api/annotations.proto":   "google/api/annotations.proto",
+		"googleapis/google/api/http.proto":          "google/api/http.proto",
+		"googleapis/google/api/httpbody.proto":      "google/api/httpbody.proto",
+		"protovalidate/buf/validate/validate.proto": "buf/validate/validate.proto",
+	} {
+		want, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(from)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := files.ReadFile("googleapis/google/api/" + name)
+		got, _ := files.ReadFile(shipped)
 		if !bytes.Equal(got, want) {
-			t.Errorf("googleapis/google/api/%s differs from %s", name, filepath.Join(src, name))
+			t.Errorf("%s differs from %s", shipped, filepath.Join(src, filepath.FromSlash(from)))
 		}
 	}
 }
