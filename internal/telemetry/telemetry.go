@@ -85,8 +85,9 @@ func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 				mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
 				resp, err := handler(ctx, req)
-				mm.done(start, err)
-				logCall(ctx, log, traceID, slow, info.FullMethod, start, err)
+				d := clock() - start // one clock read for both
+				mm.done(d, err)
+				logCall(ctx, log, traceID, slow, info.FullMethod, d, err)
 				return resp, err
 			},
 		}, []grpc.StreamServerInterceptor{
@@ -94,8 +95,9 @@ func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.
 				ctx := ss.Context()
 				mm, start := m.begin(serverTransport(ctx), info.FullMethod, streamKind(info.IsClientStream, info.IsServerStream))
 				err := handler(srv, ss)
-				mm.done(start, err)
-				logCall(ctx, log, traceID, slow, info.FullMethod, start, err)
+				d := clock() - start
+				mm.done(d, err)
+				logCall(ctx, log, traceID, slow, info.FullMethod, d, err)
 				return err
 			},
 		}
@@ -112,9 +114,8 @@ func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.
 // minute. It costs nothing when the level is disabled. (go-grpc-middleware's
 // logging interceptor builds its fields for two events per call before the
 // level is checked: about 90 allocations per call even with logging off.)
-func logCall(ctx context.Context, l *slog.Logger, traceID func(context.Context) string, slow time.Duration, method string, start time.Time, err error) {
+func logCall(ctx context.Context, l *slog.Logger, traceID func(context.Context) string, slow time.Duration, method string, d time.Duration, err error) {
 	code := status.Code(err)
-	d := time.Since(start)
 	level := callLevel(code)
 	if slow > 0 && d >= slow && level < slog.LevelWarn {
 		level = slog.LevelWarn
@@ -188,7 +189,7 @@ func (t *Telemetry) ClientDialOptions() []grpc.DialOption {
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			mm, start := m.begin(clientTransport(opts), method, "unary")
 			err := invoker(ctx, method, req, reply, cc, opts...)
-			mm.done(start, err)
+			mm.done(clock()-start, err)
 			return err
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -215,7 +216,7 @@ type observedConn struct {
 func (c observedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	mm, start := c.m.begin(inProcess, method, "unary")
 	err := c.conn.Invoke(ctx, method, args, reply, opts...)
-	mm.done(start, err)
+	mm.done(clock()-start, err)
 	return err
 }
 
@@ -228,9 +229,9 @@ func (c observedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 // observeClientStream records the end of a client stream in mm: when
 // RecvMsg fails (io.EOF being success), or when it returns the one
 // response of a stream that is not server-streaming.
-func observeClientStream(cs grpc.ClientStream, err error, desc *grpc.StreamDesc, mm *methodMetrics, start time.Time) (grpc.ClientStream, error) {
+func observeClientStream(cs grpc.ClientStream, err error, desc *grpc.StreamDesc, mm *methodMetrics, start time.Duration) (grpc.ClientStream, error) {
 	if err != nil {
-		mm.done(start, err)
+		mm.done(clock()-start, err)
 		return nil, err
 	}
 	return &observedClientStream{ClientStream: cs, serverStreams: desc.ServerStreams, mm: mm, start: start}, nil
@@ -240,7 +241,7 @@ type observedClientStream struct {
 	grpc.ClientStream
 	serverStreams bool
 	mm            *methodMetrics
-	start         time.Time
+	start         time.Duration // see clock
 	ended         bool // RecvMsg is not called concurrently
 }
 
@@ -252,7 +253,7 @@ func (s *observedClientStream) RecvMsg(m any) error {
 		if end == io.EOF {
 			end = nil
 		}
-		s.mm.done(s.start, end)
+		s.mm.done(clock()-s.start, end)
 	}
 	return err
 }
