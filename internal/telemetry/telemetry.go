@@ -242,7 +242,7 @@ type observedClientStream struct {
 	serverStreams bool
 	mm            *methodMetrics
 	start         time.Duration // see clock
-	ended         bool // RecvMsg is not called concurrently
+	ended         bool          // RecvMsg is not called concurrently
 }
 
 func (s *observedClientStream) RecvMsg(m any) error {
