@@ -245,8 +245,15 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 	if !ok {
 		return unmarshalError(reply)
 	}
-	call := &unaryCall{req: req}
-	md, err := c.handlerValues(ctx, m, &call.incoming)
+	var call *unaryCall
+	var lazy *lazyIncoming
+	if c.gateway {
+		g := &gatewayUnaryCall{unaryCall: unaryCall{req: req}}
+		call, lazy = &g.unaryCall, &g.incoming
+	} else {
+		call = &unaryCall{req: req}
+	}
+	md, err := c.handlerValues(ctx, m, lazy)
 	if err != nil {
 		return err
 	}
@@ -435,9 +442,15 @@ type unaryCall struct {
 	serverTransportStream
 	// req is the caller's request; it is only read.
 	req proto.Message
-	// hctx is the handler's context and incoming its values for the
-	// gateway's conn (part of the call's one allocation).
-	hctx     unaryContext
+	// hctx is the handler's context (part of the call's one allocation).
+	hctx unaryContext
+}
+
+// gatewayUnaryCall is a unary call of the gateway's conn, with the
+// handler's values (see [Conn.ForGateway]) in the same allocation. Other
+// calls allocate the smaller unaryCall alone.
+type gatewayUnaryCall struct {
+	unaryCall
 	incoming lazyIncoming
 }
 

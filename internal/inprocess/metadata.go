@@ -93,7 +93,8 @@ func incomingMetadata(ctx context.Context, m *registeredMethod, check bool) (con
 
 // handlerValues returns the context the values of a handler of m come
 // from, for a call made with ctx: the peer and the incoming metadata. For
-// the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]).
+// the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]), which
+// may be nil for other conns.
 func (c *Conn) handlerValues(ctx context.Context, m *registeredMethod, lazy *lazyIncoming) (context.Context, error) {
 	if !c.gateway {
 		return incomingMetadata(ctx, m, true)
