@@ -126,7 +126,7 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 	c := &Conn{
 		methods:   make(map[string]*registeredMethod),
 		services:  make(map[string]struct{}, len(services)),
-		unaryInt:  chainUnaryServerInterceptors(unary),
+		unaryInt:  ChainUnaryServerInterceptors(unary),
 		streamInt: chainStreamServerInterceptors(stream),
 		peer:      p,
 	}
@@ -591,9 +591,10 @@ func copyMessage(dst, src proto.Message) error {
 	return nil
 }
 
-// chainUnaryServerInterceptors returns an interceptor that runs ints in
-// order, the first outermost, or nil if ints is empty.
-func chainUnaryServerInterceptors(ints []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+// ChainUnaryServerInterceptors returns an interceptor that runs ints in
+// order, the first outermost, as grpc.ChainUnaryInterceptor does on a
+// server, or nil if ints is empty.
+func ChainUnaryServerInterceptors(ints []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
 	switch len(ints) {
 	case 0:
 		return nil

@@ -79,17 +79,25 @@ func (t *Telemetry) RegisterService(sd *grpc.ServiceDesc, hosted bool) {
 // through: one that records the call's metrics and writes its log line
 // (one interceptor rather than two, to keep the chain short). Calls whose
 // peer is an in-process address count as transport "inprocess".
-func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+//
+// The unary interceptor runs next, the rest of the server's unary chain (nil
+// for none), itself: next gets the call's handler, and the interceptor
+// replaces the chain [interceptor, next]. Chaining them would cost a closure
+// per call (the handler that runs next), about 4% of a co-located call.
+func (t *Telemetry) ServerInterceptors(next grpc.UnaryServerInterceptor) (grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	m, log, traceID, slow := t.grpcServer, t.log, t.traceID, t.slowCall
-	return []grpc.UnaryServerInterceptor{
-			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-				mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
-				resp, err := handler(ctx, req)
-				d := clock() - start // one clock read for both
-				mm.done(d, err)
-				logCall(ctx, log, traceID, slow, info.FullMethod, d, err)
-				return resp, err
-			},
+	if next == nil {
+		next = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			return handler(ctx, req)
+		}
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
+			resp, err := next(ctx, req, info, handler)
+			d := clock() - start // one clock read for both
+			mm.done(d, err)
+			logCall(ctx, log, traceID, slow, info.FullMethod, d, err)
+			return resp, err
 		}, []grpc.StreamServerInterceptor{
 			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 				ctx := ss.Context()
