@@ -309,7 +309,7 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 // is cancelled when it returns.
 func (c *Conn) runUnary(ctx context.Context, m *registeredMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
 	hctx := &call.hctx
-	hctx.init(ctx, md, call)
+	hctx.init(ctx, md, &call.serverTransportStream)
 	call.ctx = hctx
 	defer func() {
 		hctx.returned()

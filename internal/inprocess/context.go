@@ -28,7 +28,7 @@ type unaryContext struct {
 	vals   context.Context // Value
 	// stream is the value of grpc-go's ServerTransportStream key (see
 	// [serverStreamKey]), in place of a context.WithValue on vals.
-	stream grpc.ServerTransportStream
+	stream *serverTransportStream
 
 	// err is the error the context ended with, nil while it has not. It
 	// only changes under mu.
@@ -53,7 +53,7 @@ type afterFunc struct{ f func() }
 // its grpc.ServerTransportStream (as grpc.NewContextWithServerTransportStream
 // on vals would make it). The caller must call returned when the handler
 // returns.
-func (c *unaryContext) init(caller, vals context.Context, stream grpc.ServerTransportStream) {
+func (c *unaryContext) init(caller, vals context.Context, stream *serverTransportStream) {
 	c.caller, c.vals, c.stream = caller, vals, stream
 	if serverStreamKey == nil && stream != nil {
 		c.vals, c.stream = grpc.NewContextWithServerTransportStream(vals, stream), nil
