@@ -356,16 +356,20 @@ func (s *Server) advertised() (string, error) {
 // interceptors returns the server interceptor chains: GoMs's telemetry,
 // the user's, the request checks (if any), then panic recovery, innermost.
 func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	unary, stream := s.tel.ServerInterceptors()
-	unary = append(unary, s.opts.unary...)
+	// Inside the telemetry's unary interceptor, which runs them itself (a
+	// closure per call less than a chain of all).
+	inner := slices.Clone(s.opts.unary)
+	if s.valid.unary != nil {
+		inner = append(inner, s.valid.unary)
+	}
+	inner = append(inner, recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
+	tel, stream := s.tel.ServerInterceptors(inprocess.ChainUnaryServerInterceptors(inner))
 	stream = append(stream, s.opts.stream...)
 	if s.valid.unary != nil {
-		unary = append(unary, s.valid.unary)
 		stream = append(stream, s.valid.stream)
 	}
-	unary = append(unary, recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
 	stream = append(stream, recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)))
-	return unary, stream
+	return []grpc.UnaryServerInterceptor{tel}, stream
 }
 
 // startLocal builds the in-process connection to the hosted services,

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -127,7 +128,7 @@ func New(services []Service, unary []grpc.UnaryServerInterceptor, stream []grpc.
 	c := &Conn{
 		methods:   make(map[string]*registeredMethod),
 		services:  make(map[string]struct{}, len(services)),
-		unaryInt:  chainUnaryServerInterceptors(unary),
+		unaryInt:  ChainUnaryServerInterceptors(unary),
 		streamInt: chainStreamServerInterceptors(stream),
 		peer:      p,
 	}
@@ -246,8 +247,15 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 	if !ok {
 		return unmarshalError(reply)
 	}
-	call := &unaryCall{req: req}
-	md, err := c.handlerValues(ctx, m, &call.incoming)
+	var call *unaryCall
+	var lazy *lazyIncoming
+	if c.gateway {
+		g := new(gatewayUnaryCall)
+		call, lazy = &g.unaryCall, &g.incoming
+	} else {
+		call = new(unaryCall)
+	}
+	md, err := c.handlerValues(ctx, m, lazy)
 	if err != nil {
 		return err
 	}
@@ -255,7 +263,7 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 
 	call.method = method
 	call.bare = c.gateway
-	resp, appErr, headerSent := c.runUnary(ctx, m, call, md)
+	resp, appErr, headerSent := c.runUnary(ctx, m, call, md, req)
 
 	co.setPeer(c.peer)
 	if err := ctx.Err(); err != nil {
@@ -298,18 +306,22 @@ func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts 
 }
 
 // runUnary calls m's unary handler, through the unary interceptors, with a
-// context derived from ctx and carrying md. It reports whether the header was
-// sent before the handler returned or with the response. The handler's context
-// is cancelled when it returns.
-func (c *Conn) runUnary(ctx context.Context, m *registeredMethod, call *unaryCall, md context.Context) (resp any, appErr error, headerSent bool) {
+// context derived from ctx and carrying md, and req as the request. It
+// reports whether the header was sent before the handler returned or with
+// the response. The handler's context is cancelled when it returns.
+func (c *Conn) runUnary(ctx context.Context, m *registeredMethod, call *unaryCall, md context.Context, req proto.Message) (resp any, appErr error, headerSent bool) {
 	hctx := &call.hctx
-	hctx.init(ctx, grpc.NewContextWithServerTransportStream(md, call))
+	hctx.init(ctx, md, &call.serverTransportStream)
 	call.ctx = hctx
+	d := decoders.Get().(*decoder)
+	d.req = req
 	defer func() {
+		d.req = nil
+		decoders.Put(d)
 		hctx.returned()
 		headerSent = call.end(appErr == nil && ctx.Err() == nil && isProtoMessage(resp))
 	}()
-	resp, appErr = m.unary(m.impl, hctx, call.decode, c.unaryInt)
+	resp, appErr = m.unary(m.impl, hctx, d.dec, c.unaryInt)
 	return resp, appErr, false
 }
 
@@ -434,21 +446,53 @@ func propagateCancel(caller context.Context, cancel context.CancelFunc, ownTimer
 // unaryCall is the state of a unary call made with Invoke.
 type unaryCall struct {
 	serverTransportStream
-	// req is the caller's request; it is only read.
-	req proto.Message
-	// hctx is the handler's context and incoming its values for the
-	// gateway's conn (part of the call's one allocation).
-	hctx     unaryContext
+	// hctx is the handler's context (part of the call's one allocation).
+	hctx unaryContext
+}
+
+// gatewayUnaryCall is a unary call of the gateway's conn, with the
+// handler's values (see [Conn.ForGateway]) in the same allocation. Other
+// calls allocate the smaller unaryCall alone.
+type gatewayUnaryCall struct {
+	unaryCall
 	incoming lazyIncoming
 }
 
-// decode is the handler's dec function: it copies the request into v.
-func (c *unaryCall) decode(v any) error {
+// decoder holds a unary handler's dec function, which copies the caller's
+// request into the handler's message. Decoders are pooled with dec bound
+// to them, so that a call does not allocate the function (a method value
+// per call was an eighth of a co-located call's allocations). dec must not
+// be called once the handler returned, as with grpc-go's server, whose dec
+// reads a buffer it frees then; generated handlers call it first thing.
+type decoder struct {
+	// req is the caller's request, only read; nil while the decoder is
+	// not in use.
+	req proto.Message
+	dec func(any) error
+}
+
+// decoders pools decoders.
+var decoders = sync.Pool{New: func() any {
+	d := new(decoder)
+	d.dec = d.decode
+	return d
+}}
+
+// errLateDecode is the error of a dec function called after its handler
+// returned.
+var errLateDecode = status.Error(codes.Internal, "inprocess: request decoded after the handler returned")
+
+// decode copies the request into v.
+func (d *decoder) decode(v any) error {
 	dst, ok := protoMessageOf(v)
 	if !ok {
 		return unmarshalError(v)
 	}
-	return copyMessage(dst, c.req)
+	req := d.req
+	if req == nil {
+		return errLateDecode
+	}
+	return copyMessage(dst, req)
 }
 
 // end marks the call as ended once the handler returned, after sending the
@@ -615,9 +659,10 @@ func copyMessage(dst, src proto.Message) error {
 	return nil
 }
 
-// chainUnaryServerInterceptors returns an interceptor that runs ints in
-// order, the first outermost, or nil if ints is empty.
-func chainUnaryServerInterceptors(ints []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+// ChainUnaryServerInterceptors returns an interceptor that runs ints in
+// order, the first outermost, as grpc.ChainUnaryInterceptor does on a
+// server, or nil if ints is empty.
+func ChainUnaryServerInterceptors(ints []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
 	switch len(ints) {
 	case 0:
 		return nil

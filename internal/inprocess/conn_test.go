@@ -1799,3 +1799,40 @@ func TestVia(t *testing.T) {
 		t.Errorf("interceptors saw peers %q, want %q", seen, want)
 	}
 }
+
+// TestDecodeAfterReturn checks the pooled dec functions of unary handlers:
+// each call decodes its own request, and a dec kept by a handler past its
+// return fails instead of reading another call's request.
+func TestDecodeAfterReturn(t *testing.T) {
+	var kept []func(any) error
+	desc := grpc.ServiceDesc{
+		ServiceName: "test.Keep",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Call",
+			Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				in := new(testpb.SimpleRequest)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				kept = append(kept, dec)
+				return &testpb.SimpleResponse{Username: fmt.Sprint(in.GetResponseSize())}, nil
+			},
+		}},
+	}
+	conn := New([]Service{{Desc: &desc, Impl: struct{}{}}}, nil, nil)
+	for i := int32(1); i <= 3; i++ {
+		resp := new(testpb.SimpleResponse)
+		if err := conn.Invoke(context.Background(), "/test.Keep/Call", &testpb.SimpleRequest{ResponseSize: i}, resp); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprint(i); resp.GetUsername() != want {
+			t.Errorf("call %d: handler decoded request %s", i, resp.GetUsername())
+		}
+		for j, dec := range kept {
+			if err := dec(new(testpb.SimpleRequest)); status.Code(err) != codes.Internal {
+				t.Errorf("after call %d, dec of call %d: %v, want INTERNAL", i, j+1, err)
+			}
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // unaryContext is the context of a unary handler called in process. The
@@ -24,6 +26,9 @@ import (
 type unaryContext struct {
 	caller context.Context // Deadline, and when the context ends
 	vals   context.Context // Value
+	// stream is the value of grpc-go's ServerTransportStream key (see
+	// [serverStreamKey]), in place of a context.WithValue on vals.
+	stream *serverTransportStream
 
 	// err is the error the context ended with, nil while it has not. It
 	// only changes under mu.
@@ -44,17 +49,59 @@ type unaryContext struct {
 type afterFunc struct{ f func() }
 
 // init makes c the context of a handler called with caller, with the
-// values of vals, which must not carry any of the caller's. The caller
-// must call returned when the handler returns.
-func (c *unaryContext) init(caller, vals context.Context) {
-	c.caller, c.vals = caller, vals
+// values of vals, which must not carry any of the caller's, and stream as
+// its grpc.ServerTransportStream (as grpc.NewContextWithServerTransportStream
+// on vals would make it). The caller must call returned when the handler
+// returns.
+func (c *unaryContext) init(caller, vals context.Context, stream *serverTransportStream) {
+	c.caller, c.vals, c.stream = caller, vals, stream
+	if serverStreamKey == nil && stream != nil {
+		c.vals, c.stream = grpc.NewContextWithServerTransportStream(vals, stream), nil
+	}
+}
+
+// serverStreamKey is the context key under which grpc-go keeps a handler's
+// grpc.ServerTransportStream (grpc.SetHeader, grpc.Method and the like look
+// it up), or nil if it could not be learnt. grpc-go does not export it, so
+// it is learnt once by asking grpc.ServerTransportStreamFromContext for the
+// stream of a context that records the key it is asked for. A unary
+// context answers it from a field: an in-process call then saves the
+// allocation and the lookup costs of a context.WithValue.
+var serverStreamKey = func() any {
+	var p keyProbe
+	p.Context = context.Background()
+	grpc.ServerTransportStreamFromContext(&p)
+	if p.keys != 1 {
+		return nil
+	}
+	return p.key
+}()
+
+// keyProbe is a context that records the keys it is asked for.
+type keyProbe struct {
+	context.Context
+	key  any
+	keys int
+}
+
+// Value records key and returns nil.
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	p.keys++
+	return nil
 }
 
 // Deadline returns the caller's deadline.
 func (c *unaryContext) Deadline() (deadline time.Time, ok bool) { return c.caller.Deadline() }
 
-// Value returns the value vals holds for key.
-func (c *unaryContext) Value(key any) any { return c.vals.Value(key) }
+// Value returns the handler's grpc.ServerTransportStream for grpc-go's key
+// for it, and otherwise the value vals holds for key.
+func (c *unaryContext) Value(key any) any {
+	if c.stream != nil && key == serverStreamKey {
+		return c.stream
+	}
+	return c.vals.Value(key)
+}
 
 // Err returns the error the context ended with: the caller's, or Canceled
 // once the handler returned.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 type ctxKey string
@@ -14,7 +16,7 @@ type ctxKey string
 // as the unary call path sets up the one it embeds.
 func newUnaryContext(caller, vals context.Context) *unaryContext {
 	c := new(unaryContext)
-	c.init(caller, vals)
+	c.init(caller, vals, nil)
 	return c
 }
 
@@ -182,4 +184,30 @@ func TestUnaryContext(t *testing.T) {
 		go c.returned()
 		wg.Wait()
 	})
+}
+
+// TestServerStreamKey checks that the key a unary context answers with its
+// grpc.ServerTransportStream is the one grpc-go stores it under, so that
+// grpc.SetHeader, grpc.Method and the like find the stream of an in-process
+// call in its handler's context and in contexts derived from it.
+func TestServerStreamKey(t *testing.T) {
+	if serverStreamKey == nil {
+		t.Fatal("grpc-go's ServerTransportStream key was not learnt")
+	}
+	st := &serverTransportStream{method: "/pkg.S/M"}
+	if got := grpc.NewContextWithServerTransportStream(context.Background(), st).Value(serverStreamKey); got != st {
+		t.Fatalf("grpc.NewContextWithServerTransportStream stores the stream under another key: Value = %v", got)
+	}
+	c := new(unaryContext)
+	c.init(context.Background(), context.WithValue(context.Background(), ctxKey("k"), "v"), st)
+	derived := context.WithValue(c, ctxKey("other"), 1)
+	if got := grpc.ServerTransportStreamFromContext(derived); got != st {
+		t.Fatalf("ServerTransportStreamFromContext = %v, want the call's stream", got)
+	}
+	if m, ok := grpc.Method(derived); !ok || m != "/pkg.S/M" {
+		t.Fatalf("grpc.Method = %q, %v", m, ok)
+	}
+	if got := derived.Value(ctxKey("k")); got != "v" {
+		t.Fatalf("Value(k) = %v, want v from vals", got)
+	}
 }

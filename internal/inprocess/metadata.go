@@ -93,7 +93,8 @@ func incomingMetadata(ctx context.Context, m *registeredMethod, check bool) (con
 
 // handlerValues returns the context the values of a handler of m come
 // from, for a call made with ctx: the peer and the incoming metadata. For
-// the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]).
+// the gateway's conn it is lazy, kept in lazy (see [lazyIncoming]), which
+// may be nil for other conns.
 func (c *Conn) handlerValues(ctx context.Context, m *registeredMethod, lazy *lazyIncoming) (context.Context, error) {
 	if !c.gateway {
 		return incomingMetadata(ctx, m, true)
@@ -199,13 +200,14 @@ type serverTransportStream struct {
 	ctx context.Context
 	// headerSentCh, if not nil, is closed when the header is sent.
 	headerSentCh chan struct{}
-	// bare is set for calls of the gateway's conn (see [Conn.ForGateway]):
-	// response metadata without content-type, nil when empty.
-	bare bool
 
 	mu      sync.Mutex
 	header  metadata.MD
 	trailer metadata.MD
+	// bare is set for calls of the gateway's conn (see [Conn.ForGateway]):
+	// response metadata without content-type, nil when empty. (It is
+	// next to the other bools, which keeps the struct 8 bytes smaller.)
+	bare bool
 	// headerSent reports whether the header was sent.
 	headerSent bool
 	// trailersOnly reports whether the RPC ended without a header, in which

@@ -165,12 +165,22 @@ func (m *rpcMetrics) of(transport int, fullMethod, kind string) *methodMetrics {
 }
 
 // begin records the start of a call to fullMethod of grpc_type kind over
-// transport, and returns its series and start time for done.
-func (m *rpcMetrics) begin(transport int, fullMethod, kind string) (*methodMetrics, time.Time) {
+// transport, and returns its series and start time (see [clock]) for done.
+func (m *rpcMetrics) begin(transport int, fullMethod, kind string) (*methodMetrics, time.Duration) {
 	mm := m.of(transport, fullMethod, kind)
 	mm.started.Inc()
-	return mm, time.Now()
+	return mm, clock()
 }
+
+// clockOrigin is the origin of [clock].
+var clockOrigin = time.Now()
+
+// clock returns the time elapsed since clockOrigin, which is what the
+// call metrics and logs need of a call's start and end: durations. It reads
+// the monotonic clock only, where time.Now reads the wall clock too: a
+// co-located call reads the clock four times (start and end, on the client
+// side and on the server side), and each read was about 2% of its time.
+func clock() time.Duration { return time.Since(clockOrigin) }
 
 // otherMethod keys rpcMetrics.others.
 type otherMethod struct {
@@ -192,9 +202,9 @@ func serverTransport(ctx context.Context) int {
 	return overNetwork
 }
 
-// done records the end of a call that began at start.
-func (mm *methodMetrics) done(start time.Time, err error) {
-	mm.seconds.Observe(time.Since(start).Seconds())
+// done records the end of a call that lasted d.
+func (mm *methodMetrics) done(d time.Duration, err error) {
+	mm.seconds.Observe(d.Seconds())
 	code := status.Code(err)
 	if int(code) >= len(mm.handled) {
 		code = codes.Unknown

@@ -79,23 +79,33 @@ func (t *Telemetry) RegisterService(sd *grpc.ServiceDesc, hosted bool) {
 // through: one that records the call's metrics and writes its log line
 // (one interceptor rather than two, to keep the chain short). Calls whose
 // peer is an in-process address count as transport "inprocess".
-func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+//
+// The unary interceptor runs next, the rest of the server's unary chain (nil
+// for none), itself: next gets the call's handler, and the interceptor
+// replaces the chain [interceptor, next]. Chaining them would cost a closure
+// per call (the handler that runs next), about 4% of a co-located call.
+func (t *Telemetry) ServerInterceptors(next grpc.UnaryServerInterceptor) (grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	m, log, traceID, slow := t.grpcServer, t.log, t.traceID, t.slowCall
-	return []grpc.UnaryServerInterceptor{
-			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-				mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
-				resp, err := handler(ctx, req)
-				mm.done(start, err)
-				logCall(ctx, log, traceID, slow, info.FullMethod, start, err)
-				return resp, err
-			},
+	if next == nil {
+		next = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			return handler(ctx, req)
+		}
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			mm, start := m.begin(serverTransport(ctx), info.FullMethod, "unary")
+			resp, err := next(ctx, req, info, handler)
+			d := clock() - start // one clock read for both
+			mm.done(d, err)
+			logCall(ctx, log, traceID, slow, info.FullMethod, d, err)
+			return resp, err
 		}, []grpc.StreamServerInterceptor{
 			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 				ctx := ss.Context()
 				mm, start := m.begin(serverTransport(ctx), info.FullMethod, streamKind(info.IsClientStream, info.IsServerStream))
 				err := handler(srv, ss)
-				mm.done(start, err)
-				logCall(ctx, log, traceID, slow, info.FullMethod, start, err)
+				d := clock() - start
+				mm.done(d, err)
+				logCall(ctx, log, traceID, slow, info.FullMethod, d, err)
 				return err
 			},
 		}
@@ -112,9 +122,8 @@ func (t *Telemetry) ServerInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.
 // minute. It costs nothing when the level is disabled. (go-grpc-middleware's
 // logging interceptor builds its fields for two events per call before the
 // level is checked: about 90 allocations per call even with logging off.)
-func logCall(ctx context.Context, l *slog.Logger, traceID func(context.Context) string, slow time.Duration, method string, start time.Time, err error) {
+func logCall(ctx context.Context, l *slog.Logger, traceID func(context.Context) string, slow time.Duration, method string, d time.Duration, err error) {
 	code := status.Code(err)
-	d := time.Since(start)
 	level := callLevel(code)
 	if slow > 0 && d >= slow && level < slog.LevelWarn {
 		level = slog.LevelWarn
@@ -188,7 +197,7 @@ func (t *Telemetry) ClientDialOptions() []grpc.DialOption {
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			mm, start := m.begin(clientTransport(opts), method, "unary")
 			err := invoker(ctx, method, req, reply, cc, opts...)
-			mm.done(start, err)
+			mm.done(clock()-start, err)
 			return err
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -215,7 +224,7 @@ type observedConn struct {
 func (c observedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	mm, start := c.m.begin(inProcess, method, "unary")
 	err := c.conn.Invoke(ctx, method, args, reply, opts...)
-	mm.done(start, err)
+	mm.done(clock()-start, err)
 	return err
 }
 
@@ -228,9 +237,9 @@ func (c observedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 // observeClientStream records the end of a client stream in mm: when
 // RecvMsg fails (io.EOF being success), or when it returns the one
 // response of a stream that is not server-streaming.
-func observeClientStream(cs grpc.ClientStream, err error, desc *grpc.StreamDesc, mm *methodMetrics, start time.Time) (grpc.ClientStream, error) {
+func observeClientStream(cs grpc.ClientStream, err error, desc *grpc.StreamDesc, mm *methodMetrics, start time.Duration) (grpc.ClientStream, error) {
 	if err != nil {
-		mm.done(start, err)
+		mm.done(clock()-start, err)
 		return nil, err
 	}
 	return &observedClientStream{ClientStream: cs, serverStreams: desc.ServerStreams, mm: mm, start: start}, nil
@@ -240,8 +249,8 @@ type observedClientStream struct {
 	grpc.ClientStream
 	serverStreams bool
 	mm            *methodMetrics
-	start         time.Time
-	ended         bool // RecvMsg is not called concurrently
+	start         time.Duration // see clock
+	ended         bool          // RecvMsg is not called concurrently
 }
 
 // Buffered passes on the wrapped stream's Buffered (the in-process
@@ -261,7 +270,7 @@ func (s *observedClientStream) RecvMsg(m any) error {
 		if end == io.EOF {
 			end = nil
 		}
-		s.mm.done(s.start, end)
+		s.mm.done(clock()-s.start, end)
 	}
 	return err
 }
