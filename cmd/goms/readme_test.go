@@ -37,14 +37,7 @@ func TestREADMENewProject(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes, tests, builds and runs a new project")
 	}
-	for _, tool := range []string{"bash", "make", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GOMS_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s not found; the README's commands need it", tool)
-			}
-			t.Skipf("%s not found; the README's commands need it", tool)
-		}
-	}
+	requireShellTools(t)
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +123,20 @@ func TestREADMENewProject(t *testing.T) {
 		}
 	}
 	t.Logf("the whole section took %.1fs", time.Since(start).Seconds())
+}
+
+// requireShellTools skips t, or fails it under GOMS_REQUIRE_TOOLS (CI),
+// when bash, make or curl, which the READMEs' commands run, is missing.
+func requireShellTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"bash", "make", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("GOMS_REQUIRE_TOOLS") != "" {
+				t.Fatalf("%s not found; the README's commands need it", tool)
+			}
+			t.Skipf("%s not found; the README's commands need it", tool)
+		}
+	}
 }
 
 // The addresses a server listens on when its command line names none.

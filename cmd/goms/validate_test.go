@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,14 +37,7 @@ func TestNewProjectValidation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes, generates, builds and runs a new project")
 	}
-	for _, tool := range []string{"bash", "make", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GOMS_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s not found; the README's commands need it", tool)
-			}
-			t.Skipf("%s not found; the README's commands need it", tool)
-		}
-	}
+	requireShellTools(t)
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)

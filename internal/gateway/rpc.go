@@ -390,42 +390,45 @@ func decodeBase64(s string, encs ...*base64.Encoding) ([]byte, error) {
 	return nil, err
 }
 
-// connectContext returns the request's context with md as outgoing
-// metadata and the deadline of its Connect-Timeout-Ms header.
-func connectContext(r *http.Request, md metadata.MD) (context.Context, context.CancelFunc, error) {
+// callContext returns the request's context with md as outgoing metadata
+// and the deadline of its timeout header (Connect-Timeout-Ms or
+// Grpc-Timeout), read by parse; a malformed one is InvalidArgument, with
+// want saying what was expected.
+func callContext(r *http.Request, md metadata.MD, header string, parse func(string) (time.Duration, bool), want string) (context.Context, context.CancelFunc, error) {
 	ctx := r.Context()
 	if md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
-	t := r.Header.Get("Connect-Timeout-Ms")
+	t := r.Header.Get(header)
 	if t == "" {
 		return ctx, nil, nil
 	}
-	ms, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || ms < 0 || len(t) > 10 {
-		return nil, nil, status.Errorf(codes.InvalidArgument, "Connect-Timeout-Ms %q: want at most 10 digits", Truncate(t, 16))
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
-	return ctx, cancel, nil
-}
-
-// grpcContext returns the request's context with md as outgoing metadata
-// and the deadline of its Grpc-Timeout header.
-func grpcContext(r *http.Request, md metadata.MD) (context.Context, context.CancelFunc, error) {
-	ctx := r.Context()
-	if md != nil {
-		ctx = metadata.NewOutgoingContext(ctx, md)
-	}
-	t := r.Header.Get("Grpc-Timeout")
-	if t == "" {
-		return ctx, nil, nil
-	}
-	d, ok := grpcTimeout(t)
+	d, ok := parse(t)
 	if !ok {
-		return nil, nil, status.Errorf(codes.InvalidArgument, "Grpc-Timeout %q: malformed", Truncate(t, 16))
+		return nil, nil, status.Errorf(codes.InvalidArgument, "%s %q: %s", header, Truncate(t, 16), want)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, cancel, nil
+}
+
+// connectContext is [callContext] for the Connect protocol.
+func connectContext(r *http.Request, md metadata.MD) (context.Context, context.CancelFunc, error) {
+	return callContext(r, md, "Connect-Timeout-Ms", connectTimeout, "want at most 10 digits")
+}
+
+// grpcContext is [callContext] for gRPC-Web.
+func grpcContext(r *http.Request, md metadata.MD) (context.Context, context.CancelFunc, error) {
+	return callContext(r, md, "Grpc-Timeout", grpcTimeout, "malformed")
+}
+
+// connectTimeout parses a Connect timeout: up to 10 digits of
+// milliseconds.
+func connectTimeout(s string) (time.Duration, bool) {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms < 0 || len(s) > 10 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // grpcTimeout parses a gRPC timeout: up to 8 digits and a unit.

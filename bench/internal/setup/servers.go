@@ -201,12 +201,19 @@ func (s *Server) startGoMs(ctx context.Context, mode goms.Mode, addrs Addrs, ups
 	cfg.GRPC.Addr, cfg.HTTP.Addr = addrs.GRPC, addrs.HTTP
 	cfg.Upstream = upstream
 	cfg.ShutdownGrace = time.Second
-	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
 	var impl echo.EchoServiceServer = EchoService{}
 	if mode == goms.ModeHTTP {
 		impl = nil
 	}
-	echo.RegisterEchoService(srv, impl)
+	return s.serveGoMs(ctx, cfg, func(srv *goms.Server) { echo.RegisterEchoService(srv, impl) })
+}
+
+// serveGoMs starts a GoMs server with cfg and the services register
+// registers, logging to slog.DiscardHandler, and makes it s's: its
+// addresses, its in-process connection (but in http mode) and its stop.
+func (s *Server) serveGoMs(ctx context.Context, cfg goms.Config, register func(*goms.Server)) error {
+	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
+	register(srv)
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
@@ -216,7 +223,7 @@ func (s *Server) startGoMs(ctx context.Context, mode goms.Mode, addrs Addrs, ups
 		return srv.Stop(stopCtx)
 	})
 	s.GRPCAddr, s.HTTPAddr = srv.GRPCAddr(), srv.HTTPAddr()
-	if mode != goms.ModeHTTP {
+	if cfg.Mode != goms.ModeHTTP {
 		s.Local = srv.LocalConn()
 	}
 	return nil
@@ -238,18 +245,7 @@ func (s *Server) startGoMsVT(ctx context.Context, addrs Addrs) error {
 	cfg := goms.DefaultConfig()
 	cfg.GRPC.Addr, cfg.HTTP.Addr = addrs.GRPC, addrs.HTTP
 	cfg.ShutdownGrace = time.Second
-	srv := goms.New(cfg, goms.WithLogger(slog.New(slog.DiscardHandler)))
-	vtecho.RegisterEchoService(srv, VTEchoService{})
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	s.stops = append(s.stops, func() error {
-		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-		defer cancel()
-		return srv.Stop(stopCtx)
-	})
-	s.GRPCAddr, s.HTTPAddr, s.Local = srv.GRPCAddr(), srv.HTTPAddr(), srv.LocalConn()
-	return nil
+	return s.serveGoMs(ctx, cfg, func(srv *goms.Server) { vtecho.RegisterEchoService(srv, VTEchoService{}) })
 }
 
 // startGRPC starts a bare grpc.Server serving EchoService on addr and
